@@ -1,0 +1,343 @@
+//! The stored entities: users, organizations, pools, memberships, invitations, invite links.
+
+use crate::email::Email;
+use crate::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use crate::role::{Assignment, Role};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Timestamps everywhere are UTC.
+pub type Timestamp = DateTime<Utc>;
+
+/// A person, global across organizations, known by the identity provider's subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Rollcall's id.
+    pub id: UserId,
+    /// The identity provider's subject (`sub` claim).
+    pub sub: String,
+    /// The verified email last seen for this subject.
+    pub email: Email,
+    /// The display name last seen.
+    pub name: Option<String>,
+    /// First sight.
+    pub created_at: Timestamp,
+}
+
+/// Organization settings (spec §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Days an invitation stays valid, 1..=30.
+    pub invitation_expiry_days: u32,
+    /// Whether pool managers may invite into their subtree.
+    pub managers_can_invite: bool,
+    /// Most invitations pending at once.
+    pub max_pending_invitations: u32,
+    /// Most invitations created per hour.
+    pub invitations_per_hour: u32,
+    /// Most invitation emails to one recipient per day.
+    pub emails_per_recipient_per_day: u32,
+    /// Assignments given to members provisioned over SCIM.
+    pub scim_default_assignments: Vec<Assignment>,
+    /// Email domains invitations and links are limited to; empty means any.
+    pub allowed_email_domains: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            invitation_expiry_days: 7,
+            managers_can_invite: false,
+            max_pending_invitations: 1000,
+            invitations_per_hour: 500,
+            emails_per_recipient_per_day: 5,
+            scim_default_assignments: vec![Assignment::org_wide(Role::Member)],
+            allowed_email_domains: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Whether an address's domain is allowed by `allowed_email_domains`.
+    pub fn allows_domain(&self, email: &Email) -> bool {
+        self.allowed_email_domains.is_empty()
+            || self.allowed_email_domains.iter().any(|d| d.eq_ignore_ascii_case(email.domain()))
+    }
+}
+
+/// An organization (tenant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Organization {
+    /// Id.
+    pub id: OrgId,
+    /// Display name.
+    pub name: String,
+    /// The pool created with the organization.
+    pub root_pool_id: PoolId,
+    /// Settings.
+    pub settings: Settings,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A pool of the organization's tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pool {
+    /// Id.
+    pub id: PoolId,
+    /// Owning organization.
+    pub org_id: OrgId,
+    /// Name, unique among siblings case-insensitively.
+    pub name: String,
+    /// Parent; `None` for the root pool.
+    pub parent_id: Option<PoolId>,
+    /// Ancestors from the root down to the parent (empty for the root).
+    pub ancestors: Vec<PoolId>,
+    /// The member who owns the pool.
+    pub owner_id: UserId,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl Pool {
+    /// Depth in the tree: 0 for the root.
+    pub fn depth(&self) -> usize {
+        self.ancestors.len()
+    }
+
+    /// Whether `other` is this pool or one of its ancestors.
+    pub fn is_within(&self, other: &PoolId) -> bool {
+        &self.id == other || self.ancestors.contains(other)
+    }
+
+    /// The case-insensitive key sibling names are unique on.
+    pub fn name_key(&self) -> String {
+        pool_name_key(&self.name)
+    }
+}
+
+/// The case-insensitive form pool names are compared in.
+pub fn pool_name_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// A membership's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    /// Can use the API.
+    Active,
+    /// Deactivated (e.g. by the identity provider); cannot use the API.
+    Suspended,
+}
+
+/// How a membership came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberSource {
+    /// Created the organization.
+    Owner,
+    /// Accepted an email invitation.
+    Invitation,
+    /// Joined through an invite link.
+    InviteLink,
+    /// Provisioned by the identity provider.
+    Scim,
+}
+
+/// A user in an organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    /// Organization.
+    pub org_id: OrgId,
+    /// User.
+    pub user_id: UserId,
+    /// The member's email.
+    pub email: Email,
+    /// Display name.
+    pub name: Option<String>,
+    /// Phone number, as given.
+    pub phone: Option<String>,
+    /// Status.
+    pub status: MemberStatus,
+    /// Origin.
+    pub source: MemberSource,
+    /// The identity provider's id for SCIM members.
+    pub external_id: Option<String>,
+    /// Role assignments, in normal form.
+    pub assignments: Vec<Assignment>,
+    /// Joined.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Optimistic-concurrency counter, bumped by every write.
+    pub version: u64,
+}
+
+impl Membership {
+    /// Whether the member is an active organization manager.
+    pub fn is_active_org_manager(&self) -> bool {
+        self.status == MemberStatus::Active && crate::role::has_org_manager(&self.assignments)
+    }
+}
+
+/// An invitation's stored status (`expired` is derived at read time from `expires_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Waiting for the invitee.
+    Pending,
+    /// Accepted.
+    Accepted,
+    /// Declined by the invitee.
+    Declined,
+    /// Revoked by the organization.
+    Revoked,
+    /// Past its expiry (derived, or recorded when the invitation is replaced).
+    Expired,
+}
+
+impl InvitationStatus {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Declined => "declined",
+            InvitationStatus::Revoked => "revoked",
+            InvitationStatus::Expired => "expired",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "accepted" => Some(Self::Accepted),
+            "declined" => Some(Self::Declined),
+            "revoked" => Some(Self::Revoked),
+            "expired" => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the invitation email went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailStatus {
+    /// Handed to the mailer.
+    Sent,
+    /// The mailer failed; resend later.
+    Failed,
+    /// `send_email: false`.
+    NotSent,
+}
+
+/// An email invitation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// Id.
+    pub id: InvitationId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// Invitee's address.
+    pub email: Email,
+    /// Invitee's name, if given.
+    pub name: Option<String>,
+    /// Invitee's phone, if given.
+    pub phone: Option<String>,
+    /// Roles offered, in normal form.
+    pub assignments: Vec<Assignment>,
+    /// Who sent it (or inherited it on a hand-over).
+    pub inviter_id: UserId,
+    /// Stored status; use [`Invitation::effective_status`] for what to show.
+    pub status: InvitationStatus,
+    /// Mail delivery state.
+    pub email_status: EmailStatus,
+    /// SHA-256 of the current token (hex). Never shown.
+    pub token_hash: String,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// When it was accepted.
+    pub accepted_at: Option<Timestamp>,
+    /// Who accepted it.
+    pub accepted_by: Option<UserId>,
+    /// Optimistic-concurrency counter.
+    pub version: u64,
+}
+
+impl Invitation {
+    /// The status to show: `expired` for a pending invitation past its expiry.
+    pub fn effective_status(&self, now: Timestamp) -> InvitationStatus {
+        if self.status == InvitationStatus::Pending && self.expires_at <= now {
+            InvitationStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    /// Whether it can still be accepted, declined, resent or revoked.
+    pub fn is_open(&self, now: Timestamp) -> bool {
+        self.effective_status(now) == InvitationStatus::Pending
+    }
+}
+
+/// A multi-use join link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InviteLink {
+    /// Id.
+    pub id: InviteLinkId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// Assignments given to those who join (`engineer`/`member` only).
+    pub assignments: Vec<Assignment>,
+    /// Email domains allowed to join; empty means any.
+    pub allowed_domains: Vec<String>,
+    /// Most joins; `None` is unlimited.
+    pub max_uses: Option<u32>,
+    /// Joins so far.
+    pub uses: u32,
+    /// Expiry, if any.
+    pub expires_at: Option<Timestamp>,
+    /// Who created it (or inherited it on a hand-over).
+    pub created_by: UserId,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// SHA-256 of the token (hex). Never shown.
+    pub token_hash: String,
+}
+
+impl InviteLink {
+    /// Whether someone may still join with it at `now`.
+    pub fn is_usable(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none()
+            && self.expires_at.is_none_or(|e| e > now)
+            && self.max_uses.is_none_or(|m| self.uses < m)
+    }
+}
+
+/// A SCIM bearer token bound to one organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScimToken {
+    /// Id.
+    pub id: ScimTokenId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// A label for people.
+    pub description: Option<String>,
+    /// SHA-256 of the secret (hex).
+    pub token_hash: String,
+    /// Who created it.
+    pub created_by: UserId,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// Last use, if recorded.
+    pub last_used_at: Option<Timestamp>,
+}

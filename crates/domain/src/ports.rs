@@ -1,0 +1,360 @@
+//! Ports: what the domain needs from the outside world (storage, mail, time, randomness).
+//!
+//! Every Store method is one atomic step of a use case. Conditions named in a method's doc are
+//! checked inside the same transaction as its writes, never by a separate read.
+
+use crate::email::Email;
+use crate::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use crate::model::{
+    Invitation, InvitationStatus, InviteLink, MemberStatus, Membership, Organization, Pool,
+    ScimToken, Timestamp, User,
+};
+use crate::page::{Page, PageRequest};
+use crate::role::Role;
+use async_trait::async_trait;
+
+/// Which rate limit stopped a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// `max_pending_invitations`.
+    PendingInvitations,
+    /// `invitations_per_hour`.
+    InvitationsPerHour,
+    /// `emails_per_recipient_per_day`.
+    EmailsPerRecipientPerDay,
+}
+
+/// A condition of an atomic write that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// The record changed since it was read (version mismatch) or is gone; re-read and retry.
+    Stale,
+    /// A sibling pool has the same name.
+    PoolNameTaken,
+    /// The pool has sub-pools.
+    PoolHasChildren,
+    /// The organization has as many pools as allowed.
+    PoolLimit,
+    /// A pool the write depends on (parent, or a pool in accepted assignments) does not exist.
+    PoolMissing(PoolId),
+    /// A pending invitation for this org and email exists.
+    PendingInvitationExists(InvitationId),
+    /// The invitation is no longer pending (used, declined, revoked) or has expired.
+    InvitationNotPending,
+    /// The membership already exists.
+    MembershipExists,
+    /// The change would leave the organization without an active organization manager.
+    LastOrganizationManager,
+    /// A rate limit is reached.
+    RateLimited(RateLimit),
+    /// The invite link is revoked, expired or used up.
+    LinkUnusable,
+    /// The organization does not exist.
+    OrgMissing,
+}
+
+/// Why a store call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A condition did not hold; nothing was written.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// The cursor was not produced by this store for this query.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// The backing service failed or is unreachable; nothing was written, or the write is safe to retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored record could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// Store result.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Filter of [`Store::list_memberships`]; every field set must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberFilter {
+    /// Has an assignment with this role (`member` matches everyone, since every member has it).
+    pub role: Option<Role>,
+    /// Has an assignment on exactly this pool (with `role`, the same assignment must match both).
+    pub pool_id: Option<PoolId>,
+    /// Has this status.
+    pub status: Option<MemberStatus>,
+    /// Lowercase text found in the normalized email or the lowercased name.
+    pub q: Option<String>,
+}
+
+/// Filter of [`Store::list_invitations`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvitationFilter {
+    /// Effective status (`pending` = stored pending and unexpired at `now`; `expired` = stored
+    /// pending past expiry, or recorded expired).
+    pub status: Option<InvitationStatus>,
+    /// Normalized email, exact.
+    pub email: Option<String>,
+}
+
+/// Limits to count a new invitation or a resent email against, with the time they are counted at.
+/// A `None` limit is not counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteLimits {
+    /// The time of the write: hourly and daily windows are UTC hours and days of this instant.
+    pub now: Timestamp,
+    /// `max_pending_invitations`: the org's stored-pending invitations (expired ones count until
+    /// they are closed or replaced) must stay at most this.
+    pub max_pending: Option<u32>,
+    /// `invitations_per_hour`: invitations created in the org in this UTC hour.
+    pub per_hour: Option<u32>,
+    /// `emails_per_recipient_per_day`: emails to this normalized address from this org this UTC day.
+    pub per_recipient_per_day: Option<u32>,
+}
+
+/// A membership to create, or to change from a known version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MembershipWrite {
+    /// Create; fails with [`Conflict::MembershipExists`] if it exists.
+    Create(Membership),
+    /// Replace `before` (matched on `version`) with `after` (whose version is `before.version + 1`).
+    Update {
+        /// As read.
+        before: Membership,
+        /// As to be stored.
+        after: Membership,
+    },
+}
+
+/// What a member's removal handed to the successor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Handover {
+    /// Pools whose owner changed.
+    pub pools: u32,
+    /// Invite links whose creator changed.
+    pub invite_links: u32,
+    /// Pending invitations whose inviter changed.
+    pub invitations: u32,
+}
+
+/// Persistence of every entity. Both stores pass the same conformance suite.
+///
+/// Counting rules every store keeps (in the same transaction as the write that changes them):
+/// active organization managers per org ([`Membership::is_active_org_manager`]), pools per org,
+/// stored-pending invitations per org.
+#[async_trait]
+pub trait Store: Send + Sync {
+    // ---- users ----
+    /// A user by id.
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>>;
+    /// A user by the identity provider's subject.
+    async fn get_user_by_sub(&self, sub: &str) -> StoreResult<Option<User>>;
+    /// Creates `user` unless one with the same `sub` exists (subject uniqueness is enforced by the
+    /// write); if one exists, updates its email and name to `user`'s when they differ. Returns the
+    /// stored user (with the existing id when it existed).
+    async fn upsert_user(&self, user: &User) -> StoreResult<User>;
+
+    // ---- organizations ----
+    /// Creates the organization, its root pool and the owner's membership together.
+    async fn create_org(&self, org: &Organization, root: &Pool, owner: &Membership) -> StoreResult<()>;
+    /// An organization by id.
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Organization>>;
+    /// Several organizations by id (missing ones are left out), in the order asked.
+    async fn get_orgs(&self, ids: &[OrgId]) -> StoreResult<Vec<Organization>>;
+    /// Replaces name and settings. [`Conflict::OrgMissing`] if it does not exist.
+    async fn update_org(&self, org: &Organization) -> StoreResult<()>;
+
+    // ---- pools ----
+    /// A pool of `org`.
+    async fn get_pool(&self, org: &OrgId, id: &PoolId) -> StoreResult<Option<Pool>>;
+    /// Every pool of `org`, ordered by id (creation order, so parents come before children).
+    async fn list_pools(&self, org: &OrgId) -> StoreResult<Vec<Pool>>;
+    /// Creates a non-root pool. Conditions: parent exists ([`Conflict::PoolMissing`]), no sibling
+    /// with the same [`Pool::name_key`] ([`Conflict::PoolNameTaken`]), the org has fewer than
+    /// `max_pools` pools ([`Conflict::PoolLimit`]).
+    async fn create_pool(&self, pool: &Pool, max_pools: u32) -> StoreResult<()>;
+    /// Renames and/or changes the owner. Conditions: the pool exists ([`Conflict::Stale`]), the new
+    /// name is free among siblings ([`Conflict::PoolNameTaken`]).
+    async fn update_pool(&self, before: &Pool, after: &Pool) -> StoreResult<()>;
+    /// Deletes a non-root leaf pool, and drops every assignment on it from memberships, pending
+    /// invitations and invite links (assignment lists are kept in normal form). Conditions: it
+    /// exists ([`Conflict::Stale`]), it has no children ([`Conflict::PoolHasChildren`]).
+    async fn delete_pool(&self, pool: &Pool) -> StoreResult<()>;
+
+    // ---- memberships ----
+    /// One membership.
+    async fn get_membership(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<Membership>>;
+    /// Members of `org` matching `filter`, ordered by user id.
+    async fn list_memberships(
+        &self,
+        org: &OrgId,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Membership>>;
+    /// A user's memberships across organizations, ordered by org id.
+    async fn list_user_memberships(&self, user: &UserId, page: &PageRequest) -> StoreResult<Page<Membership>>;
+    /// Applies a membership write alone. [`Conflict::Stale`] on a version mismatch;
+    /// [`Conflict::LastOrganizationManager`] if it would leave no active organization manager.
+    async fn write_membership(&self, write: &MembershipWrite) -> StoreResult<()>;
+    /// Removes `member` (matched on version) and hands what they own in the org to `successor`:
+    /// pools they own, invite links they created, pending invitations they sent. One atomic change,
+    /// or, when more than one transaction can hold, hand-over batches first and the removal last,
+    /// so a failed call can simply be repeated. [`Conflict::LastOrganizationManager`] if the member
+    /// is the last active organization manager.
+    async fn remove_member(&self, member: &Membership, successor: &UserId) -> StoreResult<Handover>;
+
+    // ---- invitations ----
+    /// An invitation by id (invitation ids are global).
+    async fn get_invitation(&self, id: &InvitationId) -> StoreResult<Option<Invitation>>;
+    /// The invitation whose current token hashes to `token_hash` (superseded tokens find nothing).
+    async fn find_invitation_by_token(&self, token_hash: &str) -> StoreResult<Option<Invitation>>;
+    /// The stored-pending invitation of `org` for a normalized email (may be past its expiry).
+    async fn find_pending_invitation(&self, org: &OrgId, email: &str) -> StoreResult<Option<Invitation>>;
+    /// Invitations of `org` matching `filter` at `now`, newest first (by id, descending).
+    async fn list_invitations(
+        &self,
+        org: &OrgId,
+        filter: &InvitationFilter,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Invitation>>;
+    /// Pending, unexpired invitations addressed to a normalized email in every org, newest first.
+    async fn list_invitations_for_email(
+        &self,
+        email: &str,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Invitation>>;
+    /// Creates a pending invitation and counts it against `limits`. `replaces` is the org's
+    /// stored-pending but expired invitation for the same email, closed as `expired` in the same
+    /// step. Conditions: no other pending invitation for (org, email)
+    /// ([`Conflict::PendingInvitationExists`]), limits ([`Conflict::RateLimited`]), `replaces`
+    /// unchanged ([`Conflict::Stale`]).
+    async fn create_invitation(
+        &self,
+        invitation: &Invitation,
+        replaces: Option<&Invitation>,
+        limits: &InviteLimits,
+    ) -> StoreResult<()>;
+    /// Replaces a pending invitation (resend: new token hash, expiry, merged assignments; or a new
+    /// `email_status`), counting against `limits` when given. Conditions: `before` is still the
+    /// stored version and pending ([`Conflict::Stale`]), limits. A changed token hash retires the old one.
+    async fn update_invitation(
+        &self,
+        before: &Invitation,
+        after: &Invitation,
+        limits: Option<&InviteLimits>,
+    ) -> StoreResult<()>;
+    /// Moves a pending invitation to a terminal state (`declined`, `revoked`, `expired`) given in
+    /// `after`; releases its (org, email) slot and token; stops counting it as pending.
+    /// Condition: `before` is the stored version and pending ([`Conflict::InvitationNotPending`]).
+    async fn close_invitation(&self, before: &Invitation, after: &Invitation) -> StoreResult<()>;
+    /// Accepts: `after` is `before` marked accepted. In one transaction: the invitation is the stored
+    /// version, pending and unexpired at `now` ([`Conflict::InvitationNotPending`]); every pool in
+    /// `required_pools` exists ([`Conflict::PoolMissing`]); the membership write applies. Releases
+    /// the slot and token like [`Store::close_invitation`].
+    async fn accept_invitation(
+        &self,
+        before: &Invitation,
+        after: &Invitation,
+        membership: &MembershipWrite,
+        required_pools: &[PoolId],
+        now: Timestamp,
+    ) -> StoreResult<()>;
+
+    // ---- invite links ----
+    /// Creates an invite link.
+    async fn create_invite_link(&self, link: &InviteLink) -> StoreResult<()>;
+    /// A link of `org`.
+    async fn get_invite_link(&self, org: &OrgId, id: &InviteLinkId) -> StoreResult<Option<InviteLink>>;
+    /// The link whose token hashes to `token_hash`.
+    async fn find_invite_link_by_token(&self, token_hash: &str) -> StoreResult<Option<InviteLink>>;
+    /// Links of `org`, newest first.
+    async fn list_invite_links(&self, org: &OrgId, page: &PageRequest) -> StoreResult<Page<InviteLink>>;
+    /// Marks a link revoked (`after.revoked_at` set). Condition: not already revoked ([`Conflict::Stale`]).
+    async fn revoke_invite_link(&self, before: &InviteLink, after: &InviteLink) -> StoreResult<()>;
+    /// Counts one use of `link` and applies the membership write, together. Conditions: the link is
+    /// usable at `now` ([`Conflict::LinkUnusable`]), every pool in `required_pools` exists, the
+    /// membership write's own conditions.
+    async fn join_with_link(
+        &self,
+        link: &InviteLink,
+        membership: &MembershipWrite,
+        required_pools: &[PoolId],
+        now: Timestamp,
+    ) -> StoreResult<()>;
+
+    // ---- SCIM tokens ----
+    /// Creates a SCIM token.
+    async fn create_scim_token(&self, token: &ScimToken) -> StoreResult<()>;
+    /// Tokens of `org`, newest first.
+    async fn list_scim_tokens(&self, org: &OrgId) -> StoreResult<Vec<ScimToken>>;
+    /// The token whose secret hashes to `token_hash`.
+    async fn find_scim_token(&self, token_hash: &str) -> StoreResult<Option<ScimToken>>;
+    /// Deletes a token of `org`; `false` if there was none.
+    async fn delete_scim_token(&self, org: &OrgId, id: &ScimTokenId) -> StoreResult<bool>;
+}
+
+/// An invitation email, before rendering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationEmail {
+    /// Recipient.
+    pub to: Email,
+    /// Invitee's name, if known.
+    pub invitee_name: Option<String>,
+    /// Who invites (name or email).
+    pub inviter: String,
+    /// Organization name.
+    pub org_name: String,
+    /// Roles offered, each with its pool's name for pool roles.
+    pub roles: Vec<(Role, Option<String>)>,
+    /// The invitation token (secret: never log it).
+    pub token: String,
+    /// Expiry.
+    pub expires_at: Timestamp,
+}
+
+/// Why mail could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("mail not sent: {0}")]
+pub struct MailError(pub String);
+
+/// Sends mail.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Renders and sends one invitation email.
+    async fn send_invitation(&self, email: &InvitationEmail) -> Result<(), MailError>;
+}
+
+/// The current time.
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        chrono::Utc::now()
+    }
+}
+
+/// Randomness for secrets.
+pub trait Randomness: Send + Sync {
+    /// 32 bytes for a secret, or why the source failed.
+    fn secret_bytes(&self) -> Result<[u8; 32], String>;
+}
+
+/// The operating system's random source.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandomness;
+
+impl Randomness for OsRandomness {
+    fn secret_bytes(&self) -> Result<[u8; 32], String> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
+}
