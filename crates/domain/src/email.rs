@@ -25,9 +25,10 @@ impl Email {
         if local.is_empty() || local.len() > 64 || domain.contains('@') {
             return None;
         }
-        let local_ok = local.chars().all(|c| {
-            c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-        }) && !local.starts_with('.')
+        let local_ok = local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+            && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");
         if !local_ok {
@@ -47,7 +48,10 @@ impl Email {
         if !domain_ok {
             return None;
         }
-        Some(Email { value: value.to_owned(), normalized: value.to_lowercase() })
+        Some(Email {
+            value: value.to_owned(),
+            normalized: value.to_lowercase(),
+        })
     }
 
     /// The address as given (trimmed).
@@ -62,7 +66,10 @@ impl Email {
 
     /// The domain part, lowercased.
     pub fn domain(&self) -> &str {
-        self.normalized.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+        self.normalized
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("")
     }
 }
 
@@ -97,7 +104,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_addresses() {
-        for bad in ["", "a", "a@b", "@b.c", "a@@b.c", "a b@c.d", "a@-b.c", "a..b@c.d", "a@b..c", "<a@b.c>"] {
+        for bad in [
+            "", "a", "a@b", "@b.c", "a@@b.c", "a b@c.d", "a@-b.c", "a..b@c.d", "a@b..c", "<a@b.c>",
+        ] {
             assert!(Email::parse(bad).is_none(), "{bad}");
         }
     }

@@ -46,7 +46,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` with `code` and `message`.
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> Self {
-        Error { kind, code, message: message.into(), details: None }
+        Error {
+            kind,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// Adds details.
@@ -83,9 +88,15 @@ impl Error {
     /// 429 `rate_limited` for a limit.
     pub fn rate_limited(limit: RateLimit) -> Self {
         let message = match limit {
-            RateLimit::PendingInvitations => "The organization has as many pending invitations as its settings allow",
-            RateLimit::InvitationsPerHour => "The organization has sent as many invitations this hour as its settings allow",
-            RateLimit::EmailsPerRecipientPerDay => "This address has received as many invitation emails today as the settings allow",
+            RateLimit::PendingInvitations => {
+                "The organization has as many pending invitations as its settings allow"
+            }
+            RateLimit::InvitationsPerHour => {
+                "The organization has sent as many invitations this hour as its settings allow"
+            }
+            RateLimit::EmailsPerRecipientPerDay => {
+                "This address has received as many invitation emails today as the settings allow"
+            }
         };
         Self::new(ErrorKind::RateLimited, "rate_limited", message)
     }
@@ -104,7 +115,9 @@ impl From<StoreError> for Error {
                 tracing::error!(error = %m, "corrupt record");
                 Error::unavailable("A stored record could not be read")
             }
-            StoreError::InvalidCursor => Error::invalid("invalid_cursor", "The cursor is not valid for this list"),
+            StoreError::InvalidCursor => {
+                Error::invalid("invalid_cursor", "The cursor is not valid for this list")
+            }
             StoreError::Conflict(c) => conflict_error(c),
         }
     }
@@ -113,20 +126,49 @@ impl From<StoreError> for Error {
 /// The default error for each store conflict.
 fn conflict_error(c: Conflict) -> Error {
     match c {
-        Conflict::Stale => Error::conflict("concurrent_modification", "The resource changed while the request ran; try again"),
-        Conflict::PoolNameTaken => Error::conflict("pool_name_taken", "A sibling pool already has that name"),
-        Conflict::PoolHasChildren => Error::conflict("pool_has_children", "Only a pool without sub-pools can be deleted"),
-        Conflict::PoolLimit => Error::new(ErrorKind::Unprocessable, "pool_limit_reached", "The organization has as many pools as allowed"),
-        Conflict::PoolMissing(p) => Error::not_found("pool_not_found", format!("Pool {p} does not exist")),
-        Conflict::PendingInvitationExists(_) => Error::conflict("invitation_pending", "A pending invitation for this email exists"),
-        Conflict::InvitationNotPending => Error::conflict("invitation_already_used", "The invitation is no longer pending"),
-        Conflict::MembershipExists => Error::conflict("already_member", "The user is already a member of the organization"),
+        Conflict::Stale => Error::conflict(
+            "concurrent_modification",
+            "The resource changed while the request ran; try again",
+        ),
+        Conflict::PoolNameTaken => {
+            Error::conflict("pool_name_taken", "A sibling pool already has that name")
+        }
+        Conflict::PoolHasChildren => Error::conflict(
+            "pool_has_children",
+            "Only a pool without sub-pools can be deleted",
+        ),
+        Conflict::PoolLimit => Error::new(
+            ErrorKind::Unprocessable,
+            "pool_limit_reached",
+            "The organization has as many pools as allowed",
+        ),
+        Conflict::PoolMissing(p) => {
+            Error::not_found("pool_not_found", format!("Pool {p} does not exist"))
+        }
+        Conflict::PendingInvitationExists(_) => Error::conflict(
+            "invitation_pending",
+            "A pending invitation for this email exists",
+        ),
+        Conflict::InvitationNotPending => Error::conflict(
+            "invitation_already_used",
+            "The invitation is no longer pending",
+        ),
+        Conflict::MembershipExists => Error::conflict(
+            "already_member",
+            "The user is already a member of the organization",
+        ),
         Conflict::LastOrganizationManager => Error::conflict(
             "last_organization_manager",
             "The organization must keep at least one active organization manager",
         ),
         Conflict::RateLimited(l) => Error::rate_limited(l),
-        Conflict::LinkUnusable => Error::new(ErrorKind::Gone, "invite_link_unusable", "The invite link is revoked, expired or used up"),
-        Conflict::OrgMissing => Error::not_found("organization_not_found", "The organization does not exist"),
+        Conflict::LinkUnusable => Error::new(
+            ErrorKind::Gone,
+            "invite_link_unusable",
+            "The invite link is revoked, expired or used up",
+        ),
+        Conflict::OrgMissing => {
+            Error::not_found("organization_not_found", "The organization does not exist")
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod permissions;
 pub mod ports;
 pub mod role;
 pub mod secret;
+pub mod service;
 
 pub use email::Email;
 pub use error::{Error, ErrorKind, Result};

@@ -61,7 +61,10 @@ impl Settings {
     /// Whether an address's domain is allowed by `allowed_email_domains`.
     pub fn allows_domain(&self, email: &Email) -> bool {
         self.allowed_email_domains.is_empty()
-            || self.allowed_email_domains.iter().any(|d| d.eq_ignore_ascii_case(email.domain()))
+            || self
+                .allowed_email_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(email.domain()))
     }
 }
 

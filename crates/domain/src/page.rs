@@ -21,7 +21,10 @@ pub struct PageRequest {
 impl PageRequest {
     /// The first page of `limit` items.
     pub fn first(limit: usize) -> Self {
-        PageRequest { limit, cursor: None }
+        PageRequest {
+            limit,
+            cursor: None,
+        }
     }
 }
 
@@ -44,6 +47,9 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Maps the items, keeping the cursor.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }

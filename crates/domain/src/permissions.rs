@@ -1,9 +1,9 @@
 //! Permission rules of spec §1, in one place. Every route asks these functions.
 
+use crate::ids::PoolId;
 use crate::model::{Invitation, MemberStatus, Membership, Pool, Settings};
 use crate::role::{Assignment, Role};
 use std::collections::HashMap;
-use crate::ids::PoolId;
 
 /// Whether the member holds `organization_manager`.
 pub fn is_org_manager(member: &Membership) -> bool {
@@ -12,12 +12,16 @@ pub fn is_org_manager(member: &Membership) -> bool {
 
 /// Whether the member holds `role` on `pool` or on one of its ancestors (pool roles inherit).
 fn holds_on(member: &Membership, role: Role, pool: &Pool) -> bool {
-    member.assignments.iter().any(|a| a.role == role && a.pool_id.as_ref().is_some_and(|p| pool.is_within(p)))
+    member
+        .assignments
+        .iter()
+        .any(|a| a.role == role && a.pool_id.as_ref().is_some_and(|p| pool.is_within(p)))
 }
 
 /// Whether the member manages `pool`: organization manager, or manager on it or an ancestor.
 pub fn manages_pool(member: &Membership, pool: &Pool) -> bool {
-    is_org_manager(member) || (member.status == MemberStatus::Active && holds_on(member, Role::Manager, pool))
+    is_org_manager(member)
+        || (member.status == MemberStatus::Active && holds_on(member, Role::Manager, pool))
 }
 
 /// Whether the member may create a sub-pool under `parent`.
@@ -79,7 +83,10 @@ pub fn check_grants(
     }
     for a in list {
         let allowed = a.role.is_pool_scoped()
-            && a.pool_id.as_ref().and_then(|p| pools.get(p)).is_some_and(|pool| manages_pool(granter, pool));
+            && a.pool_id
+                .as_ref()
+                .and_then(|p| pools.get(p))
+                .is_some_and(|pool| manages_pool(granter, pool));
         if !allowed {
             return Err(GrantError::Forbidden);
         }
@@ -101,7 +108,10 @@ pub fn can_manage_invitation(
     can_invite(member, settings)
         && invitation.assignments.iter().all(|a| {
             a.role.is_pool_scoped()
-                && a.pool_id.as_ref().and_then(|p| pools.get(p)).is_some_and(|pool| manages_pool(member, pool))
+                && a.pool_id
+                    .as_ref()
+                    .and_then(|p| pools.get(p))
+                    .is_some_and(|pool| manages_pool(member, pool))
         })
 }
 
@@ -165,20 +175,39 @@ mod tests {
         assert!(manages_pool(&m, &a_p) && manages_pool(&m, &a1_p));
         assert!(!manages_pool(&m, &b_p) && !manages_pool(&m, &root_p));
         assert!(can_change_pool(&m, &a1_p, Some(&a_p)));
-        assert!(!can_change_pool(&m, &a_p, Some(&root_p)), "a manager cannot change the pool they were given");
+        assert!(
+            !can_change_pool(&m, &a_p, Some(&root_p)),
+            "a manager cannot change the pool they were given"
+        );
 
-        let pools: HashMap<_, _> = [root_p, a_p, b_p, a1_p].into_iter().map(|p| (p.id.clone(), p)).collect();
+        let pools: HashMap<_, _> = [root_p, a_p, b_p, a1_p]
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
         let mut settings = Settings::default();
         let grant = [Assignment::on_pool(Role::Engineer, a1.clone())];
-        assert_eq!(check_grants(&m, &settings, &grant, &pools), Err(GrantError::Forbidden));
+        assert_eq!(
+            check_grants(&m, &settings, &grant, &pools),
+            Err(GrantError::Forbidden)
+        );
         settings.managers_can_invite = true;
         assert_eq!(check_grants(&m, &settings, &grant, &pools), Ok(()));
         assert_eq!(
-            check_grants(&m, &settings, &[Assignment::on_pool(Role::Engineer, b.clone())], &pools),
+            check_grants(
+                &m,
+                &settings,
+                &[Assignment::on_pool(Role::Engineer, b.clone())],
+                &pools
+            ),
             Err(GrantError::Forbidden)
         );
         assert_eq!(
-            check_grants(&m, &settings, &[Assignment::org_wide(Role::OrganizationManager)], &pools),
+            check_grants(
+                &m,
+                &settings,
+                &[Assignment::org_wide(Role::OrganizationManager)],
+                &pools
+            ),
             Err(GrantError::Forbidden),
             "no escalation"
         );

@@ -113,6 +113,7 @@ pub struct InviteLimits {
 
 /// A membership to create, or to change from a known version.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // short-lived, passed by reference
 pub enum MembershipWrite {
     /// Create; fails with [`Conflict::MembershipExists`] if it exists.
     Create(Membership),
@@ -155,7 +156,12 @@ pub trait Store: Send + Sync {
 
     // ---- organizations ----
     /// Creates the organization, its root pool and the owner's membership together.
-    async fn create_org(&self, org: &Organization, root: &Pool, owner: &Membership) -> StoreResult<()>;
+    async fn create_org(
+        &self,
+        org: &Organization,
+        root: &Pool,
+        owner: &Membership,
+    ) -> StoreResult<()>;
     /// An organization by id.
     async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Organization>>;
     /// Several organizations by id (missing ones are left out), in the order asked.
@@ -183,6 +189,13 @@ pub trait Store: Send + Sync {
     // ---- memberships ----
     /// One membership.
     async fn get_membership(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<Membership>>;
+    /// The membership of `org` whose email normalizes to `email` (a normalized address), if any.
+    /// A key lookup (an index on org + normalized email), not a filter over the members.
+    async fn find_membership_by_email(
+        &self,
+        org: &OrgId,
+        email: &str,
+    ) -> StoreResult<Option<Membership>>;
     /// Members of `org` matching `filter`, ordered by user id.
     async fn list_memberships(
         &self,
@@ -191,7 +204,11 @@ pub trait Store: Send + Sync {
         page: &PageRequest,
     ) -> StoreResult<Page<Membership>>;
     /// A user's memberships across organizations, ordered by org id.
-    async fn list_user_memberships(&self, user: &UserId, page: &PageRequest) -> StoreResult<Page<Membership>>;
+    async fn list_user_memberships(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Membership>>;
     /// Applies a membership write alone. [`Conflict::Stale`] on a version mismatch;
     /// [`Conflict::LastOrganizationManager`] if it would leave no active organization manager.
     async fn write_membership(&self, write: &MembershipWrite) -> StoreResult<()>;
@@ -200,7 +217,8 @@ pub trait Store: Send + Sync {
     /// or, when more than one transaction can hold, hand-over batches first and the removal last,
     /// so a failed call can simply be repeated. [`Conflict::LastOrganizationManager`] if the member
     /// is the last active organization manager.
-    async fn remove_member(&self, member: &Membership, successor: &UserId) -> StoreResult<Handover>;
+    async fn remove_member(&self, member: &Membership, successor: &UserId)
+    -> StoreResult<Handover>;
 
     // ---- invitations ----
     /// An invitation by id (invitation ids are global).
@@ -208,7 +226,11 @@ pub trait Store: Send + Sync {
     /// The invitation whose current token hashes to `token_hash` (superseded tokens find nothing).
     async fn find_invitation_by_token(&self, token_hash: &str) -> StoreResult<Option<Invitation>>;
     /// The stored-pending invitation of `org` for a normalized email (may be past its expiry).
-    async fn find_pending_invitation(&self, org: &OrgId, email: &str) -> StoreResult<Option<Invitation>>;
+    async fn find_pending_invitation(
+        &self,
+        org: &OrgId,
+        email: &str,
+    ) -> StoreResult<Option<Invitation>>;
     /// Invitations of `org` matching `filter` at `now`, newest first (by id, descending).
     async fn list_invitations(
         &self,
@@ -265,11 +287,19 @@ pub trait Store: Send + Sync {
     /// Creates an invite link.
     async fn create_invite_link(&self, link: &InviteLink) -> StoreResult<()>;
     /// A link of `org`.
-    async fn get_invite_link(&self, org: &OrgId, id: &InviteLinkId) -> StoreResult<Option<InviteLink>>;
+    async fn get_invite_link(
+        &self,
+        org: &OrgId,
+        id: &InviteLinkId,
+    ) -> StoreResult<Option<InviteLink>>;
     /// The link whose token hashes to `token_hash`.
     async fn find_invite_link_by_token(&self, token_hash: &str) -> StoreResult<Option<InviteLink>>;
     /// Links of `org`, newest first.
-    async fn list_invite_links(&self, org: &OrgId, page: &PageRequest) -> StoreResult<Page<InviteLink>>;
+    async fn list_invite_links(
+        &self,
+        org: &OrgId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<InviteLink>>;
     /// Marks a link revoked (`after.revoked_at` set). Condition: not already revoked ([`Conflict::Stale`]).
     async fn revoke_invite_link(&self, before: &InviteLink, after: &InviteLink) -> StoreResult<()>;
     /// Counts one use of `link` and applies the membership write, together. Conditions: the link is

@@ -93,12 +93,18 @@ pub const MAX_ASSIGNMENTS: usize = 50;
 impl Assignment {
     /// An org-wide assignment.
     pub fn org_wide(role: Role) -> Self {
-        Assignment { role, pool_id: None }
+        Assignment {
+            role,
+            pool_id: None,
+        }
     }
 
     /// A pool-scoped assignment.
     pub fn on_pool(role: Role, pool_id: PoolId) -> Self {
-        Assignment { role, pool_id: Some(pool_id) }
+        Assignment {
+            role,
+            pool_id: Some(pool_id),
+        }
     }
 
     /// The grant key used by stores to index members by role and pool (`manager#pool_…`, `member`).
@@ -128,7 +134,10 @@ pub fn normalize_assignments(list: &[Assignment]) -> Result<Vec<Assignment>, Ass
 
 /// Sorts, dedupes and drops the implicit `member` unless nothing else remains.
 pub fn normal_form(list: impl IntoIterator<Item = Assignment>) -> Vec<Assignment> {
-    let mut v: Vec<Assignment> = list.into_iter().filter(|a| a.role != Role::Member).collect();
+    let mut v: Vec<Assignment> = list
+        .into_iter()
+        .filter(|a| a.role != Role::Member)
+        .collect();
     v.sort();
     v.dedup();
     if v.is_empty() {
@@ -162,7 +171,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(got, vec![Assignment::on_pool(Role::Engineer, p)]);
-        assert_eq!(normalize_assignments(&[]).unwrap(), vec![Assignment::org_wide(Role::Member)]);
+        assert_eq!(
+            normalize_assignments(&[]).unwrap(),
+            vec![Assignment::org_wide(Role::Member)]
+        );
     }
 
     #[test]

@@ -63,7 +63,10 @@ pub fn hash_secret(plain: &str) -> String {
 /// Lets obviously wrong input be refused before any store lookup.
 pub fn looks_like(kind: SecretKind, presented: &str) -> bool {
     presented.strip_prefix(kind.prefix()).is_some_and(|rest| {
-        rest.len() == 43 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        rest.len() == 43
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
 }
 
@@ -71,6 +74,13 @@ pub fn looks_like(kind: SecretKind, presented: &str) -> bool {
 pub fn verify_secret(presented: &str, stored_hash: &str) -> bool {
     let computed = hash_secret(presented);
     computed.as_bytes().ct_eq(stored_hash.as_bytes()).into()
+}
+
+/// `base` with `token` appended as the `token` query parameter (`?` or `&` as the URL needs).
+pub fn link_with_token(base: &str, token: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    // Tokens are base64url with an ASCII prefix: nothing in them needs percent-encoding.
+    format!("{base}{sep}token={token}")
 }
 
 #[cfg(test)]

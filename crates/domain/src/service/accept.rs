@@ -1,0 +1,289 @@
+//! The invitee's side: public preview, accept, decline, and my pending invitations.
+
+use super::invitations::{invitation_not_found, not_pending};
+use super::{Caller, RETRIES, Service};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ids::{InvitationId, PoolId};
+use crate::model::{Invitation, InvitationStatus, MemberSource, MemberStatus, Membership};
+use crate::page::{Page, PageRequest};
+use crate::ports::{Conflict, MembershipWrite, StoreError};
+use crate::role::{Assignment, merge_assignments, normal_form};
+use crate::secret::{SecretKind, hash_secret, looks_like, verify_secret};
+
+/// What an invitation token shows before sign-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationPreview {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// Organization name.
+    pub org_name: String,
+    /// Inviter's name (or email).
+    pub inviter_name: Option<String>,
+}
+
+/// A pending invitation addressed to the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MyInvitation {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// Organization name.
+    pub org_name: String,
+}
+
+impl Service {
+    /// Public preview by token; unknown, expired, revoked and used tokens are all 404.
+    pub async fn preview_invitation(&self, token: &str) -> Result<InvitationPreview> {
+        let inv = self.open_invitation_by_token(token).await?;
+        let (org, inviter) = futures_util::future::join(
+            self.store.get_org(&inv.org_id),
+            self.store.get_user(&inv.inviter_id),
+        )
+        .await;
+        let org = org?.ok_or_else(invitation_not_found)?;
+        let inviter_name = inviter?.map(|u| u.name.unwrap_or_else(|| u.email.to_string()));
+        Ok(InvitationPreview {
+            invitation: inv,
+            org_name: org.name,
+            inviter_name,
+        })
+    }
+
+    /// Accepts by token.
+    pub async fn accept_by_token(&self, caller: &Caller, token: &str) -> Result<Membership> {
+        let inv = self.invitation_by_token(token).await?;
+        self.accept(caller, inv).await
+    }
+
+    /// Accepts by id, for the signed-in invitee.
+    pub async fn accept_by_id(&self, caller: &Caller, id: &InvitationId) -> Result<Membership> {
+        let inv = self.own_invitation(caller, id).await?;
+        self.accept(caller, inv).await
+    }
+
+    /// Declines by token.
+    pub async fn decline_by_token(&self, caller: &Caller, token: &str) -> Result<Invitation> {
+        let inv = self.invitation_by_token(token).await?;
+        self.decline(caller, inv).await
+    }
+
+    /// Declines by id, for the signed-in invitee.
+    pub async fn decline_by_id(&self, caller: &Caller, id: &InvitationId) -> Result<Invitation> {
+        let inv = self.own_invitation(caller, id).await?;
+        self.decline(caller, inv).await
+    }
+
+    /// Pending invitations addressed to the caller's verified email, in every organization.
+    pub async fn my_invitations(
+        &self,
+        caller: &Caller,
+        page: &PageRequest,
+    ) -> Result<Page<MyInvitation>> {
+        let email = caller.verified_email().ok_or_else(email_not_verified)?;
+        let page = self
+            .store
+            .list_invitations_for_email(email.normalized(), self.clock.now(), page)
+            .await?;
+        let mut org_ids: Vec<_> = page.items.iter().map(|i| i.org_id.clone()).collect();
+        org_ids.sort();
+        org_ids.dedup();
+        let orgs = self.store.get_orgs(&org_ids).await?;
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .filter_map(|i| {
+                    let org_name = orgs.iter().find(|o| o.id == i.org_id)?.name.clone();
+                    Some(MyInvitation {
+                        invitation: i,
+                        org_name,
+                    })
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// The invitation behind a token, whatever its state (for accept/decline, which explain states).
+    async fn invitation_by_token(&self, token: &str) -> Result<Invitation> {
+        if !looks_like(SecretKind::Invitation, token) {
+            return Err(invitation_not_found());
+        }
+        match self
+            .store
+            .find_invitation_by_token(&hash_secret(token))
+            .await?
+        {
+            Some(inv) if verify_secret(token, &inv.token_hash) => Ok(inv),
+            _ => Err(invitation_not_found()),
+        }
+    }
+
+    /// The invitation behind a token only while it is pending and unexpired.
+    async fn open_invitation_by_token(&self, token: &str) -> Result<Invitation> {
+        let inv = self.invitation_by_token(token).await?;
+        if inv.is_open(self.clock.now()) {
+            Ok(inv)
+        } else {
+            Err(invitation_not_found())
+        }
+    }
+
+    /// An invitation addressed to the caller's verified email; 404 for anyone else's.
+    async fn own_invitation(&self, caller: &Caller, id: &InvitationId) -> Result<Invitation> {
+        let email = caller.verified_email().ok_or_else(email_not_verified)?;
+        match self.store.get_invitation(id).await? {
+            Some(inv) if inv.email.normalized() == email.normalized() => Ok(inv),
+            _ => Err(invitation_not_found()),
+        }
+    }
+
+    /// Accepts `inv` for the caller: verified matching email, pending, unexpired; atomic and single-use.
+    async fn accept(&self, caller: &Caller, mut inv: Invitation) -> Result<Membership> {
+        check_invitee(caller, &inv)?;
+        for _ in 0..RETRIES {
+            let now = self.clock.now();
+            if !inv.is_open(now) {
+                return Err(not_pending(&inv, now));
+            }
+            let pools = self.store.list_pools(&inv.org_id).await?;
+            let kept: Vec<Assignment> = normal_form(
+                inv.assignments
+                    .iter()
+                    .filter(|a| {
+                        a.pool_id
+                            .as_ref()
+                            .is_none_or(|p| pools.iter().any(|q| &q.id == p))
+                    })
+                    .cloned(),
+            );
+            let required: Vec<PoolId> = kept.iter().filter_map(|a| a.pool_id.clone()).collect();
+            let existing = self
+                .store
+                .get_membership(&inv.org_id, &caller.user.id)
+                .await?;
+            let write = match existing {
+                Some(before) => {
+                    let after = Membership {
+                        assignments: merge_assignments(&before.assignments, &kept),
+                        updated_at: now,
+                        version: before.version + 1,
+                        ..before.clone()
+                    };
+                    MembershipWrite::Update { before, after }
+                }
+                None => MembershipWrite::Create(Membership {
+                    org_id: inv.org_id.clone(),
+                    user_id: caller.user.id.clone(),
+                    email: caller.user.email.clone(),
+                    name: caller.user.name.clone().or(inv.name.clone()),
+                    phone: inv.phone.clone(),
+                    status: MemberStatus::Active,
+                    source: MemberSource::Invitation,
+                    external_id: None,
+                    assignments: kept.clone(),
+                    created_at: now,
+                    updated_at: now,
+                    version: 1,
+                }),
+            };
+            let after = Invitation {
+                status: InvitationStatus::Accepted,
+                accepted_at: Some(now),
+                accepted_by: Some(caller.user.id.clone()),
+                updated_at: now,
+                version: inv.version + 1,
+                ..inv.clone()
+            };
+            match self
+                .store
+                .accept_invitation(&inv, &after, &write, &required, now)
+                .await
+            {
+                Ok(()) => {
+                    return Ok(match write {
+                        MembershipWrite::Create(m) => m,
+                        MembershipWrite::Update { after, .. } => after,
+                    });
+                }
+                // Membership appeared or changed, or a pool vanished meanwhile: read again.
+                Err(StoreError::Conflict(
+                    Conflict::MembershipExists | Conflict::PoolMissing(_),
+                )) => {}
+                Err(StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale)) => {
+                    let now = self.clock.now();
+                    match self.store.get_invitation(&inv.id).await? {
+                        Some(current) if current.is_open(now) => inv = current,
+                        Some(current)
+                            if current.effective_status(now) == InvitationStatus::Expired =>
+                        {
+                            return Err(not_pending(&current, now));
+                        }
+                        _ => {
+                            return Err(Error::conflict(
+                                "invitation_already_used",
+                                "The invitation has already been used",
+                            ));
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::conflict(
+            "concurrent_modification",
+            "The membership changed while the invitation was accepted; try again",
+        ))
+    }
+
+    /// Declines `inv` for the caller.
+    async fn decline(&self, caller: &Caller, inv: Invitation) -> Result<Invitation> {
+        check_invitee(caller, &inv)?;
+        let now = self.clock.now();
+        if !inv.is_open(now) {
+            return Err(not_pending(&inv, now));
+        }
+        let after = Invitation {
+            status: InvitationStatus::Declined,
+            updated_at: now,
+            version: inv.version + 1,
+            ..inv.clone()
+        };
+        self.store
+            .close_invitation(&inv, &after)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale) => {
+                    Error::conflict(
+                        "invitation_not_pending",
+                        "The invitation is no longer pending",
+                    )
+                }
+                other => other.into(),
+            })?;
+        Ok(after)
+    }
+}
+
+/// The accept/decline identity rule: a verified email equal (normalized) to the invitation's.
+fn check_invitee(caller: &Caller, inv: &Invitation) -> Result<()> {
+    let email = caller.verified_email().ok_or_else(email_not_verified)?;
+    if email.normalized() != inv.email.normalized() {
+        return Err(Error::new(
+            ErrorKind::Forbidden,
+            "email_mismatch",
+            format!(
+                "This invitation was sent to a different email address than the one you are signed in with ({})",
+                caller.user.email
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn email_not_verified() -> Error {
+    Error::new(
+        ErrorKind::Forbidden,
+        "email_not_verified",
+        "Your identity provider has not verified your email address",
+    )
+}

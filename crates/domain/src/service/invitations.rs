@@ -1,0 +1,608 @@
+//! Inviting by email: bulk invite with per-entry results, resend, list, revoke.
+
+use super::validate::{self, optional_person_name, optional_phone};
+use super::{Caller, OrgContext, RETRIES, Service};
+use crate::email::{Email, normalize_email};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ids::{InvitationId, OrgId, PoolId};
+use crate::model::{EmailStatus, Invitation, InvitationStatus, Organization, Pool, Timestamp};
+use crate::page::{Page, PageRequest};
+use crate::permissions::{GrantError, can_invite, can_manage_invitation, check_grants};
+use crate::ports::{
+    Conflict, InvitationEmail, InvitationFilter, InviteLimits, RateLimit, StoreError,
+};
+use crate::role::{Assignment, merge_assignments};
+use crate::secret::SecretKind;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// Most entries in one bulk invite.
+pub const MAX_BULK_ENTRIES: usize = 100;
+
+/// One entry of a bulk invite.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkInviteEntry {
+    /// Address to invite.
+    pub email: String,
+    /// Invitee's name.
+    pub name: Option<String>,
+    /// Invitee's phone.
+    pub phone: Option<String>,
+    /// Overrides the shared assignments for this entry.
+    pub assignments: Option<Vec<Assignment>>,
+}
+
+/// `POST /orgs/{org}/invitations` body.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkInviteRequest {
+    /// 1..=100 entries.
+    pub invitations: Vec<BulkInviteEntry>,
+    /// Shared assignments (`member` when absent).
+    #[serde(default)]
+    pub assignments: Vec<Assignment>,
+    /// 1..=30; the org's `invitation_expiry_days` when absent.
+    pub expires_in_days: Option<u32>,
+    /// Whether to email the invitees (default true). When false, the response carries accept URLs.
+    pub send_email: Option<bool>,
+}
+
+/// `POST /orgs/{org}/invitations/{inv}/resend` body (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    /// New validity from now, 1..=30 days.
+    pub expires_in_days: Option<u32>,
+    /// Whether to email (default true); when false the response carries the accept URL.
+    pub send_email: Option<bool>,
+}
+
+/// What happened to one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteOutcome {
+    /// A new invitation.
+    Invited,
+    /// A pending invitation was updated and sent again.
+    Resent,
+    /// Not invited; see the error.
+    Error,
+}
+
+/// The result of one bulk-invite entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InviteResult {
+    /// The address as given.
+    pub email: String,
+    /// Outcome.
+    pub outcome: InviteOutcome,
+    /// The invitation, when invited or resent.
+    pub invitation: Option<Invitation>,
+    /// The error, when not.
+    pub error: Option<Error>,
+    /// The accept link with its token, only when no email was sent.
+    pub accept_url: Option<String>,
+}
+
+impl InviteResult {
+    fn error(email: &str, error: Error) -> Self {
+        InviteResult {
+            email: email.to_owned(),
+            outcome: InviteOutcome::Error,
+            invitation: None,
+            error: Some(error),
+            accept_url: None,
+        }
+    }
+}
+
+fn entry_error(code: &'static str, message: impl Into<String>) -> Error {
+    Error::invalid(code, message)
+}
+
+pub(crate) fn invitation_not_found() -> Error {
+    Error::not_found("invitation_not_found", "No such invitation")
+}
+
+impl Service {
+    /// Invites up to 100 addresses; each entry gets its own result, never a failed batch.
+    pub async fn bulk_invite(
+        &self,
+        caller: &Caller,
+        org_id: &OrgId,
+        req: &BulkInviteRequest,
+    ) -> Result<Vec<InviteResult>> {
+        let ctx = self.org_context(caller, org_id).await?;
+        if !can_invite(&ctx.me, &ctx.org.settings) {
+            return Err(Error::forbidden(
+                "You are not allowed to invite people to this organization",
+            ));
+        }
+        if req.invitations.is_empty() || req.invitations.len() > MAX_BULK_ENTRIES {
+            return Err(validate::field_error(
+                "invitations",
+                &format!("must have 1 to {MAX_BULK_ENTRIES} entries"),
+            ));
+        }
+        let shared = validate::assignments("assignments", &req.assignments)?;
+        let days = match req.expires_in_days {
+            Some(d) => validate::in_range("expires_in_days", d, 1, 30)?,
+            None => ctx.org.settings.invitation_expiry_days,
+        };
+        let send_email = req.send_email.unwrap_or(true);
+        let pools: HashMap<PoolId, Pool> = self
+            .store
+            .list_pools(org_id)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let mut seen = HashSet::new();
+        let mut results = Vec::with_capacity(req.invitations.len());
+        for entry in &req.invitations {
+            let result = match self.check_entry(caller, &ctx, entry, &shared, &pools, &mut seen) {
+                Ok(checked) => {
+                    let input = InviteInput {
+                        days,
+                        send_email,
+                        ..checked
+                    };
+                    match self.invite_one(caller, &ctx, &input, &pools).await {
+                        Ok(r) => r,
+                        Err(e) if e.kind == ErrorKind::Unavailable => return Err(e),
+                        Err(e) => InviteResult::error(&entry.email, e),
+                    }
+                }
+                Err(e) => InviteResult::error(&entry.email, e),
+            };
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// The per-entry checks that need no store round trip.
+    fn check_entry(
+        &self,
+        caller: &Caller,
+        ctx: &OrgContext,
+        entry: &BulkInviteEntry,
+        shared: &[Assignment],
+        pools: &HashMap<PoolId, Pool>,
+        seen: &mut HashSet<String>,
+    ) -> Result<InviteInput> {
+        let email = Email::parse(&entry.email)
+            .ok_or_else(|| entry_error("invalid_email", "This is not a valid email address"))?;
+        if !seen.insert(email.normalized().to_owned()) {
+            return Err(entry_error(
+                "duplicate_email",
+                "This address appears more than once in the request",
+            ));
+        }
+        if email.normalized() == caller.user.email.normalized() {
+            return Err(Error::forbidden("You cannot invite yourself").with_code("self_invite"));
+        }
+        if !ctx.org.settings.allows_domain(&email) {
+            return Err(Error::forbidden(
+                "The organization only invites addresses of its allowed domains",
+            )
+            .with_code("email_domain_not_allowed"));
+        }
+        let name = optional_person_name(entry.name.as_deref())?;
+        let phone = optional_phone(entry.phone.as_deref())?;
+        let assignments = match &entry.assignments {
+            Some(list) => validate::assignments("assignments", list)?,
+            None => shared.to_vec(),
+        };
+        match check_grants(&ctx.me, &ctx.org.settings, &assignments, pools) {
+            Ok(()) => {}
+            Err(GrantError::PoolNotFound(p)) => {
+                return Err(Error::not_found(
+                    "pool_not_found",
+                    format!("Pool {p} does not exist in this organization"),
+                ));
+            }
+            Err(GrantError::Forbidden) => {
+                return Err(Error::forbidden("You cannot grant these assignments")
+                    .with_code("forbidden_assignment"));
+            }
+        }
+        Ok(InviteInput {
+            email,
+            name,
+            phone,
+            assignments,
+            days: 0,
+            send_email: false,
+        })
+    }
+
+    /// Invites one checked address: new invitation, merge into the pending one, or replace an expired one.
+    async fn invite_one(
+        &self,
+        caller: &Caller,
+        ctx: &OrgContext,
+        input: &InviteInput,
+        pools: &HashMap<PoolId, Pool>,
+    ) -> Result<InviteResult> {
+        let org = &ctx.org;
+        let email = &input.email;
+        if let Some(member) = self
+            .store
+            .find_membership_by_email(&org.id, email.normalized())
+            .await?
+        {
+            let message = match member.status {
+                crate::model::MemberStatus::Active => {
+                    "This person is already a member; change their roles with the assignments endpoint"
+                }
+                crate::model::MemberStatus::Suspended => {
+                    "This person is a suspended member of the organization"
+                }
+            };
+            return Err(Error::conflict("already_member", message));
+        }
+        for _ in 0..RETRIES {
+            let now = self.clock.now();
+            let secret = self.new_secret(SecretKind::Invitation)?;
+            let expires_at = now + chrono::Duration::days(i64::from(input.days));
+            let limits = InviteLimits {
+                now,
+                max_pending: Some(org.settings.max_pending_invitations),
+                per_hour: Some(org.settings.invitations_per_hour),
+                per_recipient_per_day: input
+                    .send_email
+                    .then_some(org.settings.emails_per_recipient_per_day),
+            };
+            let pending = self
+                .store
+                .find_pending_invitation(&org.id, email.normalized())
+                .await?;
+            let (outcome, written) = match pending {
+                Some(p) if p.is_open(now) => {
+                    let after = Invitation {
+                        assignments: merge_assignments(&p.assignments, &input.assignments),
+                        name: input.name.clone().or(p.name.clone()),
+                        phone: input.phone.clone().or(p.phone.clone()),
+                        inviter_id: caller.user.id.clone(),
+                        token_hash: secret.hash.clone(),
+                        expires_at,
+                        email_status: EmailStatus::NotSent,
+                        updated_at: now,
+                        version: p.version + 1,
+                        ..p.clone()
+                    };
+                    let limits = InviteLimits {
+                        max_pending: None,
+                        per_hour: None,
+                        ..limits
+                    };
+                    let res = self
+                        .store
+                        .update_invitation(&p, &after, Some(&limits))
+                        .await;
+                    (InviteOutcome::Resent, res.map(|()| after))
+                }
+                replaces => {
+                    let inv = Invitation {
+                        id: InvitationId::from_uuid(Uuid::now_v7()),
+                        org_id: org.id.clone(),
+                        email: email.clone(),
+                        name: input.name.clone(),
+                        phone: input.phone.clone(),
+                        assignments: input.assignments.clone(),
+                        inviter_id: caller.user.id.clone(),
+                        status: InvitationStatus::Pending,
+                        email_status: EmailStatus::NotSent,
+                        token_hash: secret.hash.clone(),
+                        expires_at,
+                        created_at: now,
+                        updated_at: now,
+                        accepted_at: None,
+                        accepted_by: None,
+                        version: 1,
+                    };
+                    let res = self
+                        .store
+                        .create_invitation(&inv, replaces.as_ref(), &limits)
+                        .await;
+                    (InviteOutcome::Invited, res.map(|()| inv))
+                }
+            };
+            let written = match written {
+                Ok(inv) => inv,
+                Err(StoreError::Conflict(
+                    Conflict::Stale | Conflict::PendingInvitationExists(_),
+                )) => continue,
+                Err(StoreError::Conflict(Conflict::RateLimited(l))) => {
+                    return Err(rate_limited_entry(l));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let invitation = self
+                .deliver(caller, org, written, &secret.plain, input.send_email, pools)
+                .await?;
+            let accept_url = (!input.send_email).then(|| self.accept_url(&secret.plain));
+            return Ok(InviteResult {
+                email: email.as_str().to_owned(),
+                outcome,
+                invitation: Some(invitation),
+                error: None,
+                accept_url,
+            });
+        }
+        Err(Error::conflict(
+            "concurrent_modification",
+            "The invitation changed while it was being written; try again",
+        ))
+    }
+
+    /// Sends the email (when asked) and records how it went. A mail failure leaves the invitation
+    /// pending with `email_status: failed`, so it can be resent.
+    async fn deliver(
+        &self,
+        caller: &Caller,
+        org: &Organization,
+        invitation: Invitation,
+        token: &str,
+        send_email: bool,
+        pools: &HashMap<PoolId, Pool>,
+    ) -> Result<Invitation> {
+        if !send_email {
+            return Ok(invitation);
+        }
+        let mail = InvitationEmail {
+            to: invitation.email.clone(),
+            invitee_name: invitation.name.clone(),
+            inviter: caller
+                .user
+                .name
+                .clone()
+                .unwrap_or_else(|| caller.user.email.to_string()),
+            org_name: org.name.clone(),
+            roles: invitation
+                .assignments
+                .iter()
+                .map(|a| {
+                    (
+                        a.role,
+                        a.pool_id
+                            .as_ref()
+                            .and_then(|p| pools.get(p))
+                            .map(|p| p.name.clone()),
+                    )
+                })
+                .collect(),
+            token: token.to_owned(),
+            expires_at: invitation.expires_at,
+        };
+        let status = match self.mailer.send_invitation(&mail).await {
+            Ok(()) => EmailStatus::Sent,
+            Err(e) => {
+                tracing::warn!(invitation = %invitation.id, error = %e, "invitation email failed");
+                EmailStatus::Failed
+            }
+        };
+        let after = Invitation {
+            email_status: status,
+            updated_at: self.clock.now(),
+            version: invitation.version + 1,
+            ..invitation.clone()
+        };
+        match self
+            .store
+            .update_invitation(&invitation, &after, None)
+            .await
+        {
+            Ok(()) => Ok(after),
+            // The invitation stays valid; only its recorded email status is behind.
+            Err(e) => {
+                tracing::warn!(invitation = %invitation.id, error = %e, "could not record email status");
+                Ok(Invitation {
+                    email_status: status,
+                    ..invitation
+                })
+            }
+        }
+    }
+
+    /// A new token, a new email and optionally a new expiry for a pending invitation.
+    pub async fn resend_invitation(
+        &self,
+        caller: &Caller,
+        org_id: &OrgId,
+        id: &InvitationId,
+        req: &ResendRequest,
+    ) -> Result<(Invitation, Option<String>)> {
+        let ctx = self.org_context(caller, org_id).await?;
+        let pools: HashMap<PoolId, Pool> = self
+            .store
+            .list_pools(org_id)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let before = self.manageable_invitation(&ctx, id, &pools).await?;
+        let now = self.clock.now();
+        if !before.is_open(now) {
+            return Err(not_pending(&before, now));
+        }
+        let days = match req.expires_in_days {
+            Some(d) => validate::in_range("expires_in_days", d, 1, 30)?,
+            None => ctx.org.settings.invitation_expiry_days,
+        };
+        let send_email = req.send_email.unwrap_or(true);
+        let secret = self.new_secret(SecretKind::Invitation)?;
+        let after = Invitation {
+            token_hash: secret.hash.clone(),
+            expires_at: now + chrono::Duration::days(i64::from(days)),
+            email_status: EmailStatus::NotSent,
+            updated_at: now,
+            version: before.version + 1,
+            ..before.clone()
+        };
+        let limits = InviteLimits {
+            now,
+            max_pending: None,
+            per_hour: None,
+            per_recipient_per_day: send_email
+                .then_some(ctx.org.settings.emails_per_recipient_per_day),
+        };
+        self.store
+            .update_invitation(&before, &after, Some(&limits))
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::Stale) => Error::conflict(
+                    "concurrent_modification",
+                    "The invitation changed while it was being resent; try again",
+                ),
+                other => other.into(),
+            })?;
+        let invitation = self
+            .deliver(caller, &ctx.org, after, &secret.plain, send_email, &pools)
+            .await?;
+        Ok((
+            invitation,
+            (!send_email).then(|| self.accept_url(&secret.plain)),
+        ))
+    }
+
+    /// Invitations of the organization the caller may manage, newest first.
+    pub async fn list_invitations(
+        &self,
+        caller: &Caller,
+        org_id: &OrgId,
+        status: Option<InvitationStatus>,
+        email: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>> {
+        let ctx = self.org_context(caller, org_id).await?;
+        if !can_invite(&ctx.me, &ctx.org.settings) {
+            return Err(Error::forbidden(
+                "You are not allowed to see the organization's invitations",
+            ));
+        }
+        let filter = InvitationFilter {
+            status,
+            email: email.map(normalize_email),
+        };
+        let page = self
+            .store
+            .list_invitations(org_id, &filter, self.clock.now(), page)
+            .await?;
+        if crate::permissions::is_org_manager(&ctx.me) {
+            return Ok(page);
+        }
+        let pools: HashMap<PoolId, Pool> = self
+            .store
+            .list_pools(org_id)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .filter(|i| can_manage_invitation(&ctx.me, &ctx.org.settings, i, &pools))
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// Revokes a pending (or expired, still stored as pending) invitation.
+    pub async fn revoke_invitation(
+        &self,
+        caller: &Caller,
+        org_id: &OrgId,
+        id: &InvitationId,
+    ) -> Result<()> {
+        let ctx = self.org_context(caller, org_id).await?;
+        let pools: HashMap<PoolId, Pool> = self
+            .store
+            .list_pools(org_id)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let before = self.manageable_invitation(&ctx, id, &pools).await?;
+        if before.status != InvitationStatus::Pending {
+            return Err(not_pending(&before, self.clock.now()));
+        }
+        let now = self.clock.now();
+        let after = Invitation {
+            status: InvitationStatus::Revoked,
+            updated_at: now,
+            version: before.version + 1,
+            ..before.clone()
+        };
+        self.store
+            .close_invitation(&before, &after)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale) => {
+                    Error::conflict(
+                        "invitation_not_pending",
+                        "The invitation is no longer pending",
+                    )
+                }
+                other => other.into(),
+            })
+    }
+
+    /// An invitation of the org that the caller may manage; 404 otherwise (403 if they may not invite).
+    async fn manageable_invitation(
+        &self,
+        ctx: &OrgContext,
+        id: &InvitationId,
+        pools: &HashMap<PoolId, Pool>,
+    ) -> Result<Invitation> {
+        if !can_invite(&ctx.me, &ctx.org.settings) {
+            return Err(Error::forbidden(
+                "You are not allowed to manage the organization's invitations",
+            ));
+        }
+        match self.store.get_invitation(id).await? {
+            Some(inv)
+                if inv.org_id == ctx.org.id
+                    && can_manage_invitation(&ctx.me, &ctx.org.settings, &inv, pools) =>
+            {
+                Ok(inv)
+            }
+            _ => Err(invitation_not_found()),
+        }
+    }
+}
+
+/// The checked fields of one entry, with the request-wide expiry and mail choice.
+struct InviteInput {
+    email: Email,
+    name: Option<String>,
+    phone: Option<String>,
+    assignments: Vec<Assignment>,
+    days: u32,
+    send_email: bool,
+}
+
+fn rate_limited_entry(limit: RateLimit) -> Error {
+    Error::rate_limited(limit)
+}
+
+/// The error for acting on an invitation that is no longer pending.
+pub(crate) fn not_pending(inv: &Invitation, now: Timestamp) -> Error {
+    match inv.effective_status(now) {
+        InvitationStatus::Expired => Error::new(
+            ErrorKind::Gone,
+            "invitation_expired",
+            "The invitation has expired",
+        ),
+        InvitationStatus::Accepted => Error::conflict(
+            "invitation_already_used",
+            "The invitation has already been accepted",
+        ),
+        _ => Error::conflict(
+            "invitation_not_pending",
+            "The invitation is no longer pending",
+        ),
+    }
+}

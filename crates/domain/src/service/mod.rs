@@ -1,0 +1,193 @@
+//! Use cases: each public method is one request's worth of work, checking permissions first.
+
+mod accept;
+mod invitations;
+mod links;
+mod members;
+mod orgs;
+mod pools;
+pub mod validate;
+
+pub use accept::{InvitationPreview, MyInvitation};
+pub use invitations::{
+    BulkInviteEntry, BulkInviteRequest, InviteOutcome, InviteResult, ResendRequest,
+};
+pub use links::{CreateLinkRequest, CreatedLink};
+pub use members::RemovedMember;
+pub use orgs::{MeView, MyMembership, OrgView, SettingsPatch, UpdateOrgRequest};
+pub use pools::{CreatePoolRequest, UpdatePoolRequest};
+
+use crate::email::Email;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ids::{OrgId, UserId};
+use crate::model::{MemberStatus, Membership, Organization, User};
+use crate::ports::{Clock, Mailer, Randomness, Store};
+use crate::secret::{IssuedSecret, SecretKind, issue_secret};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The identity claims of a request, as the JWT authorizer (or the local server) hands them over.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Claims {
+    /// The identity provider's subject.
+    pub sub: String,
+    /// The email claim.
+    pub email: Option<String>,
+    /// Whether the provider verified the email.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// The name claim.
+    pub name: Option<String>,
+}
+
+/// The signed-in person of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    /// The stored user.
+    pub user: User,
+    /// Whether this request's email claim is verified.
+    pub email_verified: bool,
+}
+
+impl Caller {
+    /// The caller's email if the provider verified it.
+    pub fn verified_email(&self) -> Option<&Email> {
+        self.email_verified.then_some(&self.user.email)
+    }
+}
+
+/// Static configuration of the use cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// The page invitees land on; the token is appended as `?token=`.
+    pub accept_url: String,
+}
+
+/// The use cases, over the ports.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Randomness>,
+    config: ServiceConfig,
+}
+
+/// An organization with the caller's membership in it, loaded for every org-scoped request.
+pub(crate) struct OrgContext {
+    pub org: Organization,
+    pub me: Membership,
+}
+
+/// Most times a use case re-reads and retries after a concurrent change.
+pub(crate) const RETRIES: usize = 3;
+
+impl Service {
+    /// Builds the use cases over the given adapters.
+    pub fn new(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Randomness>,
+        config: ServiceConfig,
+    ) -> Self {
+        Service {
+            store,
+            mailer,
+            clock,
+            random,
+            config,
+        }
+    }
+
+    /// The store (for adapters that need it, e.g. the SCIM layer).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Resolves the request's claims to a user, creating the user on first sight of the subject.
+    /// One key lookup when the user is known and unchanged.
+    pub async fn identify(&self, claims: &Claims) -> Result<Caller> {
+        let sub = claims.sub.trim();
+        if sub.is_empty() || sub.len() > 255 {
+            return Err(unauthenticated("The token has no usable subject"));
+        }
+        let email = claims
+            .email
+            .as_deref()
+            .and_then(Email::parse)
+            .ok_or_else(|| unauthenticated("The token carries no valid email claim"))?;
+        let name = claims
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| n.chars().take(200).collect());
+        let user = match self.store.get_user_by_sub(sub).await? {
+            Some(u) if u.email == email && u.name == name => u,
+            existing => {
+                let candidate = User {
+                    id: existing
+                        .map(|u| u.id)
+                        .unwrap_or_else(|| UserId::from_uuid(Uuid::now_v7())),
+                    sub: sub.to_owned(),
+                    email,
+                    name,
+                    created_at: self.clock.now(),
+                };
+                self.store.upsert_user(&candidate).await?
+            }
+        };
+        Ok(Caller {
+            user,
+            email_verified: claims.email_verified,
+        })
+    }
+
+    /// Loads an organization and the caller's active membership; another organization's or an
+    /// unknown id is 404 alike, a suspended membership 403.
+    pub(crate) async fn org_context(&self, caller: &Caller, org_id: &OrgId) -> Result<OrgContext> {
+        let not_found = || Error::not_found("organization_not_found", "No such organization");
+        let (org, me) = futures_util::future::join(
+            self.store.get_org(org_id),
+            self.store.get_membership(org_id, &caller.user.id),
+        )
+        .await;
+        let org = org?.ok_or_else(not_found)?;
+        let me = me?.ok_or_else(not_found)?;
+        if me.status != MemberStatus::Active {
+            return Err(
+                Error::forbidden("Your membership of this organization is suspended")
+                    .with_code("member_suspended"),
+            );
+        }
+        Ok(OrgContext { org, me })
+    }
+
+    /// A new secret of `kind` from the random source.
+    pub(crate) fn new_secret(&self, kind: SecretKind) -> Result<IssuedSecret> {
+        let bytes = self.random.secret_bytes().map_err(|e| {
+            tracing::error!(error = %e, "random source failed");
+            Error::unavailable("The random source is unavailable")
+        })?;
+        Ok(issue_secret(kind, bytes))
+    }
+
+    /// The accept link carrying `token`.
+    pub(crate) fn accept_url(&self, token: &str) -> String {
+        crate::secret::link_with_token(&self.config.accept_url, token)
+    }
+}
+
+/// 401 `unauthenticated`.
+pub(crate) fn unauthenticated(message: &str) -> Error {
+    Error::new(ErrorKind::Unauthenticated, "unauthenticated", message)
+}
+
+impl Error {
+    /// Replaces the code, keeping kind and message.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+}
