@@ -223,7 +223,9 @@ pub trait Store: Send + Sync {
     // ---- invitations ----
     /// An invitation by id (invitation ids are global).
     async fn get_invitation(&self, id: &InvitationId) -> StoreResult<Option<Invitation>>;
-    /// The invitation whose current token hashes to `token_hash` (superseded tokens find nothing).
+    /// The invitation whose current token hashes to `token_hash`, in whatever state it is now
+    /// (closing an invitation keeps its token pointing at it, so a used token can say "already
+    /// used"); a token superseded by a resend finds nothing.
     async fn find_invitation_by_token(&self, token_hash: &str) -> StoreResult<Option<Invitation>>;
     /// The stored-pending invitation of `org` for a normalized email (may be past its expiry).
     async fn find_pending_invitation(
@@ -267,13 +269,13 @@ pub trait Store: Send + Sync {
         limits: Option<&InviteLimits>,
     ) -> StoreResult<()>;
     /// Moves a pending invitation to a terminal state (`declined`, `revoked`, `expired`) given in
-    /// `after`; releases its (org, email) slot and token; stops counting it as pending.
+    /// `after`; releases its (org, email) slot; stops counting it as pending.
     /// Condition: `before` is the stored version and pending ([`Conflict::InvitationNotPending`]).
     async fn close_invitation(&self, before: &Invitation, after: &Invitation) -> StoreResult<()>;
     /// Accepts: `after` is `before` marked accepted. In one transaction: the invitation is the stored
     /// version, pending and unexpired at `now` ([`Conflict::InvitationNotPending`]); every pool in
     /// `required_pools` exists ([`Conflict::PoolMissing`]); the membership write applies. Releases
-    /// the slot and token like [`Store::close_invitation`].
+    /// the slot like [`Store::close_invitation`].
     async fn accept_invitation(
         &self,
         before: &Invitation,

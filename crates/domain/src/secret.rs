@@ -76,11 +76,26 @@ pub fn verify_secret(presented: &str, stored_hash: &str) -> bool {
     computed.as_bytes().ct_eq(stored_hash.as_bytes()).into()
 }
 
-/// `base` with `token` appended as the `token` query parameter (`?` or `&` as the URL needs).
+/// The accept link: `base?token=...` (or `&token=...` when `base` already has a query), with the
+/// token percent-encoded.
 pub fn link_with_token(base: &str, token: &str) -> String {
-    let sep = if base.contains('?') { '&' } else { '?' };
-    // Tokens are base64url with an ASCII prefix: nothing in them needs percent-encoding.
-    format!("{base}{sep}token={token}")
+    let base = base.trim();
+    let sep = if base.ends_with('?') || base.ends_with('&') {
+        ""
+    } else if base.contains('?') {
+        "&"
+    } else {
+        "?"
+    };
+    let mut out = format!("{base}{sep}token=");
+    for b in token.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -96,5 +111,21 @@ mod tests {
         assert!(verify_secret(&s.plain, &s.hash));
         assert!(!verify_secret("rci_other", &s.hash));
         assert_eq!(s.hash.len(), 64);
+    }
+
+    #[test]
+    fn links_carry_the_token_as_a_query_parameter() {
+        assert_eq!(
+            link_with_token("http://h/accept", "a b+c/="),
+            "http://h/accept?token=a%20b%2Bc%2F%3D"
+        );
+        assert_eq!(
+            link_with_token("https://x.example/i?src=mail", "t"),
+            "https://x.example/i?src=mail&token=t"
+        );
+        assert_eq!(
+            link_with_token("https://x.example/i?", "t"),
+            "https://x.example/i?token=t"
+        );
     }
 }

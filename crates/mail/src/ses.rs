@@ -1,0 +1,120 @@
+//! The SES v2 adapter.
+
+use crate::{MailConfig, render_invitation};
+use async_trait::async_trait;
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use rollcall_domain::ports::{InvitationEmail, MailError, Mailer};
+
+/// Sends invitation emails with SES v2 `SendEmail` (simple content, UTF-8).
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: Client,
+    cfg: MailConfig,
+}
+
+impl SesMailer {
+    /// A mailer on an existing SES v2 client.
+    pub fn new(client: Client, cfg: MailConfig) -> Self {
+        SesMailer { client, cfg }
+    }
+
+    /// A mailer on the standard AWS SDK environment (region, credentials, endpoints). The endpoint
+    /// comes from `AWS_ENDPOINT_URL_SES` when set (the SDK itself only reads
+    /// `AWS_ENDPOINT_URL_SESV2`, which wins when both are set).
+    pub async fn from_env(cfg: MailConfig) -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut builder = aws_sdk_sesv2::config::Builder::from(&sdk);
+        let sesv2_set = std::env::var_os("AWS_ENDPOINT_URL_SESV2").is_some_and(|v| !v.is_empty());
+        if !sesv2_set
+            && let Ok(url) = std::env::var("AWS_ENDPOINT_URL_SES")
+            && !url.trim().is_empty()
+        {
+            builder = builder.endpoint_url(url.trim());
+        }
+        SesMailer::new(Client::from_conf(builder.build()), cfg)
+    }
+
+    /// The configuration this mailer renders with.
+    pub fn config(&self) -> &MailConfig {
+        &self.cfg
+    }
+}
+
+fn utf8(data: String) -> Result<Content, MailError> {
+    Content::builder()
+        .data(data)
+        .charset("UTF-8")
+        .build()
+        .map_err(|_| MailError("could not build the SES request".into()))
+}
+
+/// A short description of an SDK error, without request contents.
+fn describe<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> String {
+    match err {
+        SdkError::ServiceError(e) => {
+            let inner = e.err();
+            let code = inner.code().unwrap_or("unknown error");
+            match inner.message() {
+                Some(m) => {
+                    let m: String = m.chars().take(200).collect();
+                    format!("SES rejected the email: {code}: {m}")
+                }
+                None => format!("SES rejected the email: {code}"),
+            }
+        }
+        SdkError::TimeoutError(_) => "SES did not answer in time".into(),
+        SdkError::DispatchFailure(_) => "SES is unreachable".into(),
+        SdkError::ResponseError(_) => "SES sent an unreadable response".into(),
+        SdkError::ConstructionFailure(_) => "could not build the SES request".into(),
+        _ => "SES request failed".into(),
+    }
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send_invitation(&self, email: &InvitationEmail) -> Result<(), MailError> {
+        let rendered = render_invitation(email, &self.cfg);
+        let message = Message::builder()
+            .subject(utf8(rendered.subject)?)
+            .body(
+                Body::builder()
+                    .html(utf8(rendered.html)?)
+                    .text(utf8(rendered.text)?)
+                    .build(),
+            )
+            .build();
+        let result = self
+            .client
+            .send_email()
+            .from_email_address(&self.cfg.sender)
+            .destination(
+                Destination::builder()
+                    .to_addresses(email.to.as_str())
+                    .build(),
+            )
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                tracing::info!(
+                    recipient_domain = %email.to.domain(),
+                    message_id = out.message_id().unwrap_or(""),
+                    "invitation email sent with SES"
+                );
+                Ok(())
+            }
+            Err(err) => {
+                let short = describe(&err);
+                tracing::warn!(
+                    recipient_domain = %email.to.domain(),
+                    error = %DisplayErrorContext(&err),
+                    "invitation email not sent with SES"
+                );
+                Err(MailError(short))
+            }
+        }
+    }
+}
