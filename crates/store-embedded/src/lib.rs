@@ -1,1 +1,482 @@
-//! placeholder
+//! The [`Store`] port on redb, an embedded file database: for local runs and tests.
+//!
+//! Every Store method is one redb transaction (a write transaction for writes, whose conditions
+//! are plain reads inside it, since redb runs one writer at a time), executed on tokio's blocking
+//! pool. Values are JSON of the domain entities; the tables and keys are in [`keys`].
+
+mod db;
+mod keys;
+mod ops;
+
+use async_trait::async_trait;
+use db::db_err;
+use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
+use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use rollcall_domain::model::{
+    Invitation, InviteLink, Membership, Organization, Pool, ScimToken, Timestamp, User,
+};
+use rollcall_domain::page::{Page, PageRequest};
+use rollcall_domain::ports::{
+    Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, Store, StoreError,
+    StoreResult,
+};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The embedded store: one redb database file.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    /// A temporary directory removed when the last clone is dropped ([`EmbeddedStore::temporary`]).
+    _dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore").finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens the database file at `path`, creating it and its parent directory when missing.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let db = Database::create(path).map_err(db_err)?;
+        Self::init(db, None)
+    }
+
+    /// A store in a fresh temporary directory, deleted when the store (and its clones) are dropped.
+    pub fn temporary() -> Result<Self, StoreError> {
+        let dir = tempfile::tempdir()
+            .map_err(|e| StoreError::Unavailable(format!("no temporary directory: {e}")))?;
+        let db = Database::create(dir.path().join("rollcall.redb")).map_err(db_err)?;
+        Self::init(db, Some(Arc::new(dir)))
+    }
+
+    /// A store held in memory only.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(db_err)?;
+        Self::init(db, None)
+    }
+
+    /// Creates every table and checks the format version.
+    fn init(db: Database, dir: Option<Arc<tempfile::TempDir>>) -> Result<Self, StoreError> {
+        let tx = db.begin_write().map_err(db_err)?;
+        for table in keys::ALL_TABLES {
+            tx.open_table(table).map_err(db_err)?;
+        }
+        match db::get::<u32>(&tx, keys::META, keys::FORMAT_KEY)? {
+            None => db::put(&tx, keys::META, keys::FORMAT_KEY, &keys::FORMAT_VERSION)?,
+            Some(v) if v == keys::FORMAT_VERSION => {}
+            Some(v) => return Err(StoreError::Corrupt(format!("unsupported store format {v}"))),
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(EmbeddedStore {
+            db: Arc::new(db),
+            _dir: dir,
+        })
+    }
+
+    /// Runs `f` in one read transaction on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let tx = db.begin_read().map_err(db_err)?;
+            f(&tx)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+
+    /// Runs `f` in one write transaction on the blocking pool; commits if it returns `Ok`,
+    /// aborts otherwise.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let tx = db.begin_write().map_err(db_err)?;
+            match f(&tx) {
+                Ok(v) => {
+                    tx.commit().map_err(db_err)?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    if let Err(abort) = tx.abort() {
+                        tracing::warn!(error = %abort, "aborting a store transaction failed");
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let id = id.clone();
+        self.read(move |r| ops::get_user(r, &id)).await
+    }
+
+    async fn get_user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
+        let sub = sub.to_owned();
+        self.read(move |r| ops::get_user_by_sub(r, &sub)).await
+    }
+
+    async fn upsert_user(&self, user: &User) -> StoreResult<User> {
+        let user = user.clone();
+        self.write(move |tx| ops::upsert_user(tx, &user)).await
+    }
+
+    async fn create_org(
+        &self,
+        org: &Organization,
+        root: &Pool,
+        owner: &Membership,
+    ) -> StoreResult<()> {
+        let (org, root, owner) = (org.clone(), root.clone(), owner.clone());
+        self.write(move |tx| ops::create_org(tx, &org, &root, &owner))
+            .await
+    }
+
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Organization>> {
+        let id = id.clone();
+        self.read(move |r| ops::get_org(r, &id)).await
+    }
+
+    async fn get_orgs(&self, ids: &[OrgId]) -> StoreResult<Vec<Organization>> {
+        let ids = ids.to_vec();
+        self.read(move |r| ops::get_orgs(r, &ids)).await
+    }
+
+    async fn update_org(&self, org: &Organization) -> StoreResult<()> {
+        let org = org.clone();
+        self.write(move |tx| ops::update_org(tx, &org)).await
+    }
+
+    async fn get_pool(&self, org: &OrgId, id: &PoolId) -> StoreResult<Option<Pool>> {
+        let (org, id) = (org.clone(), id.clone());
+        self.read(move |r| ops::get_pool(r, &org, &id)).await
+    }
+
+    async fn list_pools(&self, org: &OrgId) -> StoreResult<Vec<Pool>> {
+        let org = org.clone();
+        self.read(move |r| ops::list_pools(r, &org)).await
+    }
+
+    async fn create_pool(&self, pool: &Pool, max_pools: u32) -> StoreResult<()> {
+        let pool = pool.clone();
+        self.write(move |tx| ops::create_pool(tx, &pool, max_pools))
+            .await
+    }
+
+    async fn update_pool(&self, before: &Pool, after: &Pool) -> StoreResult<()> {
+        let (before, after) = (before.clone(), after.clone());
+        self.write(move |tx| ops::update_pool(tx, &before, &after))
+            .await
+    }
+
+    async fn delete_pool(&self, pool: &Pool) -> StoreResult<()> {
+        let pool = pool.clone();
+        self.write(move |tx| ops::delete_pool(tx, &pool)).await
+    }
+
+    async fn get_membership(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<Membership>> {
+        let (org, user) = (org.clone(), user.clone());
+        self.read(move |r| ops::get_membership(r, &org, &user))
+            .await
+    }
+
+    async fn find_membership_by_email(
+        &self,
+        org: &OrgId,
+        email: &str,
+    ) -> StoreResult<Option<Membership>> {
+        let (org, email) = (org.clone(), ops::email_key(email));
+        self.read(move |r| ops::find_membership_by_email(r, &org, &email))
+            .await
+    }
+
+    async fn list_memberships(
+        &self,
+        org: &OrgId,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Membership>> {
+        let (org, filter, page) = (org.clone(), filter.clone(), page.clone());
+        self.read(move |r| ops::list_memberships(r, &org, &filter, &page))
+            .await
+    }
+
+    async fn list_user_memberships(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Membership>> {
+        let (user, page) = (user.clone(), page.clone());
+        self.read(move |r| ops::list_user_memberships(r, &user, &page))
+            .await
+    }
+
+    async fn write_membership(&self, write: &MembershipWrite) -> StoreResult<()> {
+        let write = write.clone();
+        self.write(move |tx| ops::write_membership(tx, &write))
+            .await
+    }
+
+    async fn remove_member(
+        &self,
+        member: &Membership,
+        successor: &UserId,
+    ) -> StoreResult<Handover> {
+        let (member, successor) = (member.clone(), successor.clone());
+        self.write(move |tx| ops::remove_member(tx, &member, &successor))
+            .await
+    }
+
+    async fn get_invitation(&self, id: &InvitationId) -> StoreResult<Option<Invitation>> {
+        let id = id.clone();
+        self.read(move |r| ops::get_invitation(r, &id)).await
+    }
+
+    async fn find_invitation_by_token(&self, token_hash: &str) -> StoreResult<Option<Invitation>> {
+        let hash = token_hash.to_owned();
+        self.read(move |r| ops::find_invitation_by_token(r, &hash))
+            .await
+    }
+
+    async fn find_pending_invitation(
+        &self,
+        org: &OrgId,
+        email: &str,
+    ) -> StoreResult<Option<Invitation>> {
+        let (org, email) = (org.clone(), ops::email_key(email));
+        self.read(move |r| ops::find_pending_invitation(r, &org, &email))
+            .await
+    }
+
+    async fn list_invitations(
+        &self,
+        org: &OrgId,
+        filter: &InvitationFilter,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Invitation>> {
+        let (org, page) = (org.clone(), page.clone());
+        let mut filter = filter.clone();
+        filter.email = filter.email.as_deref().map(ops::email_key);
+        self.read(move |r| ops::list_invitations(r, &org, &filter, now, &page))
+            .await
+    }
+
+    async fn list_invitations_for_email(
+        &self,
+        email: &str,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Invitation>> {
+        let (email, page) = (ops::email_key(email), page.clone());
+        self.read(move |r| ops::list_invitations_for_email(r, &email, now, &page))
+            .await
+    }
+
+    async fn create_invitation(
+        &self,
+        invitation: &Invitation,
+        replaces: Option<&Invitation>,
+        limits: &InviteLimits,
+    ) -> StoreResult<()> {
+        let (inv, replaces, limits) = (invitation.clone(), replaces.cloned(), limits.clone());
+        self.write(move |tx| ops::create_invitation(tx, &inv, replaces.as_ref(), &limits))
+            .await
+    }
+
+    async fn update_invitation(
+        &self,
+        before: &Invitation,
+        after: &Invitation,
+        limits: Option<&InviteLimits>,
+    ) -> StoreResult<()> {
+        let (before, after, limits) = (before.clone(), after.clone(), limits.cloned());
+        self.write(move |tx| ops::update_invitation(tx, &before, &after, limits.as_ref()))
+            .await
+    }
+
+    async fn close_invitation(&self, before: &Invitation, after: &Invitation) -> StoreResult<()> {
+        let (before, after) = (before.clone(), after.clone());
+        self.write(move |tx| ops::close_invitation(tx, &before, &after))
+            .await
+    }
+
+    async fn accept_invitation(
+        &self,
+        before: &Invitation,
+        after: &Invitation,
+        membership: &MembershipWrite,
+        required_pools: &[PoolId],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (before, after, membership, pools) = (
+            before.clone(),
+            after.clone(),
+            membership.clone(),
+            required_pools.to_vec(),
+        );
+        self.write(move |tx| ops::accept_invitation(tx, &before, &after, &membership, &pools, now))
+            .await
+    }
+
+    async fn create_invite_link(&self, link: &InviteLink) -> StoreResult<()> {
+        let link = link.clone();
+        self.write(move |tx| ops::create_invite_link(tx, &link))
+            .await
+    }
+
+    async fn get_invite_link(
+        &self,
+        org: &OrgId,
+        id: &InviteLinkId,
+    ) -> StoreResult<Option<InviteLink>> {
+        let (org, id) = (org.clone(), id.clone());
+        self.read(move |r| ops::get_invite_link(r, &org, &id)).await
+    }
+
+    async fn find_invite_link_by_token(&self, token_hash: &str) -> StoreResult<Option<InviteLink>> {
+        let hash = token_hash.to_owned();
+        self.read(move |r| ops::find_invite_link_by_token(r, &hash))
+            .await
+    }
+
+    async fn list_invite_links(
+        &self,
+        org: &OrgId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<InviteLink>> {
+        let (org, page) = (org.clone(), page.clone());
+        self.read(move |r| ops::list_invite_links(r, &org, &page))
+            .await
+    }
+
+    async fn revoke_invite_link(&self, before: &InviteLink, after: &InviteLink) -> StoreResult<()> {
+        let (before, after) = (before.clone(), after.clone());
+        self.write(move |tx| ops::revoke_invite_link(tx, &before, &after))
+            .await
+    }
+
+    async fn join_with_link(
+        &self,
+        link: &InviteLink,
+        membership: &MembershipWrite,
+        required_pools: &[PoolId],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (link, membership, pools) = (link.clone(), membership.clone(), required_pools.to_vec());
+        self.write(move |tx| ops::join_with_link(tx, &link, &membership, &pools, now))
+            .await
+    }
+
+    async fn create_scim_token(&self, token: &ScimToken) -> StoreResult<()> {
+        let token = token.clone();
+        self.write(move |tx| ops::create_scim_token(tx, &token))
+            .await
+    }
+
+    async fn list_scim_tokens(&self, org: &OrgId) -> StoreResult<Vec<ScimToken>> {
+        let org = org.clone();
+        self.read(move |r| ops::list_scim_tokens(r, &org)).await
+    }
+
+    async fn find_scim_token(&self, token_hash: &str) -> StoreResult<Option<ScimToken>> {
+        let hash = token_hash.to_owned();
+        self.read(move |r| ops::find_scim_token(r, &hash)).await
+    }
+
+    async fn delete_scim_token(&self, org: &OrgId, id: &ScimTokenId) -> StoreResult<bool> {
+        let (org, id) = (org.clone(), id.clone());
+        self.write(move |tx| ops::delete_scim_token(tx, &org, &id))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rollcall_domain::email::Email;
+    use uuid::Uuid;
+
+    fn user(sub: &str) -> User {
+        User {
+            id: UserId::from_uuid(Uuid::now_v7()),
+            sub: sub.into(),
+            email: Email::parse("ada@example.com").unwrap(),
+            name: None,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn open_creates_the_parent_directory_and_data_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a").join("b").join("store.redb");
+        let u = user("sub-1");
+        {
+            let store = EmbeddedStore::open(&path).unwrap();
+            store.upsert_user(&u).await.unwrap();
+        }
+        let store = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(store.get_user_by_sub("sub-1").await.unwrap(), Some(u));
+    }
+
+    #[tokio::test]
+    async fn a_file_open_elsewhere_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let _first = EmbeddedStore::open(&path).unwrap();
+        assert!(matches!(
+            EmbeddedStore::open(&path),
+            Err(StoreError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn in_memory_and_temporary_stores_work() {
+        for store in [
+            EmbeddedStore::in_memory().unwrap(),
+            EmbeddedStore::temporary().unwrap(),
+        ] {
+            let u = user("sub-2");
+            assert_eq!(store.upsert_user(&u).await.unwrap(), u);
+            assert_eq!(store.get_user(&u.id).await.unwrap(), Some(u));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_that_does_not_decode_is_corrupt() {
+        let store = EmbeddedStore::in_memory().unwrap();
+        let id = UserId::from_uuid(Uuid::now_v7());
+        let key = id.as_str().to_owned();
+        store
+            .write(move |tx| db::put_raw(tx, keys::USERS, &key, b"{not json"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.get_user(&id).await,
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}

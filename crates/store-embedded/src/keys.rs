@@ -1,0 +1,308 @@
+//! Every table and every key the embedded store writes, in one place.
+//!
+//! Keys are strings; composite keys join their parts with `/`. Ids never contain `/`, and a
+//! variable part (an email, a name key, a subject) is always the last part, so a prefix that ends
+//! in `/` selects exactly one parent's children. Values are JSON.
+
+use chrono::{DateTime, Utc};
+use redb::TableDefinition;
+use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use rollcall_domain::page::MAX_CURSOR_LEN;
+use rollcall_domain::ports::StoreError;
+
+/// A table: string keys, JSON bytes.
+pub(crate) type Table = TableDefinition<'static, &'static str, &'static [u8]>;
+
+/// `user_id` → `User`.
+pub(crate) const USERS: Table = TableDefinition::new("users");
+/// `sub` → `user_id` (subject uniqueness).
+pub(crate) const USER_SUBS: Table = TableDefinition::new("user_subs");
+/// `org_id` → `Organization`.
+pub(crate) const ORGS: Table = TableDefinition::new("orgs");
+/// `org_id` → `Counters`.
+pub(crate) const ORG_COUNTERS: Table = TableDefinition::new("org_counters");
+/// `org_id/pool_id` → `Pool`.
+pub(crate) const POOLS: Table = TableDefinition::new("pools");
+/// `org_id/parent_id/name_key` (parent `-` for the root) → `pool_id` (sibling names; children).
+pub(crate) const POOL_NAMES: Table = TableDefinition::new("pool_names");
+/// `org_id/user_id` → `Membership`.
+pub(crate) const MEMBERSHIPS: Table = TableDefinition::new("memberships");
+/// `org_id/email/user_id` → empty (members by normalized email).
+pub(crate) const MEMBER_EMAILS: Table = TableDefinition::new("member_emails");
+/// `user_id/org_id` → empty (a user's organizations).
+pub(crate) const USER_ORGS: Table = TableDefinition::new("user_orgs");
+/// `inv_id` → `Invitation`.
+pub(crate) const INVITATIONS: Table = TableDefinition::new("invitations");
+/// `org_id/inv_id` → empty (an org's invitations).
+pub(crate) const ORG_INVITATIONS: Table = TableDefinition::new("org_invitations");
+/// `email/inv_id` → empty (invitations addressed to a normalized email).
+pub(crate) const EMAIL_INVITATIONS: Table = TableDefinition::new("email_invitations");
+/// `token_hash` → `inv_id` (current tokens of stored-pending invitations).
+pub(crate) const INVITATION_TOKENS: Table = TableDefinition::new("invitation_tokens");
+/// `org_id/email` → `inv_id` (the one stored-pending invitation per org and email).
+pub(crate) const PENDING_SLOTS: Table = TableDefinition::new("pending_slots");
+/// `org_id/h/YYYYMMDDHH` and `org_id/d/YYYYMMDD/email` → count (rate-limit windows).
+pub(crate) const RATE_WINDOWS: Table = TableDefinition::new("rate_windows");
+/// `org_id/lnk_id` → `InviteLink`.
+pub(crate) const LINKS: Table = TableDefinition::new("invite_links");
+/// `token_hash` → `org_id/lnk_id`.
+pub(crate) const LINK_TOKENS: Table = TableDefinition::new("invite_link_tokens");
+/// `org_id/sct_id` → `ScimToken`.
+pub(crate) const SCIM_TOKENS: Table = TableDefinition::new("scim_tokens");
+/// `token_hash` → `org_id/sct_id`.
+pub(crate) const SCIM_TOKEN_HASHES: Table = TableDefinition::new("scim_token_hashes");
+
+/// Every table, created when the database is opened.
+pub(crate) const ALL_TABLES: [Table; 20] = [
+    USERS,
+    USER_SUBS,
+    ORGS,
+    ORG_COUNTERS,
+    POOLS,
+    POOL_NAMES,
+    MEMBERSHIPS,
+    MEMBER_EMAILS,
+    USER_ORGS,
+    INVITATIONS,
+    ORG_INVITATIONS,
+    EMAIL_INVITATIONS,
+    INVITATION_TOKENS,
+    PENDING_SLOTS,
+    RATE_WINDOWS,
+    LINKS,
+    LINK_TOKENS,
+    SCIM_TOKENS,
+    SCIM_TOKEN_HASHES,
+    META,
+];
+
+/// Store metadata (`format` → version).
+pub(crate) const META: Table = TableDefinition::new("meta");
+
+/// Joins two key parts.
+pub(crate) fn join(a: &str, b: &str) -> String {
+    format!("{a}/{b}")
+}
+
+/// The prefix selecting every key whose first part is `a`.
+pub(crate) fn prefix(a: &str) -> String {
+    format!("{a}/")
+}
+
+/// The smallest key after every key starting with `prefix` (which ends in `/`).
+pub(crate) fn prefix_end(prefix: &str) -> String {
+    // `0` is the byte after `/`.
+    let mut end = prefix.trim_end_matches('/').to_owned();
+    end.push('0');
+    end
+}
+
+/// `org_id/pool_id`.
+pub(crate) fn pool(org: &OrgId, id: &PoolId) -> String {
+    join(org.as_str(), id.as_str())
+}
+
+/// `org_id/parent_id/` (children of `parent`, or of nothing for the root).
+pub(crate) fn pool_children(org: &OrgId, parent: Option<&PoolId>) -> String {
+    let parent = parent.map(PoolId::as_str).unwrap_or("-");
+    format!("{org}/{parent}/")
+}
+
+/// `org_id/parent_id/name_key`.
+pub(crate) fn pool_name(org: &OrgId, parent: Option<&PoolId>, name_key: &str) -> String {
+    format!("{}{name_key}", pool_children(org, parent))
+}
+
+/// `org_id/user_id`.
+pub(crate) fn membership(org: &OrgId, user: &UserId) -> String {
+    join(org.as_str(), user.as_str())
+}
+
+/// `org_id/email/` (the members of `org` with that normalized email).
+pub(crate) fn member_emails(org: &OrgId, email: &str) -> String {
+    format!("{org}/{email}/")
+}
+
+/// `org_id/email/user_id`.
+pub(crate) fn member_email(org: &OrgId, email: &str, user: &UserId) -> String {
+    format!("{}{user}", member_emails(org, email))
+}
+
+/// `user_id/org_id`.
+pub(crate) fn user_org(user: &UserId, org: &OrgId) -> String {
+    join(user.as_str(), org.as_str())
+}
+
+/// `org_id/inv_id`.
+pub(crate) fn org_invitation(org: &OrgId, id: &InvitationId) -> String {
+    join(org.as_str(), id.as_str())
+}
+
+/// `email/inv_id`.
+pub(crate) fn email_invitation(email: &str, id: &InvitationId) -> String {
+    join(email, id.as_str())
+}
+
+/// `org_id/email`.
+pub(crate) fn pending_slot(org: &OrgId, email: &str) -> String {
+    join(org.as_str(), email)
+}
+
+/// `org_id/h/` (every hourly window of the org).
+pub(crate) fn hour_windows(org: &OrgId) -> String {
+    format!("{org}/h/")
+}
+
+/// `org_id/h/YYYYMMDDHH`.
+pub(crate) fn hour_window(org: &OrgId, at: DateTime<Utc>) -> String {
+    format!("{}{}", hour_windows(org), at.format("%Y%m%d%H"))
+}
+
+/// `org_id/d/` (every daily window of the org).
+pub(crate) fn day_windows(org: &OrgId) -> String {
+    format!("{org}/d/")
+}
+
+/// `org_id/d/YYYYMMDD/` (the daily windows of one day).
+pub(crate) fn day_prefix(org: &OrgId, at: DateTime<Utc>) -> String {
+    format!("{}{}/", day_windows(org), at.format("%Y%m%d"))
+}
+
+/// `org_id/d/YYYYMMDD/email`.
+pub(crate) fn day_window(org: &OrgId, at: DateTime<Utc>, email: &str) -> String {
+    format!("{}{email}", day_prefix(org, at))
+}
+
+/// `org_id/lnk_id`.
+pub(crate) fn link(org: &OrgId, id: &InviteLinkId) -> String {
+    join(org.as_str(), id.as_str())
+}
+
+/// `org_id/sct_id`.
+pub(crate) fn scim_token(org: &OrgId, id: &ScimTokenId) -> String {
+    join(org.as_str(), id.as_str())
+}
+
+/// The key of the format version in [`META`].
+pub(crate) const FORMAT_KEY: &str = "format";
+/// The format version this code writes.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// Which list a cursor belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListKind {
+    /// `list_memberships`.
+    Members,
+    /// `list_user_memberships`.
+    UserMemberships,
+    /// `list_invitations`.
+    Invitations,
+    /// `list_invitations_for_email`.
+    EmailInvitations,
+    /// `list_invite_links`.
+    Links,
+}
+
+impl ListKind {
+    fn tag(self) -> &'static str {
+        match self {
+            ListKind::Members => "m",
+            ListKind::UserMemberships => "um",
+            ListKind::Invitations => "i",
+            ListKind::EmailInvitations => "ei",
+            ListKind::Links => "l",
+        }
+    }
+
+    /// Whether `last` is an id of the kind this list is ordered by.
+    fn accepts(self, last: &str) -> bool {
+        match self {
+            ListKind::Members => UserId::parse(last).is_ok(),
+            ListKind::UserMemberships => OrgId::parse(last).is_ok(),
+            ListKind::Invitations | ListKind::EmailInvitations => InvitationId::parse(last).is_ok(),
+            ListKind::Links => InviteLinkId::parse(last).is_ok(),
+        }
+    }
+}
+
+const CURSOR_VERSION: &str = "e1";
+
+/// An opaque cursor: hex of `e1\nkind\nscope\nlast`, where `scope` is what the list is of (org,
+/// user or email) and `last` the last id returned.
+pub(crate) fn encode_cursor(kind: ListKind, scope: &str, last: &str) -> String {
+    let raw = format!("{CURSOR_VERSION}\n{}\n{scope}\n{last}", kind.tag());
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The last id of a cursor made by [`encode_cursor`] for the same list, or
+/// [`StoreError::InvalidCursor`].
+pub(crate) fn decode_cursor(
+    cursor: &str,
+    kind: ListKind,
+    scope: &str,
+) -> Result<String, StoreError> {
+    if cursor.len() > MAX_CURSOR_LEN || !cursor.len().is_multiple_of(2) {
+        return Err(StoreError::InvalidCursor);
+    }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|i| {
+            cursor
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or(StoreError::InvalidCursor)?;
+    let raw = String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let mut parts = raw.splitn(4, '\n');
+    let (Some(version), Some(tag), Some(got_scope), Some(last)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(StoreError::InvalidCursor);
+    };
+    if version != CURSOR_VERSION || tag != kind.tag() || got_scope != scope || !kind.accepts(last) {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok(last.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn cursor_round_trips_and_is_bound_to_its_list() {
+        let org = OrgId::from_uuid(Uuid::now_v7());
+        let user = UserId::from_uuid(Uuid::now_v7());
+        let c = encode_cursor(ListKind::Members, org.as_str(), user.as_str());
+        assert_eq!(
+            decode_cursor(&c, ListKind::Members, org.as_str()).unwrap(),
+            user.as_str()
+        );
+        assert_eq!(
+            decode_cursor(&c, ListKind::Links, org.as_str()),
+            Err(StoreError::InvalidCursor)
+        );
+        let other = OrgId::from_uuid(Uuid::now_v7());
+        assert_eq!(
+            decode_cursor(&c, ListKind::Members, other.as_str()),
+            Err(StoreError::InvalidCursor)
+        );
+        for bad in ["", "zz", "abc", "00", &"a".repeat(2000)] {
+            assert_eq!(
+                decode_cursor(bad, ListKind::Members, org.as_str()),
+                Err(StoreError::InvalidCursor)
+            );
+        }
+    }
+
+    #[test]
+    fn prefix_end_follows_every_child() {
+        let p = prefix("org_x");
+        let end = prefix_end(&p);
+        assert!(join("org_x", "zzz~") < end);
+        assert!(p < join("org_x", "a"));
+        assert!(join("org_x0", "a") >= end);
+    }
+}

@@ -1,0 +1,1010 @@
+//! The body of every Store method, run inside one redb transaction.
+//!
+//! Write functions take the write transaction and return an error to abort it: nothing of a
+//! failed call is committed, so checks and writes may be interleaved freely.
+
+use crate::db::{
+    Reader, del, del_range, exists, get, get_str, put, put_str, scan_prefix, scan_values,
+};
+use crate::keys::{self, ListKind};
+use chrono::Duration;
+use redb::{ReadTransaction, WriteTransaction};
+use rollcall_domain::email::normalize_email;
+use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use rollcall_domain::model::{
+    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, Timestamp,
+    User,
+};
+use rollcall_domain::page::{MAX_LIMIT, Page, PageRequest};
+use rollcall_domain::ports::{
+    Conflict, Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, RateLimit,
+    StoreError, StoreResult,
+};
+use rollcall_domain::role::{Assignment, Role, normal_form};
+use serde::{Deserialize, Serialize};
+use std::ops::Bound;
+
+/// Per-organization counters kept with every write that changes them.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub(crate) struct Counters {
+    /// Active organization managers.
+    pub active_org_managers: u32,
+    /// Pools, the root included.
+    pub pools: u32,
+    /// Stored-pending invitations (expired ones included until closed or replaced).
+    pub pending_invitations: u32,
+}
+
+fn conflict<T>(c: Conflict) -> StoreResult<T> {
+    Err(StoreError::Conflict(c))
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn counters(r: &impl Reader, org: &OrgId) -> StoreResult<Counters> {
+    Ok(get(r, keys::ORG_COUNTERS, org.as_str())?.unwrap_or_default())
+}
+
+fn put_counters(tx: &WriteTransaction, org: &OrgId, c: &Counters) -> StoreResult<()> {
+    put(tx, keys::ORG_COUNTERS, org.as_str(), c)
+}
+
+fn require_org(tx: &WriteTransaction, org: &OrgId) -> StoreResult<()> {
+    if exists(tx, keys::ORGS, org.as_str())? {
+        Ok(())
+    } else {
+        conflict(Conflict::OrgMissing)
+    }
+}
+
+// ---------------------------------------------------------------- users
+
+pub(crate) fn get_user(r: &ReadTransaction, id: &UserId) -> StoreResult<Option<User>> {
+    get(r, keys::USERS, id.as_str())
+}
+
+pub(crate) fn get_user_by_sub(r: &ReadTransaction, sub: &str) -> StoreResult<Option<User>> {
+    match get_str(r, keys::USER_SUBS, sub)? {
+        Some(id) => get(r, keys::USERS, &id),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn upsert_user(tx: &WriteTransaction, user: &User) -> StoreResult<User> {
+    if let Some(id) = get_str(tx, keys::USER_SUBS, &user.sub)? {
+        let mut stored: User = get(tx, keys::USERS, &id)?
+            .ok_or_else(|| corrupt(format!("user {id} indexed but missing")))?;
+        if stored.email != user.email || stored.name != user.name {
+            stored.email = user.email.clone();
+            stored.name = user.name.clone();
+            put(tx, keys::USERS, &id, &stored)?;
+        }
+        return Ok(stored);
+    }
+    put(tx, keys::USERS, user.id.as_str(), user)?;
+    put_str(tx, keys::USER_SUBS, &user.sub, user.id.as_str())?;
+    Ok(user.clone())
+}
+
+// ---------------------------------------------------------------- organizations
+
+pub(crate) fn create_org(
+    tx: &WriteTransaction,
+    org: &Organization,
+    root: &Pool,
+    owner: &Membership,
+) -> StoreResult<()> {
+    if exists(tx, keys::ORGS, org.id.as_str())? {
+        return conflict(Conflict::Stale);
+    }
+    put(tx, keys::ORGS, org.id.as_str(), org)?;
+    put(tx, keys::POOLS, &keys::pool(&org.id, &root.id), root)?;
+    put_str(
+        tx,
+        keys::POOL_NAMES,
+        &keys::pool_name(&org.id, None, &root.name_key()),
+        root.id.as_str(),
+    )?;
+    index_membership(tx, owner)?;
+    put(
+        tx,
+        keys::MEMBERSHIPS,
+        &keys::membership(&org.id, &owner.user_id),
+        owner,
+    )?;
+    let c = Counters {
+        active_org_managers: u32::from(owner.is_active_org_manager()),
+        pools: 1,
+        pending_invitations: 0,
+    };
+    put_counters(tx, &org.id, &c)
+}
+
+pub(crate) fn get_org(r: &ReadTransaction, id: &OrgId) -> StoreResult<Option<Organization>> {
+    get(r, keys::ORGS, id.as_str())
+}
+
+pub(crate) fn get_orgs(r: &ReadTransaction, ids: &[OrgId]) -> StoreResult<Vec<Organization>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(o) = get_org(r, id)? {
+            out.push(o);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn update_org(tx: &WriteTransaction, org: &Organization) -> StoreResult<()> {
+    let Some(mut stored) = get::<Organization>(tx, keys::ORGS, org.id.as_str())? else {
+        return conflict(Conflict::OrgMissing);
+    };
+    stored.name = org.name.clone();
+    stored.settings = org.settings.clone();
+    put(tx, keys::ORGS, org.id.as_str(), &stored)
+}
+
+// ---------------------------------------------------------------- pools
+
+pub(crate) fn get_pool(r: &ReadTransaction, org: &OrgId, id: &PoolId) -> StoreResult<Option<Pool>> {
+    get(r, keys::POOLS, &keys::pool(org, id))
+}
+
+pub(crate) fn list_pools(r: &ReadTransaction, org: &OrgId) -> StoreResult<Vec<Pool>> {
+    scan_values(r, keys::POOLS, &keys::prefix(org.as_str()))
+}
+
+pub(crate) fn create_pool(tx: &WriteTransaction, pool: &Pool, max_pools: u32) -> StoreResult<()> {
+    let org = &pool.org_id;
+    require_org(tx, org)?;
+    let Some(parent) = &pool.parent_id else {
+        // Only `create_org` makes a root pool.
+        return conflict(Conflict::Stale);
+    };
+    if !exists(tx, keys::POOLS, &keys::pool(org, parent))? {
+        return conflict(Conflict::PoolMissing(parent.clone()));
+    }
+    if exists(tx, keys::POOLS, &keys::pool(org, &pool.id))? {
+        return conflict(Conflict::Stale);
+    }
+    let name_key = keys::pool_name(org, Some(parent), &pool.name_key());
+    if exists(tx, keys::POOL_NAMES, &name_key)? {
+        return conflict(Conflict::PoolNameTaken);
+    }
+    let mut c = counters(tx, org)?;
+    if c.pools >= max_pools {
+        return conflict(Conflict::PoolLimit);
+    }
+    c.pools += 1;
+    put(tx, keys::POOLS, &keys::pool(org, &pool.id), pool)?;
+    put_str(tx, keys::POOL_NAMES, &name_key, pool.id.as_str())?;
+    put_counters(tx, org, &c)
+}
+
+pub(crate) fn update_pool(tx: &WriteTransaction, before: &Pool, after: &Pool) -> StoreResult<()> {
+    let org = &before.org_id;
+    let key = keys::pool(org, &before.id);
+    let Some(mut stored) = get::<Pool>(tx, keys::POOLS, &key)? else {
+        return conflict(Conflict::Stale);
+    };
+    if after.id != before.id || after.org_id != before.org_id {
+        return conflict(Conflict::Stale);
+    }
+    let old_key = keys::pool_name(org, stored.parent_id.as_ref(), &stored.name_key());
+    let new_key = keys::pool_name(org, stored.parent_id.as_ref(), &after.name_key());
+    if new_key != old_key {
+        if exists(tx, keys::POOL_NAMES, &new_key)? {
+            return conflict(Conflict::PoolNameTaken);
+        }
+        del(tx, keys::POOL_NAMES, &old_key)?;
+        put_str(tx, keys::POOL_NAMES, &new_key, stored.id.as_str())?;
+    }
+    stored.name = after.name.clone();
+    stored.owner_id = after.owner_id.clone();
+    put(tx, keys::POOLS, &key, &stored)
+}
+
+/// `list` without assignments on `pool`, in normal form; `None` when nothing changes.
+fn without_pool(list: &[Assignment], pool: &PoolId) -> Option<Vec<Assignment>> {
+    if !list.iter().any(|a| a.pool_id.as_ref() == Some(pool)) {
+        return None;
+    }
+    Some(normal_form(
+        list.iter()
+            .filter(|a| a.pool_id.as_ref() != Some(pool))
+            .cloned(),
+    ))
+}
+
+pub(crate) fn delete_pool(tx: &WriteTransaction, pool: &Pool) -> StoreResult<()> {
+    let org = &pool.org_id;
+    let key = keys::pool(org, &pool.id);
+    let Some(stored) = get::<Pool>(tx, keys::POOLS, &key)? else {
+        return conflict(Conflict::Stale);
+    };
+    if stored.parent_id.is_none() {
+        // The root pool is never deleted; it is the parent of the whole tree.
+        return conflict(Conflict::PoolHasChildren);
+    }
+    if !scan_prefix(
+        tx,
+        keys::POOL_NAMES,
+        &keys::pool_children(org, Some(&stored.id)),
+    )?
+    .is_empty()
+    {
+        return conflict(Conflict::PoolHasChildren);
+    }
+    del(tx, keys::POOLS, &key)?;
+    del(
+        tx,
+        keys::POOL_NAMES,
+        &keys::pool_name(org, stored.parent_id.as_ref(), &stored.name_key()),
+    )?;
+    let mut c = counters(tx, org)?;
+    c.pools = c.pools.saturating_sub(1);
+    put_counters(tx, org, &c)?;
+
+    let prefix = keys::prefix(org.as_str());
+    for (k, v) in scan_prefix(tx, keys::MEMBERSHIPS, &prefix)? {
+        let mut m: Membership = crate::db::decode(&v)?;
+        if let Some(list) = without_pool(&m.assignments, &stored.id) {
+            m.assignments = list;
+            m.version += 1;
+            put(tx, keys::MEMBERSHIPS, &k, &m)?;
+        }
+    }
+    for (_, id) in scan_prefix(tx, keys::PENDING_SLOTS, &prefix)? {
+        let id = String::from_utf8(id).map_err(corrupt)?;
+        let Some(mut inv) = get::<Invitation>(tx, keys::INVITATIONS, &id)? else {
+            continue;
+        };
+        if let Some(list) = without_pool(&inv.assignments, &stored.id) {
+            inv.assignments = list;
+            inv.version += 1;
+            put(tx, keys::INVITATIONS, &id, &inv)?;
+        }
+    }
+    for (k, v) in scan_prefix(tx, keys::LINKS, &prefix)? {
+        let mut link: InviteLink = crate::db::decode(&v)?;
+        if let Some(list) = without_pool(&link.assignments, &stored.id) {
+            link.assignments = list;
+            put(tx, keys::LINKS, &k, &link)?;
+        }
+    }
+    Ok(())
+}
+
+fn require_pools(tx: &WriteTransaction, org: &OrgId, pools: &[PoolId]) -> StoreResult<()> {
+    for p in pools {
+        if !exists(tx, keys::POOLS, &keys::pool(org, p))? {
+            return conflict(Conflict::PoolMissing(p.clone()));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- memberships
+
+pub(crate) fn get_membership(
+    r: &ReadTransaction,
+    org: &OrgId,
+    user: &UserId,
+) -> StoreResult<Option<Membership>> {
+    get(r, keys::MEMBERSHIPS, &keys::membership(org, user))
+}
+
+/// Writes a membership's index entries (its user's org list, its email).
+fn index_membership(tx: &WriteTransaction, m: &Membership) -> StoreResult<()> {
+    put_str(
+        tx,
+        keys::USER_ORGS,
+        &keys::user_org(&m.user_id, &m.org_id),
+        "",
+    )?;
+    put_str(
+        tx,
+        keys::MEMBER_EMAILS,
+        &keys::member_email(&m.org_id, m.email.normalized(), &m.user_id),
+        "",
+    )
+}
+
+/// Removes a membership's index entries.
+fn unindex_membership(tx: &WriteTransaction, m: &Membership) -> StoreResult<()> {
+    del(tx, keys::USER_ORGS, &keys::user_org(&m.user_id, &m.org_id))?;
+    del(
+        tx,
+        keys::MEMBER_EMAILS,
+        &keys::member_email(&m.org_id, m.email.normalized(), &m.user_id),
+    )?;
+    Ok(())
+}
+
+pub(crate) fn find_membership_by_email(
+    r: &ReadTransaction,
+    org: &OrgId,
+    email: &str,
+) -> StoreResult<Option<Membership>> {
+    for (k, _) in scan_prefix(r, keys::MEMBER_EMAILS, &keys::member_emails(org, email))? {
+        let Some(user) = k.rsplit('/').next() else {
+            continue;
+        };
+        if let Some(m) = get::<Membership>(r, keys::MEMBERSHIPS, &keys::join(org.as_str(), user))?
+            && m.email.normalized() == email
+        {
+            return Ok(Some(m));
+        }
+    }
+    Ok(None)
+}
+
+fn member_matches(m: &Membership, f: &MemberFilter) -> bool {
+    if f.status.is_some_and(|s| s != m.status) {
+        return false;
+    }
+    if let Some(q) = &f.q {
+        let q = q.to_lowercase();
+        let in_name = m
+            .name
+            .as_deref()
+            .is_some_and(|n| n.to_lowercase().contains(&q));
+        if !m.email.normalized().contains(&q) && !in_name {
+            return false;
+        }
+    }
+    match (f.role, &f.pool_id) {
+        (None, None) | (Some(Role::Member), None) => true,
+        (Some(role), None) => m.assignments.iter().any(|a| a.role == role),
+        (None, Some(p)) => m.assignments.iter().any(|a| a.pool_id.as_ref() == Some(p)),
+        (Some(role), Some(p)) => m
+            .assignments
+            .iter()
+            .any(|a| a.role == role && a.pool_id.as_ref() == Some(p)),
+    }
+}
+
+/// Reads one page of the entries under `prefix` (whose remainder is an id), after the cursor's id,
+/// keeping those `load` turns into items.
+fn page_of<T>(
+    r: &ReadTransaction,
+    table: keys::Table,
+    kind: ListKind,
+    scope: &str,
+    page: &PageRequest,
+    rev: bool,
+    mut load: impl FnMut(&str, &[u8]) -> StoreResult<Option<T>>,
+) -> StoreResult<Page<T>> {
+    let after = page
+        .cursor
+        .as_deref()
+        .map(|c| keys::decode_cursor(c, kind, scope))
+        .transpose()?;
+    let limit = page.limit.clamp(1, MAX_LIMIT);
+    let prefix = keys::prefix(scope);
+    let end = keys::prefix_end(&prefix);
+    let after_key = after.map(|a| format!("{prefix}{a}"));
+    let (lo, hi) = match (&after_key, rev) {
+        (None, _) => (
+            Bound::Included(prefix.as_str()),
+            Bound::Excluded(end.as_str()),
+        ),
+        (Some(a), false) => (Bound::Excluded(a.as_str()), Bound::Excluded(end.as_str())),
+        (Some(a), true) => (
+            Bound::Included(prefix.as_str()),
+            Bound::Excluded(a.as_str()),
+        ),
+    };
+    let mut items = Vec::new();
+    let mut last = None;
+    let mut more = false;
+    r.visit(table, lo, hi, rev, &mut |k, v| {
+        let Some(id) = k.strip_prefix(prefix.as_str()) else {
+            return Ok(true);
+        };
+        let Some(item) = load(id, v)? else {
+            return Ok(true);
+        };
+        if items.len() == limit {
+            more = true;
+            return Ok(false);
+        }
+        items.push(item);
+        last = Some(id.to_owned());
+        Ok(true)
+    })?;
+    let next_cursor = match (more, last) {
+        (true, Some(last)) => Some(keys::encode_cursor(kind, scope, &last)),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) fn list_memberships(
+    r: &ReadTransaction,
+    org: &OrgId,
+    filter: &MemberFilter,
+    page: &PageRequest,
+) -> StoreResult<Page<Membership>> {
+    page_of(
+        r,
+        keys::MEMBERSHIPS,
+        ListKind::Members,
+        org.as_str(),
+        page,
+        false,
+        |_, v| {
+            let m: Membership = crate::db::decode(v)?;
+            Ok(member_matches(&m, filter).then_some(m))
+        },
+    )
+}
+
+pub(crate) fn list_user_memberships(
+    r: &ReadTransaction,
+    user: &UserId,
+    page: &PageRequest,
+) -> StoreResult<Page<Membership>> {
+    page_of(
+        r,
+        keys::USER_ORGS,
+        ListKind::UserMemberships,
+        user.as_str(),
+        page,
+        false,
+        |org, _| get(r, keys::MEMBERSHIPS, &keys::join(org, user.as_str())),
+    )
+}
+
+/// Applies a membership write and keeps the org's manager count.
+fn apply_membership(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResult<()> {
+    match write {
+        MembershipWrite::Create(m) => {
+            require_org(tx, &m.org_id)?;
+            let key = keys::membership(&m.org_id, &m.user_id);
+            if exists(tx, keys::MEMBERSHIPS, &key)? {
+                return conflict(Conflict::MembershipExists);
+            }
+            put(tx, keys::MEMBERSHIPS, &key, m)?;
+            index_membership(tx, m)?;
+            if m.is_active_org_manager() {
+                let mut c = counters(tx, &m.org_id)?;
+                c.active_org_managers += 1;
+                put_counters(tx, &m.org_id, &c)?;
+            }
+            Ok(())
+        }
+        MembershipWrite::Update { before, after } => {
+            if after.org_id != before.org_id || after.user_id != before.user_id {
+                return conflict(Conflict::Stale);
+            }
+            let key = keys::membership(&before.org_id, &before.user_id);
+            let Some(stored) = get::<Membership>(tx, keys::MEMBERSHIPS, &key)? else {
+                return conflict(Conflict::Stale);
+            };
+            if stored.version != before.version {
+                return conflict(Conflict::Stale);
+            }
+            let (was, now) = (
+                stored.is_active_org_manager(),
+                after.is_active_org_manager(),
+            );
+            if was != now {
+                let mut c = counters(tx, &before.org_id)?;
+                if was {
+                    if c.active_org_managers <= 1 {
+                        return conflict(Conflict::LastOrganizationManager);
+                    }
+                    c.active_org_managers -= 1;
+                } else {
+                    c.active_org_managers += 1;
+                }
+                put_counters(tx, &before.org_id, &c)?;
+            }
+            if after.email.normalized() != stored.email.normalized() {
+                unindex_membership(tx, &stored)?;
+                index_membership(tx, after)?;
+            }
+            let mut after = after.clone();
+            after.version = stored.version + 1;
+            put(tx, keys::MEMBERSHIPS, &key, &after)
+        }
+    }
+}
+
+pub(crate) fn write_membership(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResult<()> {
+    apply_membership(tx, write)
+}
+
+pub(crate) fn remove_member(
+    tx: &WriteTransaction,
+    member: &Membership,
+    successor: &UserId,
+) -> StoreResult<Handover> {
+    let org = &member.org_id;
+    let key = keys::membership(org, &member.user_id);
+    let Some(stored) = get::<Membership>(tx, keys::MEMBERSHIPS, &key)? else {
+        return conflict(Conflict::Stale);
+    };
+    if stored.version != member.version {
+        return conflict(Conflict::Stale);
+    }
+    if successor == &member.user_id
+        || !exists(tx, keys::MEMBERSHIPS, &keys::membership(org, successor))?
+    {
+        return conflict(Conflict::Stale);
+    }
+    if stored.is_active_org_manager() {
+        let mut c = counters(tx, org)?;
+        if c.active_org_managers <= 1 {
+            return conflict(Conflict::LastOrganizationManager);
+        }
+        c.active_org_managers -= 1;
+        put_counters(tx, org, &c)?;
+    }
+    let mut handover = Handover::default();
+    let prefix = keys::prefix(org.as_str());
+    for (k, v) in scan_prefix(tx, keys::POOLS, &prefix)? {
+        let mut pool: Pool = crate::db::decode(&v)?;
+        if pool.owner_id == member.user_id {
+            pool.owner_id = successor.clone();
+            put(tx, keys::POOLS, &k, &pool)?;
+            handover.pools += 1;
+        }
+    }
+    for (k, v) in scan_prefix(tx, keys::LINKS, &prefix)? {
+        let mut link: InviteLink = crate::db::decode(&v)?;
+        if link.created_by == member.user_id {
+            link.created_by = successor.clone();
+            put(tx, keys::LINKS, &k, &link)?;
+            handover.invite_links += 1;
+        }
+    }
+    for (_, id) in scan_prefix(tx, keys::PENDING_SLOTS, &prefix)? {
+        let id = String::from_utf8(id).map_err(corrupt)?;
+        let Some(mut inv) = get::<Invitation>(tx, keys::INVITATIONS, &id)? else {
+            continue;
+        };
+        if inv.inviter_id == member.user_id {
+            inv.inviter_id = successor.clone();
+            inv.version += 1;
+            put(tx, keys::INVITATIONS, &id, &inv)?;
+            handover.invitations += 1;
+        }
+    }
+    del(tx, keys::MEMBERSHIPS, &key)?;
+    unindex_membership(tx, &stored)?;
+    Ok(handover)
+}
+
+// ---------------------------------------------------------------- invitations
+
+pub(crate) fn get_invitation(
+    r: &ReadTransaction,
+    id: &InvitationId,
+) -> StoreResult<Option<Invitation>> {
+    get(r, keys::INVITATIONS, id.as_str())
+}
+
+pub(crate) fn find_invitation_by_token(
+    r: &ReadTransaction,
+    token_hash: &str,
+) -> StoreResult<Option<Invitation>> {
+    match get_str(r, keys::INVITATION_TOKENS, token_hash)? {
+        Some(id) => get(r, keys::INVITATIONS, &id),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn find_pending_invitation(
+    r: &ReadTransaction,
+    org: &OrgId,
+    email: &str,
+) -> StoreResult<Option<Invitation>> {
+    match get_str(r, keys::PENDING_SLOTS, &keys::pending_slot(org, email))? {
+        Some(id) => get(r, keys::INVITATIONS, &id),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn list_invitations(
+    r: &ReadTransaction,
+    org: &OrgId,
+    filter: &InvitationFilter,
+    now: Timestamp,
+    page: &PageRequest,
+) -> StoreResult<Page<Invitation>> {
+    page_of(
+        r,
+        keys::ORG_INVITATIONS,
+        ListKind::Invitations,
+        org.as_str(),
+        page,
+        true,
+        |id, _| {
+            let Some(inv) = get::<Invitation>(r, keys::INVITATIONS, id)? else {
+                return Ok(None);
+            };
+            let status_ok = filter.status.is_none_or(|s| inv.effective_status(now) == s);
+            let email_ok = filter
+                .email
+                .as_deref()
+                .is_none_or(|e| inv.email.normalized() == e);
+            Ok((status_ok && email_ok).then_some(inv))
+        },
+    )
+}
+
+pub(crate) fn list_invitations_for_email(
+    r: &ReadTransaction,
+    email: &str,
+    now: Timestamp,
+    page: &PageRequest,
+) -> StoreResult<Page<Invitation>> {
+    page_of(
+        r,
+        keys::EMAIL_INVITATIONS,
+        ListKind::EmailInvitations,
+        email,
+        page,
+        true,
+        |id, _| {
+            if InvitationId::parse(id).is_err() {
+                return Ok(None);
+            }
+            let Some(inv) = get::<Invitation>(r, keys::INVITATIONS, id)? else {
+                return Ok(None);
+            };
+            Ok((inv.email.normalized() == email && inv.is_open(now)).then_some(inv))
+        },
+    )
+}
+
+/// Checks and counts `limits`; `pending_after` is the org's pending count if the write goes
+/// through, or `None` when the write adds no pending invitation.
+fn count_limits(
+    tx: &WriteTransaction,
+    org: &OrgId,
+    email: &str,
+    limits: &InviteLimits,
+    pending_after: Option<u32>,
+) -> StoreResult<()> {
+    if let (Some(max), Some(n)) = (limits.max_pending, pending_after)
+        && n > max
+    {
+        return conflict(Conflict::RateLimited(RateLimit::PendingInvitations));
+    }
+    let now = limits.now;
+    let old = now - Duration::days(2);
+    if let Some(max) = limits.per_hour {
+        del_range(
+            tx,
+            keys::RATE_WINDOWS,
+            &keys::hour_windows(org),
+            &keys::hour_window(org, old),
+        )?;
+        let key = keys::hour_window(org, now);
+        let n: u32 = get(tx, keys::RATE_WINDOWS, &key)?.unwrap_or(0);
+        if n >= max {
+            return conflict(Conflict::RateLimited(RateLimit::InvitationsPerHour));
+        }
+        put(tx, keys::RATE_WINDOWS, &key, &(n + 1))?;
+    }
+    if let Some(max) = limits.per_recipient_per_day {
+        del_range(
+            tx,
+            keys::RATE_WINDOWS,
+            &keys::day_windows(org),
+            &keys::day_prefix(org, old),
+        )?;
+        let key = keys::day_window(org, now, email);
+        let n: u32 = get(tx, keys::RATE_WINDOWS, &key)?.unwrap_or(0);
+        if n >= max {
+            return conflict(Conflict::RateLimited(RateLimit::EmailsPerRecipientPerDay));
+        }
+        put(tx, keys::RATE_WINDOWS, &key, &(n + 1))?;
+    }
+    Ok(())
+}
+
+/// Releases a stored-pending invitation's (org, email) slot and stops counting it. Its token keeps
+/// pointing at it, so a used token can be told apart from an unknown one.
+fn release_pending(tx: &WriteTransaction, inv: &Invitation) -> StoreResult<()> {
+    let slot = keys::pending_slot(&inv.org_id, inv.email.normalized());
+    if get_str(tx, keys::PENDING_SLOTS, &slot)?.as_deref() == Some(inv.id.as_str()) {
+        del(tx, keys::PENDING_SLOTS, &slot)?;
+    }
+    let mut c = counters(tx, &inv.org_id)?;
+    c.pending_invitations = c.pending_invitations.saturating_sub(1);
+    put_counters(tx, &inv.org_id, &c)
+}
+
+fn parse_invitation_id(id: &str) -> StoreResult<InvitationId> {
+    InvitationId::parse(id).map_err(corrupt)
+}
+
+pub(crate) fn create_invitation(
+    tx: &WriteTransaction,
+    inv: &Invitation,
+    replaces: Option<&Invitation>,
+    limits: &InviteLimits,
+) -> StoreResult<()> {
+    let org = &inv.org_id;
+    require_org(tx, org)?;
+    if inv.status != InvitationStatus::Pending || exists(tx, keys::INVITATIONS, inv.id.as_str())? {
+        return conflict(Conflict::Stale);
+    }
+    let email = inv.email.normalized();
+    let slot = keys::pending_slot(org, email);
+    match (get_str(tx, keys::PENDING_SLOTS, &slot)?, replaces) {
+        (Some(existing), Some(old)) if existing == old.id.as_str() => {
+            let Some(mut stored) = get::<Invitation>(tx, keys::INVITATIONS, &existing)? else {
+                return conflict(Conflict::Stale);
+            };
+            if stored.version != old.version || stored.status != InvitationStatus::Pending {
+                return conflict(Conflict::Stale);
+            }
+            if stored.expires_at > limits.now {
+                return conflict(Conflict::PendingInvitationExists(stored.id));
+            }
+            release_pending(tx, &stored)?;
+            stored.status = InvitationStatus::Expired;
+            stored.updated_at = limits.now;
+            stored.version += 1;
+            put(tx, keys::INVITATIONS, &existing, &stored)?;
+        }
+        (Some(existing), _) => {
+            return conflict(Conflict::PendingInvitationExists(parse_invitation_id(
+                &existing,
+            )?));
+        }
+        (None, Some(_)) => return conflict(Conflict::Stale),
+        (None, None) => {}
+    }
+    let mut c = counters(tx, org)?;
+    c.pending_invitations += 1;
+    count_limits(tx, org, email, limits, Some(c.pending_invitations))?;
+    if exists(tx, keys::INVITATION_TOKENS, &inv.token_hash)? {
+        return conflict(Conflict::Stale);
+    }
+    put(tx, keys::INVITATIONS, inv.id.as_str(), inv)?;
+    put_str(
+        tx,
+        keys::ORG_INVITATIONS,
+        &keys::org_invitation(org, &inv.id),
+        "",
+    )?;
+    put_str(
+        tx,
+        keys::EMAIL_INVITATIONS,
+        &keys::email_invitation(email, &inv.id),
+        "",
+    )?;
+    put_str(tx, keys::PENDING_SLOTS, &slot, inv.id.as_str())?;
+    put_str(
+        tx,
+        keys::INVITATION_TOKENS,
+        &inv.token_hash,
+        inv.id.as_str(),
+    )?;
+    put_counters(tx, org, &c)
+}
+
+/// The stored invitation if it is `before`'s version and stored pending.
+fn stored_pending(tx: &WriteTransaction, before: &Invitation) -> StoreResult<Option<Invitation>> {
+    Ok(
+        get::<Invitation>(tx, keys::INVITATIONS, before.id.as_str())?
+            .filter(|s| s.version == before.version && s.status == InvitationStatus::Pending),
+    )
+}
+
+fn same_invitation(stored: &Invitation, after: &Invitation) -> bool {
+    after.id == stored.id
+        && after.org_id == stored.org_id
+        && after.email.normalized() == stored.email.normalized()
+}
+
+pub(crate) fn update_invitation(
+    tx: &WriteTransaction,
+    before: &Invitation,
+    after: &Invitation,
+    limits: Option<&InviteLimits>,
+) -> StoreResult<()> {
+    let Some(stored) = stored_pending(tx, before)? else {
+        return conflict(Conflict::Stale);
+    };
+    if !same_invitation(&stored, after) || after.status != InvitationStatus::Pending {
+        return conflict(Conflict::Stale);
+    }
+    if let Some(limits) = limits {
+        count_limits(tx, &stored.org_id, stored.email.normalized(), limits, None)?;
+    }
+    if after.token_hash != stored.token_hash {
+        if exists(tx, keys::INVITATION_TOKENS, &after.token_hash)? {
+            return conflict(Conflict::Stale);
+        }
+        del(tx, keys::INVITATION_TOKENS, &stored.token_hash)?;
+        put_str(
+            tx,
+            keys::INVITATION_TOKENS,
+            &after.token_hash,
+            stored.id.as_str(),
+        )?;
+    }
+    let mut after = after.clone();
+    after.version = stored.version + 1;
+    put(tx, keys::INVITATIONS, stored.id.as_str(), &after)
+}
+
+pub(crate) fn close_invitation(
+    tx: &WriteTransaction,
+    before: &Invitation,
+    after: &Invitation,
+) -> StoreResult<()> {
+    let Some(stored) = stored_pending(tx, before)? else {
+        return conflict(Conflict::InvitationNotPending);
+    };
+    if !same_invitation(&stored, after) || after.status == InvitationStatus::Pending {
+        return conflict(Conflict::Stale);
+    }
+    release_pending(tx, &stored)?;
+    let mut after = after.clone();
+    after.version = stored.version + 1;
+    put(tx, keys::INVITATIONS, stored.id.as_str(), &after)
+}
+
+pub(crate) fn accept_invitation(
+    tx: &WriteTransaction,
+    before: &Invitation,
+    after: &Invitation,
+    membership: &MembershipWrite,
+    required_pools: &[PoolId],
+    now: Timestamp,
+) -> StoreResult<()> {
+    let Some(stored) = stored_pending(tx, before)?.filter(|s| s.expires_at > now) else {
+        return conflict(Conflict::InvitationNotPending);
+    };
+    if !same_invitation(&stored, after) || after.status == InvitationStatus::Pending {
+        return conflict(Conflict::Stale);
+    }
+    require_pools(tx, &stored.org_id, required_pools)?;
+    apply_membership(tx, membership)?;
+    release_pending(tx, &stored)?;
+    let mut after = after.clone();
+    after.version = stored.version + 1;
+    put(tx, keys::INVITATIONS, stored.id.as_str(), &after)
+}
+
+// ---------------------------------------------------------------- invite links
+
+pub(crate) fn create_invite_link(tx: &WriteTransaction, link: &InviteLink) -> StoreResult<()> {
+    require_org(tx, &link.org_id)?;
+    let key = keys::link(&link.org_id, &link.id);
+    if exists(tx, keys::LINKS, &key)? || exists(tx, keys::LINK_TOKENS, &link.token_hash)? {
+        return conflict(Conflict::Stale);
+    }
+    put(tx, keys::LINKS, &key, link)?;
+    put_str(tx, keys::LINK_TOKENS, &link.token_hash, &key)
+}
+
+pub(crate) fn get_invite_link(
+    r: &ReadTransaction,
+    org: &OrgId,
+    id: &InviteLinkId,
+) -> StoreResult<Option<InviteLink>> {
+    get(r, keys::LINKS, &keys::link(org, id))
+}
+
+pub(crate) fn find_invite_link_by_token(
+    r: &ReadTransaction,
+    token_hash: &str,
+) -> StoreResult<Option<InviteLink>> {
+    match get_str(r, keys::LINK_TOKENS, token_hash)? {
+        Some(key) => get(r, keys::LINKS, &key),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn list_invite_links(
+    r: &ReadTransaction,
+    org: &OrgId,
+    page: &PageRequest,
+) -> StoreResult<Page<InviteLink>> {
+    page_of(
+        r,
+        keys::LINKS,
+        ListKind::Links,
+        org.as_str(),
+        page,
+        true,
+        |_, v| crate::db::decode(v).map(Some),
+    )
+}
+
+pub(crate) fn revoke_invite_link(
+    tx: &WriteTransaction,
+    before: &InviteLink,
+    after: &InviteLink,
+) -> StoreResult<()> {
+    let key = keys::link(&before.org_id, &before.id);
+    let Some(mut stored) = get::<InviteLink>(tx, keys::LINKS, &key)? else {
+        return conflict(Conflict::Stale);
+    };
+    if stored.revoked_at.is_some() || after.revoked_at.is_none() || after.id != before.id {
+        return conflict(Conflict::Stale);
+    }
+    stored.revoked_at = after.revoked_at;
+    put(tx, keys::LINKS, &key, &stored)
+}
+
+pub(crate) fn join_with_link(
+    tx: &WriteTransaction,
+    link: &InviteLink,
+    membership: &MembershipWrite,
+    required_pools: &[PoolId],
+    now: Timestamp,
+) -> StoreResult<()> {
+    let key = keys::link(&link.org_id, &link.id);
+    let Some(mut stored) = get::<InviteLink>(tx, keys::LINKS, &key)?.filter(|l| l.is_usable(now))
+    else {
+        return conflict(Conflict::LinkUnusable);
+    };
+    require_pools(tx, &stored.org_id, required_pools)?;
+    apply_membership(tx, membership)?;
+    stored.uses += 1;
+    put(tx, keys::LINKS, &key, &stored)
+}
+
+// ---------------------------------------------------------------- SCIM tokens
+
+pub(crate) fn create_scim_token(tx: &WriteTransaction, token: &ScimToken) -> StoreResult<()> {
+    require_org(tx, &token.org_id)?;
+    let key = keys::scim_token(&token.org_id, &token.id);
+    if exists(tx, keys::SCIM_TOKENS, &key)?
+        || exists(tx, keys::SCIM_TOKEN_HASHES, &token.token_hash)?
+    {
+        return conflict(Conflict::Stale);
+    }
+    put(tx, keys::SCIM_TOKENS, &key, token)?;
+    put_str(tx, keys::SCIM_TOKEN_HASHES, &token.token_hash, &key)
+}
+
+pub(crate) fn list_scim_tokens(r: &ReadTransaction, org: &OrgId) -> StoreResult<Vec<ScimToken>> {
+    let mut tokens: Vec<ScimToken> =
+        scan_values(r, keys::SCIM_TOKENS, &keys::prefix(org.as_str()))?;
+    tokens.reverse();
+    Ok(tokens)
+}
+
+pub(crate) fn find_scim_token(
+    r: &ReadTransaction,
+    token_hash: &str,
+) -> StoreResult<Option<ScimToken>> {
+    match get_str(r, keys::SCIM_TOKEN_HASHES, token_hash)? {
+        Some(key) => get(r, keys::SCIM_TOKENS, &key),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn delete_scim_token(
+    tx: &WriteTransaction,
+    org: &OrgId,
+    id: &ScimTokenId,
+) -> StoreResult<bool> {
+    let key = keys::scim_token(org, id);
+    let Some(stored) = get::<ScimToken>(tx, keys::SCIM_TOKENS, &key)? else {
+        return Ok(false);
+    };
+    del(tx, keys::SCIM_TOKENS, &key)?;
+    if get_str(tx, keys::SCIM_TOKEN_HASHES, &stored.token_hash)?.as_deref() == Some(key.as_str()) {
+        del(tx, keys::SCIM_TOKEN_HASHES, &stored.token_hash)?;
+    }
+    Ok(true)
+}
+
+/// Normalizes a caller's email the way keys are written (emails reach the store normalized; this
+/// only guards lookups against stray case or spaces).
+pub(crate) fn email_key(email: &str) -> String {
+    normalize_email(email)
+}
