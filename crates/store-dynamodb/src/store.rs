@@ -1,0 +1,1263 @@
+//! The [`Store`] implementation: each method is a fixed, small number of calls (see
+//! `docs/data-model.md` for the table of access patterns and counts).
+
+use crate::DynamoStore;
+use crate::cursor::Scope;
+use crate::expr::Expr;
+use crate::item::{self, Item, attr, from_item, get_n, get_s, key, n, s, wire};
+use crate::keys::{self, Counter, RefTarget};
+use crate::read::FilterFn;
+use crate::tx::{Action, MAX_TRANSACTION_ITEMS};
+use async_trait::async_trait;
+use chrono::{Duration, DurationRound};
+use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use rollcall_domain::model::{
+    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, Timestamp,
+    User,
+};
+use rollcall_domain::page::{Page, PageRequest};
+use rollcall_domain::ports::{
+    Conflict, Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, RateLimit,
+    Store, StoreError, StoreResult,
+};
+use rollcall_domain::role::{Assignment, Role, normal_form};
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeSet, HashMap};
+
+/// Actions per transaction when a change is split into hand-over batches.
+const BATCH_ITEMS: usize = 90;
+/// Most rounds of batches a pool deletion or member removal makes before giving up (and leaving
+/// the rest to a repeated call).
+const MAX_BATCH_ROUNDS: usize = 50;
+
+fn conflict<T>(c: Conflict) -> StoreResult<T> {
+    Err(StoreError::Conflict(c))
+}
+
+fn decode<T: DeserializeOwned>(item: Option<Item>) -> StoreResult<Option<T>> {
+    item.as_ref().map(from_item).transpose()
+}
+
+fn decode_all<T: DeserializeOwned>(items: &[Item]) -> StoreResult<Vec<T>> {
+    items.iter().map(from_item).collect()
+}
+
+/// `version = :v`.
+fn version_is(e: &mut Expr, v: u64) -> String {
+    format!("{} = {}", e.name("version"), e.val(n(v)))
+}
+
+/// `version = :v AND status = :pending`.
+fn pending_version(e: &mut Expr, v: u64) -> String {
+    let ver = version_is(e, v);
+    format!(
+        "{ver} AND {} = {}",
+        e.name("status"),
+        e.val(s(InvitationStatus::Pending.as_str()))
+    )
+}
+
+fn counter_item(org: &OrgId, c: Counter, value: i64) -> Item {
+    let mut item = key(keys::counter(org, c));
+    item.insert(keys::N.to_owned(), n(value));
+    item
+}
+
+/// `ADD n :delta` on a counter.
+fn counter_add(org: &OrgId, c: Counter, delta: i64) -> Action {
+    Action::update(key(keys::counter(org, c)), |e| {
+        format!("ADD {} {}", e.name(keys::N), e.val(n(delta)))
+    })
+}
+
+/// Decrements a counter only if it stays at least 1.
+fn counter_dec_keep_one(org: &OrgId, c: Counter) -> Action {
+    counter_add(org, c, -1).when(|e| format!("{} > {}", e.name(keys::N), e.val(n(1))))
+}
+
+/// Adds one to a counter item unless it reached `max` (created at 1 when missing), setting `ttl`.
+fn bounded_increment(k: (String, String), max: Option<u32>, ttl: Option<i64>) -> Action {
+    let a = Action::update(key(k), |e| {
+        let add = format!("ADD {} {}", e.name(keys::N), e.val(n(1)));
+        match ttl {
+            Some(t) => format!("SET {} = {} {add}", e.name(keys::TTL), e.val(n(t))),
+            None => add,
+        }
+    });
+    match max {
+        Some(m) => a.when(|e| {
+            let nn = e.name(keys::N);
+            format!("attribute_not_exists({nn}) OR {nn} < {}", e.val(n(m)))
+        }),
+        None => a,
+    }
+}
+
+fn pool_delete_conflict(old: Option<&Item>) -> Conflict {
+    match old {
+        Some(i) if get_n(i, keys::CHILDREN).unwrap_or(0) > 0 => Conflict::PoolHasChildren,
+        _ => Conflict::Stale,
+    }
+}
+
+fn slot_conflict(old: Option<&Item>) -> Conflict {
+    match old
+        .and_then(|i| get_s(i, keys::TARGET))
+        .and_then(|t| InvitationId::parse(t).ok())
+    {
+        Some(id) => Conflict::PendingInvitationExists(id),
+        None => Conflict::Stale,
+    }
+}
+
+/// Puts a reference item for each pool.
+fn ref_actions(
+    org: &OrgId,
+    pools: impl IntoIterator<Item = PoolId>,
+    target: &RefTarget,
+) -> Vec<Action> {
+    pools
+        .into_iter()
+        .map(|p| Action::put(item::ref_item(org, &p, target)))
+        .collect()
+}
+
+/// Bumps the `seq` of each pool a write grants, on condition it exists and is not being deleted.
+fn pool_grant_checks(org: &OrgId, pools: &[PoolId]) -> Vec<Action> {
+    let unique: BTreeSet<&PoolId> = pools.iter().collect();
+    unique
+        .into_iter()
+        .map(|p| {
+            Action::update(key(keys::pool(org, p)), |e| {
+                let seq = e.name(keys::SEQ);
+                format!(
+                    "SET {seq} = if_not_exists({seq}, {}) + {}",
+                    e.val(n(0)),
+                    e.val(n(1))
+                )
+            })
+            .when(|e| {
+                format!(
+                    "attribute_exists({}) AND attribute_not_exists({})",
+                    e.name(keys::PK),
+                    e.name(keys::DELETING)
+                )
+            })
+            .or(Conflict::PoolMissing(p.clone()))
+        })
+        .collect()
+}
+
+/// Checks that the organization exists ([`Conflict::OrgMissing`]).
+fn org_exists(org: &OrgId) -> Action {
+    Action::check(key(keys::org(org)))
+        .if_present()
+        .or(Conflict::OrgMissing)
+}
+
+/// The actions of a membership write (the membership, the managers counter, and for a creation
+/// the organization's existence) and, separately, the reference items of the pools it gains.
+fn membership_actions(w: &MembershipWrite) -> StoreResult<(Vec<Action>, Vec<Action>)> {
+    let mut core = Vec::new();
+    match w {
+        MembershipWrite::Create(m) => {
+            core.push(org_exists(&m.org_id));
+            core.push(
+                Action::put(item::membership_item(m)?)
+                    .if_absent()
+                    .or(Conflict::MembershipExists),
+            );
+            if m.is_active_org_manager() {
+                core.push(counter_add(&m.org_id, Counter::Managers, 1));
+            }
+            let refs = ref_actions(
+                &m.org_id,
+                item::pools_of(&m.assignments),
+                &RefTarget::Member(m.user_id.clone()),
+            );
+            Ok((core, refs))
+        }
+        MembershipWrite::Update { before, after } => {
+            let v = before.version;
+            core.push(
+                Action::put(item::membership_item(after)?)
+                    .when(|e| version_is(e, v))
+                    .or(Conflict::Stale),
+            );
+            match (
+                before.is_active_org_manager(),
+                after.is_active_org_manager(),
+            ) {
+                (true, false) => core.push(
+                    counter_dec_keep_one(&after.org_id, Counter::Managers)
+                        .or(Conflict::LastOrganizationManager),
+                ),
+                (false, true) => core.push(counter_add(&after.org_id, Counter::Managers, 1)),
+                _ => {}
+            }
+            let had = item::pools_of(&before.assignments);
+            let gained = item::pools_of(&after.assignments)
+                .into_iter()
+                .filter(|p| !had.contains(p));
+            let refs = ref_actions(
+                &after.org_id,
+                gained,
+                &RefTarget::Member(after.user_id.clone()),
+            );
+            Ok((core, refs))
+        }
+    }
+}
+
+fn membership_org(w: &MembershipWrite) -> &OrgId {
+    match w {
+        MembershipWrite::Create(m) => &m.org_id,
+        MembershipWrite::Update { after, .. } => &after.org_id,
+    }
+}
+
+/// Releases a closing invitation's slot and pending count, and updates its token claim to the
+/// closed state (after its own Put).
+fn release_invitation(before: &Invitation, after: &Invitation) -> StoreResult<Vec<Action>> {
+    Ok(vec![
+        Action::delete(key(keys::pending_slot(
+            &before.org_id,
+            before.email.normalized(),
+        ))),
+        Action::put(item::invitation_token_item(after)?),
+        counter_add(&before.org_id, Counter::Pending, -1),
+    ])
+}
+
+/// The rate-limit windows of `limits` that are set.
+fn rate_actions(org: &OrgId, email: &str, limits: &InviteLimits) -> Vec<Action> {
+    let mut out = Vec::new();
+    let now = limits.now;
+    if let Some(max) = limits.per_hour {
+        let hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
+        let ttl = (hour + Duration::hours(25)).timestamp();
+        out.push(
+            bounded_increment(keys::rate_hour(org, now), Some(max), Some(ttl))
+                .or(Conflict::RateLimited(RateLimit::InvitationsPerHour)),
+        );
+    }
+    if let Some(max) = limits.per_recipient_per_day {
+        let day = now.duration_trunc(Duration::days(1)).unwrap_or(now);
+        let ttl = (day + Duration::days(2)).timestamp();
+        out.push(
+            bounded_increment(keys::rate_day(org, now, email), Some(max), Some(ttl))
+                .or(Conflict::RateLimited(RateLimit::EmailsPerRecipientPerDay)),
+        );
+    }
+    out
+}
+
+fn without_pool(list: &[Assignment], pool: &PoolId) -> Vec<Assignment> {
+    normal_form(
+        list.iter()
+            .filter(|a| a.pool_id.as_ref() != Some(pool))
+            .cloned(),
+    )
+}
+
+fn has_pool(list: &[Assignment], pool: &PoolId) -> bool {
+    list.iter().any(|a| a.pool_id.as_ref() == Some(pool))
+}
+
+fn status_filter(e: &mut Expr, status: InvitationStatus, now: Timestamp) -> String {
+    let st = e.name("status");
+    let pending_and = |e: &mut Expr, op: &str| {
+        let exp = e.name(keys::EXP);
+        let pending = e.val(s(InvitationStatus::Pending.as_str()));
+        let now = e.val(n(item::epoch_nanos(now)));
+        format!("{st} = {pending} AND {exp} {op} {now}")
+    };
+    match status {
+        InvitationStatus::Pending => pending_and(e, ">"),
+        InvitationStatus::Expired => {
+            let lapsed = pending_and(e, "<=");
+            let expired = e.val(s(InvitationStatus::Expired.as_str()));
+            format!("(({lapsed}) OR {st} = {expired})")
+        }
+        other => format!("{st} = {}", e.val(s(other.as_str()))),
+    }
+}
+
+impl DynamoStore {
+    async fn get_as<T: DeserializeOwned>(&self, k: (String, String)) -> StoreResult<Option<T>> {
+        decode(self.get(k).await?)
+    }
+
+    async fn refresh_user(&self, current: User, seen: &User) -> StoreResult<User> {
+        if current.email == seen.email && current.name == seen.name {
+            return Ok(current);
+        }
+        let updated = User {
+            email: seen.email.clone(),
+            name: seen.name.clone(),
+            ..current
+        };
+        self.run(vec![
+            Action::put(item::sub_item(&updated)?).if_present(),
+            Action::put(item::user_item(&updated)?).if_present(),
+        ])
+        .await?;
+        Ok(updated)
+    }
+
+    /// Runs a membership-granting transaction; if it is too large for one transaction, writes the
+    /// (harmless when stale) reference items first.
+    async fn run_with_refs(&self, mut core: Vec<Action>, refs: Vec<Action>) -> StoreResult<()> {
+        if core.len() + refs.len() <= MAX_TRANSACTION_ITEMS {
+            core.extend(refs);
+            return self.run(core).await;
+        }
+        self.run_batched(refs.into_iter().map(|a| vec![a]).collect(), BATCH_ITEMS)
+            .await?;
+        self.run(core).await
+    }
+
+    /// For each reference item of `pool`: the actions that drop the pool from the referring item
+    /// (or check it is unchanged since read), then delete the reference.
+    async fn pool_ref_groups(&self, org: &OrgId, pool: &PoolId) -> StoreResult<Vec<Vec<Action>>> {
+        let refs = self
+            .query_all(
+                None,
+                &keys::org_pk(org),
+                &keys::pool_refs_prefix(pool),
+                true,
+            )
+            .await?;
+        let targets: Vec<(Item, RefTarget)> = refs
+            .iter()
+            .filter_map(|r| {
+                let t = keys::parse_pool_ref(get_s(r, keys::SK)?)?;
+                Some((item::key_of(r), t))
+            })
+            .collect();
+        let target_key = |t: &RefTarget| match t {
+            RefTarget::Member(u) => keys::membership(org, u),
+            RefTarget::Invitation(i) => keys::invitation(i),
+            RefTarget::Link(l) => keys::link(org, l),
+        };
+        let fetched = if targets.is_empty() {
+            Vec::new()
+        } else {
+            self.batch_get(targets.iter().map(|(_, t)| key(target_key(t))).collect())
+                .await?
+        };
+        let by_key: HashMap<(String, String), Item> = fetched
+            .into_iter()
+            .filter_map(|i| {
+                let k = (
+                    get_s(&i, keys::PK)?.to_owned(),
+                    get_s(&i, keys::SK)?.to_owned(),
+                );
+                Some((k, i))
+            })
+            .collect();
+        let mut groups = Vec::new();
+        for (ref_key, t) in targets {
+            let tk = target_key(&t);
+            let current = by_key.get(&tk);
+            let mut g = Vec::new();
+            match (&t, current) {
+                (RefTarget::Member(_), Some(it)) => {
+                    let m: Membership = from_item(it)?;
+                    let v = m.version;
+                    if has_pool(&m.assignments, pool) {
+                        let after = Membership {
+                            assignments: without_pool(&m.assignments, pool),
+                            version: m.version + 1,
+                            ..m
+                        };
+                        g.push(
+                            Action::put(item::membership_item(&after)?).when(|e| version_is(e, v)),
+                        );
+                    } else {
+                        g.push(Action::check(key(tk)).when(|e| version_is(e, v)));
+                    }
+                }
+                (RefTarget::Member(_), None) => g.push(Action::check(key(tk)).if_absent()),
+                (RefTarget::Invitation(_), Some(it)) => {
+                    let inv: Invitation = from_item(it)?;
+                    if inv.status == InvitationStatus::Pending {
+                        let v = inv.version;
+                        if has_pool(&inv.assignments, pool) {
+                            let after = Invitation {
+                                assignments: without_pool(&inv.assignments, pool),
+                                version: inv.version + 1,
+                                ..inv
+                            };
+                            g.push(
+                                Action::put(item::invitation_item(&after)?)
+                                    .when(|e| pending_version(e, v)),
+                            );
+                            g.push(Action::put(item::invitation_token_item(&after)?));
+                        } else {
+                            g.push(Action::check(key(tk)).when(|e| version_is(e, v)));
+                        }
+                    }
+                }
+                (RefTarget::Link(_), Some(it)) => {
+                    let l: InviteLink = from_item(it)?;
+                    if has_pool(&l.assignments, pool) {
+                        let list = attr(&without_pool(&l.assignments, pool))?;
+                        g.push(
+                            Action::update(key(tk), |e| {
+                                format!("SET {} = {}", e.name("assignments"), e.val(list))
+                            })
+                            .if_present(),
+                        );
+                    }
+                }
+                (RefTarget::Invitation(_) | RefTarget::Link(_), None) => {}
+            }
+            g.push(Action::delete(ref_key));
+            groups.push(g);
+        }
+        Ok(groups)
+    }
+
+    /// The final step of a pool deletion.
+    fn pool_removal(pool: &Pool, seq: Option<i64>) -> Vec<Action> {
+        let org = &pool.org_id;
+        let mut v = vec![
+            Action::delete(key(keys::pool(org, &pool.id)))
+                .when(|e| {
+                    let base = format!(
+                        "attribute_exists({}) AND {} = {}",
+                        e.name(keys::PK),
+                        e.name(keys::CHILDREN),
+                        e.val(n(0))
+                    );
+                    match seq {
+                        Some(q) => format!("{base} AND {} = {}", e.name(keys::SEQ), e.val(n(q))),
+                        None => base,
+                    }
+                })
+                .or_inspect(pool_delete_conflict),
+            counter_add(org, Counter::Pools, -1),
+        ];
+        if let Some(parent) = &pool.parent_id {
+            v.push(Action::delete(key(keys::pool_name(
+                org,
+                parent,
+                &pool.name_key(),
+            ))));
+            v.push(Action::update(key(keys::pool(org, parent)), |e| {
+                format!("ADD {} {}", e.name(keys::CHILDREN), e.val(n(-1)))
+            }));
+        }
+        v
+    }
+
+    /// The hand-over of what `member` owns in the org, one group per asset, with the counts.
+    async fn handover_groups(
+        &self,
+        member: &Membership,
+        successor: &UserId,
+    ) -> StoreResult<(Vec<Vec<Action>>, Handover)> {
+        let org = &member.org_id;
+        let owned = self
+            .query_all(
+                Some(keys::GSI3),
+                &keys::owner_gsi3(org, &member.user_id),
+                "",
+                true,
+            )
+            .await?;
+        let new_owner = keys::owner_gsi3(org, successor);
+        let mut groups = Vec::new();
+        let mut h = Handover::default();
+        for it in owned {
+            let sk = get_s(&it, keys::GSI3.sk).unwrap_or_default();
+            if sk.starts_with("POOL#") {
+                let p: Pool = from_item(&it)?;
+                if p.owner_id != member.user_id {
+                    continue;
+                }
+                groups.push(vec![reassign(
+                    key(keys::pool(org, &p.id)),
+                    "owner_id",
+                    member,
+                    successor,
+                    &new_owner,
+                )]);
+                h.pools += 1;
+            } else if sk.starts_with("LINK#") {
+                let l: InviteLink = from_item(&it)?;
+                if l.created_by != member.user_id {
+                    continue;
+                }
+                groups.push(vec![reassign(
+                    key(keys::link(org, &l.id)),
+                    "created_by",
+                    member,
+                    successor,
+                    &new_owner,
+                )]);
+                h.invite_links += 1;
+            } else if sk.starts_with("INV#") {
+                let inv: Invitation = from_item(&it)?;
+                if inv.status != InvitationStatus::Pending || inv.inviter_id != member.user_id {
+                    continue;
+                }
+                let v = inv.version;
+                let after = Invitation {
+                    inviter_id: successor.clone(),
+                    version: inv.version + 1,
+                    ..inv
+                };
+                groups.push(vec![
+                    Action::put(item::invitation_item(&after)?).when(|e| pending_version(e, v)),
+                    Action::put(item::invitation_token_item(&after)?).if_present(),
+                ]);
+                h.invitations += 1;
+            }
+        }
+        Ok((groups, h))
+    }
+}
+
+/// Sets `field` (and the owner index) from `member` to `successor`, on condition it is `member`.
+fn reassign(
+    k: Item,
+    field: &'static str,
+    member: &Membership,
+    successor: &UserId,
+    new_owner: &str,
+) -> Action {
+    let succ = s(successor.as_str());
+    let owner = s(new_owner);
+    let was = s(member.user_id.as_str());
+    Action::update(k, |e| {
+        format!(
+            "SET {} = {}, {} = {}",
+            e.name(field),
+            e.val(succ),
+            e.name(keys::GSI3.pk),
+            e.val(owner)
+        )
+    })
+    .when(|e| format!("{} = {}", e.name(field), e.val(was)))
+}
+
+fn page_of<T: DeserializeOwned>(items: Vec<Item>, next: Option<String>) -> StoreResult<Page<T>> {
+    Ok(Page {
+        items: decode_all(&items)?,
+        next_cursor: next,
+    })
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        self.get_as(keys::user(id)).await
+    }
+
+    async fn get_user_by_sub(&self, sub: &str) -> StoreResult<Option<User>> {
+        self.get_as(keys::sub(sub)).await
+    }
+
+    async fn upsert_user(&self, user: &User) -> StoreResult<User> {
+        if let Some(current) = self.get_as::<User>(keys::sub(&user.sub)).await? {
+            return self.refresh_user(current, user).await;
+        }
+        let created = self
+            .run(vec![
+                Action::put(item::sub_item(user)?).if_absent(),
+                Action::put(item::user_item(user)?).if_absent(),
+            ])
+            .await;
+        match created {
+            Ok(()) => Ok(user.clone()),
+            Err(StoreError::Conflict(Conflict::Stale)) => {
+                match self.get_as::<User>(keys::sub(&user.sub)).await? {
+                    Some(current) => self.refresh_user(current, user).await,
+                    None => conflict(Conflict::Stale),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_org(
+        &self,
+        org: &Organization,
+        root: &Pool,
+        owner: &Membership,
+    ) -> StoreResult<()> {
+        let mut actions = vec![
+            Action::put(item::org_item(org)?).if_absent(),
+            Action::put(item::new_pool_item(root)?).if_absent(),
+            Action::put(item::membership_item(owner)?)
+                .if_absent()
+                .or(Conflict::MembershipExists),
+            Action::put(counter_item(
+                &org.id,
+                Counter::Managers,
+                i64::from(owner.is_active_org_manager()),
+            )),
+            Action::put(counter_item(&org.id, Counter::Pools, 1)),
+            Action::put(counter_item(&org.id, Counter::Pending, 0)),
+        ];
+        actions.extend(ref_actions(
+            &org.id,
+            item::pools_of(&owner.assignments),
+            &RefTarget::Member(owner.user_id.clone()),
+        ));
+        self.run(actions).await
+    }
+
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Organization>> {
+        self.get_as(keys::org(id)).await
+    }
+
+    async fn get_orgs(&self, ids: &[OrgId]) -> StoreResult<Vec<Organization>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .batch_get(ids.iter().map(|id| key(keys::org(id))).collect())
+            .await?;
+        let orgs: Vec<Organization> = decode_all(&items)?;
+        let by_id: HashMap<&OrgId, &Organization> = orgs.iter().map(|o| (&o.id, o)).collect();
+        Ok(ids
+            .iter()
+            .filter_map(|id| by_id.get(id).map(|o| (*o).clone()))
+            .collect())
+    }
+
+    async fn update_org(&self, org: &Organization) -> StoreResult<()> {
+        let attrs = item::org_item(org)?;
+        self.run(vec![
+            Action::update(key(keys::org(&org.id)), |e| e.set_all(&attrs, &[]))
+                .if_present()
+                .or(Conflict::OrgMissing),
+        ])
+        .await
+    }
+
+    async fn get_pool(&self, org: &OrgId, id: &PoolId) -> StoreResult<Option<Pool>> {
+        self.get_as(keys::pool(org, id)).await
+    }
+
+    async fn list_pools(&self, org: &OrgId) -> StoreResult<Vec<Pool>> {
+        let items = self
+            .query_all(None, &keys::org_pk(org), keys::POOL_PREFIX, true)
+            .await?;
+        decode_all(&items)
+    }
+
+    async fn create_pool(&self, pool: &Pool, max_pools: u32) -> StoreResult<()> {
+        let org = &pool.org_id;
+        let Some(parent) = &pool.parent_id else {
+            return conflict(Conflict::Stale);
+        };
+        let mut claim = key(keys::pool_name(org, parent, &pool.name_key()));
+        claim.insert(keys::TARGET.to_owned(), s(pool.id.as_str()));
+        self.run(vec![
+            Action::update(key(keys::pool(org, parent)), |e| {
+                let c = e.name(keys::CHILDREN);
+                format!(
+                    "SET {c} = if_not_exists({c}, {}) + {}",
+                    e.val(n(0)),
+                    e.val(n(1))
+                )
+            })
+            .when(|e| {
+                format!(
+                    "attribute_exists({}) AND attribute_not_exists({})",
+                    e.name(keys::PK),
+                    e.name(keys::DELETING)
+                )
+            })
+            .or(Conflict::PoolMissing(parent.clone())),
+            Action::put(claim).if_absent().or(Conflict::PoolNameTaken),
+            bounded_increment(keys::counter(org, Counter::Pools), Some(max_pools), None)
+                .or(Conflict::PoolLimit),
+            Action::put(item::new_pool_item(pool)?).if_absent(),
+        ])
+        .await
+    }
+
+    async fn update_pool(&self, before: &Pool, after: &Pool) -> StoreResult<()> {
+        let org = &after.org_id;
+        let attrs = item::pool_attrs(after)?;
+        let mut actions = vec![
+            Action::update(key(keys::pool(org, &after.id)), |e| {
+                e.set_all(&attrs, &["parent_id"])
+            })
+            .if_present(),
+        ];
+        if let Some(parent) = &after.parent_id
+            && before.name_key() != after.name_key()
+        {
+            let mut claim = key(keys::pool_name(org, parent, &after.name_key()));
+            claim.insert(keys::TARGET.to_owned(), s(after.id.as_str()));
+            actions.push(Action::put(claim).if_absent().or(Conflict::PoolNameTaken));
+            actions.push(Action::delete(key(keys::pool_name(
+                org,
+                parent,
+                &before.name_key(),
+            ))));
+        }
+        self.run(actions).await
+    }
+
+    async fn delete_pool(&self, pool: &Pool) -> StoreResult<()> {
+        let org = &pool.org_id;
+        if pool.parent_id.is_none() {
+            return conflict(Conflict::Stale);
+        }
+        let Some(cur) = self.get(keys::pool(org, &pool.id)).await? else {
+            return conflict(Conflict::Stale);
+        };
+        if get_n(&cur, keys::CHILDREN).unwrap_or(0) > 0 {
+            return conflict(Conflict::PoolHasChildren);
+        }
+        let current: Pool = from_item(&cur)?;
+        let resuming = cur.contains_key(keys::DELETING);
+        let seq = get_n(&cur, keys::SEQ).unwrap_or(0);
+        let groups = self.pool_ref_groups(org, &pool.id).await?;
+        let size: usize = groups.iter().map(Vec::len).sum();
+        if !resuming && size + 4 <= MAX_TRANSACTION_ITEMS {
+            let mut actions = Self::pool_removal(&current, Some(seq));
+            actions.extend(groups.into_iter().flatten());
+            return self.run(actions).await;
+        }
+        // Too large for one transaction: mark the pool so nothing can be granted on it any more,
+        // drop the assignments in batches, then remove the pool. A failed call can be repeated.
+        if !resuming {
+            self.run(vec![
+                Action::update(key(keys::pool(org, &pool.id)), |e| {
+                    format!(
+                        "SET {} = {}",
+                        e.name(keys::DELETING),
+                        e.val(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+                    )
+                })
+                .when(|e| {
+                    format!(
+                        "attribute_exists({}) AND {} = {}",
+                        e.name(keys::PK),
+                        e.name(keys::CHILDREN),
+                        e.val(n(0))
+                    )
+                })
+                .or_inspect(pool_delete_conflict),
+            ])
+            .await?;
+        }
+        let mut groups = groups;
+        for _ in 0..MAX_BATCH_ROUNDS {
+            let size: usize = groups.iter().map(Vec::len).sum();
+            if size + 4 <= MAX_TRANSACTION_ITEMS {
+                let mut actions = Self::pool_removal(&current, None);
+                actions.extend(groups.into_iter().flatten());
+                return self.run(actions).await;
+            }
+            self.run_batched(groups, BATCH_ITEMS).await?;
+            groups = self.pool_ref_groups(org, &pool.id).await?;
+        }
+        Err(StoreError::Unavailable(
+            "pool deletion did not finish; repeat it".to_owned(),
+        ))
+    }
+
+    async fn get_membership(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<Membership>> {
+        self.get_as(keys::membership(org, user)).await
+    }
+
+    async fn find_membership_by_email(
+        &self,
+        org: &OrgId,
+        email: &str,
+    ) -> StoreResult<Option<Membership>> {
+        let partition = keys::member_email_gsi2(org, &email.trim().to_lowercase());
+        decode(self.query_first(keys::GSI2, &partition).await?)
+    }
+
+    async fn list_memberships(
+        &self,
+        org: &OrgId,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Membership>> {
+        let partition = keys::org_pk(org);
+        let scope = Scope {
+            tag: "members",
+            index: None,
+            partition: &partition,
+            sk_prefix: keys::MEMBER_PREFIX,
+        };
+        let grant = match (filter.role, &filter.pool_id) {
+            (Some(Role::Member), None) | (None, None) => None,
+            (Some(r), Some(p)) => Some(Assignment::on_pool(r, p.clone()).grant_key()),
+            (Some(r), None) => Some(r.as_str().to_owned()),
+            (None, Some(p)) => Some(p.to_string()),
+        };
+        let status = filter.status.map(|st| wire(&st));
+        let q = filter
+            .q
+            .as_ref()
+            .map(|q| q.to_lowercase())
+            .filter(|q| !q.is_empty());
+        let f: FilterFn<'_> = Box::new(move |e: &mut Expr| {
+            let mut parts = Vec::new();
+            if let Some(g) = grant {
+                parts.push(format!(
+                    "contains({}, {})",
+                    e.name(keys::GRANTS),
+                    e.val(s(g))
+                ));
+            }
+            if let Some(st) = status {
+                parts.push(format!("{} = {}", e.name("status"), e.val(s(st))));
+            }
+            if let Some(q) = q {
+                parts.push(format!(
+                    "contains({}, {})",
+                    e.name(keys::SEARCH),
+                    e.val(s(q))
+                ));
+            }
+            (!parts.is_empty()).then(|| parts.join(" AND "))
+        });
+        let (items, next) = self.page(&scope, f, true, page).await?;
+        page_of(items, next)
+    }
+
+    async fn list_user_memberships(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Membership>> {
+        let partition = keys::user_memberships_gsi1(user);
+        let scope = Scope {
+            tag: "user_members",
+            index: Some(keys::GSI1),
+            partition: &partition,
+            sk_prefix: keys::MEMBER_PREFIX,
+        };
+        let (items, next) = self.page(&scope, Box::new(|_| None), true, page).await?;
+        page_of(items, next)
+    }
+
+    async fn write_membership(&self, write: &MembershipWrite) -> StoreResult<()> {
+        let (core, refs) = membership_actions(write)?;
+        self.run_with_refs(core, refs).await
+    }
+
+    async fn remove_member(
+        &self,
+        member: &Membership,
+        successor: &UserId,
+    ) -> StoreResult<Handover> {
+        let org = &member.org_id;
+        let (groups, handover) = self.handover_groups(member, successor).await?;
+        let v = member.version;
+        let mut removal = vec![
+            Action::delete(key(keys::membership(org, &member.user_id))).when(|e| version_is(e, v)),
+        ];
+        if member.is_active_org_manager() {
+            removal.push(
+                counter_dec_keep_one(org, Counter::Managers).or(Conflict::LastOrganizationManager),
+            );
+        }
+        let size: usize = groups.iter().map(Vec::len).sum();
+        if size + removal.len() <= MAX_TRANSACTION_ITEMS {
+            removal.extend(groups.into_iter().flatten());
+            self.run(removal).await?;
+            return Ok(handover);
+        }
+        // More than one transaction holds: check the removal's conditions, hand over in batches,
+        // remove last. Repeating a failed call hands over what is left and removes.
+        match self
+            .get_as::<Membership>(keys::membership(org, &member.user_id))
+            .await?
+        {
+            Some(m) if m.version == member.version => {}
+            _ => return conflict(Conflict::Stale),
+        }
+        if member.is_active_org_manager() {
+            let managers = self.get(keys::counter(org, Counter::Managers)).await?;
+            if managers
+                .as_ref()
+                .and_then(|i| get_n(i, keys::N))
+                .unwrap_or(0)
+                <= 1
+            {
+                return conflict(Conflict::LastOrganizationManager);
+            }
+        }
+        self.run_batched(groups, BATCH_ITEMS).await?;
+        self.run(removal).await?;
+        Ok(handover)
+    }
+
+    async fn get_invitation(&self, id: &InvitationId) -> StoreResult<Option<Invitation>> {
+        self.get_as(keys::invitation(id)).await
+    }
+
+    async fn find_invitation_by_token(&self, token_hash: &str) -> StoreResult<Option<Invitation>> {
+        self.get_as(keys::invitation_token(token_hash)).await
+    }
+
+    async fn find_pending_invitation(
+        &self,
+        org: &OrgId,
+        email: &str,
+    ) -> StoreResult<Option<Invitation>> {
+        let Some(slot) = self.get(keys::pending_slot(org, email)).await? else {
+            return Ok(None);
+        };
+        let Some(id) = get_s(&slot, keys::TARGET).and_then(|t| InvitationId::parse(t).ok()) else {
+            return Err(StoreError::Corrupt(format!(
+                "pending slot of {org} without an invitation id"
+            )));
+        };
+        let inv: Option<Invitation> = self.get_as(keys::invitation(&id)).await?;
+        Ok(inv.filter(|i| i.status == InvitationStatus::Pending))
+    }
+
+    async fn list_invitations(
+        &self,
+        org: &OrgId,
+        filter: &InvitationFilter,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Invitation>> {
+        let status = filter.status;
+        let org_value = org.to_string();
+        let (partition, scope_tag, index) = match &filter.email {
+            Some(email) => (
+                keys::email_invitations_gsi2(&email.trim().to_lowercase()),
+                "org_invitations_email",
+                keys::GSI2,
+            ),
+            None => (
+                keys::org_invitations_gsi1(org),
+                "org_invitations",
+                keys::GSI1,
+            ),
+        };
+        let by_email = filter.email.is_some();
+        let scope = Scope {
+            tag: scope_tag,
+            index: Some(index),
+            partition: &partition,
+            sk_prefix: "INV#",
+        };
+        let f: FilterFn<'_> = Box::new(move |e: &mut Expr| {
+            let mut parts = Vec::new();
+            if by_email {
+                parts.push(format!("{} = {}", e.name("org_id"), e.val(s(org_value))));
+            }
+            if let Some(st) = status {
+                parts.push(status_filter(e, st, now));
+            }
+            (!parts.is_empty()).then(|| parts.join(" AND "))
+        });
+        let (items, next) = self.page(&scope, f, false, page).await?;
+        page_of(items, next)
+    }
+
+    async fn list_invitations_for_email(
+        &self,
+        email: &str,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Invitation>> {
+        let partition = keys::email_invitations_gsi2(&email.trim().to_lowercase());
+        let scope = Scope {
+            tag: "email_invitations",
+            index: Some(keys::GSI2),
+            partition: &partition,
+            sk_prefix: "INV#",
+        };
+        let f: FilterFn<'_> =
+            Box::new(move |e: &mut Expr| Some(status_filter(e, InvitationStatus::Pending, now)));
+        let (items, next) = self.page(&scope, f, false, page).await?;
+        page_of(items, next)
+    }
+
+    async fn create_invitation(
+        &self,
+        invitation: &Invitation,
+        replaces: Option<&Invitation>,
+        limits: &InviteLimits,
+    ) -> StoreResult<()> {
+        let inv = invitation;
+        let org = &inv.org_id;
+        let slot = Action::put(item::pending_slot_item(inv));
+        let slot = match replaces {
+            None => slot.if_absent(),
+            Some(r) => {
+                let rid = s(r.id.as_str());
+                slot.when(|e| {
+                    format!(
+                        "attribute_not_exists({}) OR {} = {}",
+                        e.name(keys::PK),
+                        e.name(keys::TARGET),
+                        e.val(rid)
+                    )
+                })
+            }
+        };
+        let mut actions = vec![org_exists(org), slot.or_inspect(slot_conflict)];
+        if let Some(r) = replaces {
+            let v = r.version;
+            let closed = Invitation {
+                status: InvitationStatus::Expired,
+                version: r.version + 1,
+                updated_at: limits.now,
+                ..r.clone()
+            };
+            actions
+                .push(Action::put(item::invitation_item(&closed)?).when(|e| pending_version(e, v)));
+            actions.push(Action::put(item::invitation_token_item(&closed)?));
+        }
+        actions.push(Action::put(item::invitation_item(inv)?).if_absent());
+        actions.push(Action::put(item::invitation_token_item(inv)?).if_absent());
+        let pending_limit = Conflict::RateLimited(RateLimit::PendingInvitations);
+        match (replaces, limits.max_pending) {
+            (None, max) => actions.push(
+                bounded_increment(keys::counter(org, Counter::Pending), max, None)
+                    .or(pending_limit),
+            ),
+            (Some(_), Some(max)) => actions.push(
+                Action::check(key(keys::counter(org, Counter::Pending)))
+                    .when(|e| {
+                        let nn = e.name(keys::N);
+                        format!("attribute_not_exists({nn}) OR {nn} <= {}", e.val(n(max)))
+                    })
+                    .or(pending_limit),
+            ),
+            (Some(_), None) => {}
+        }
+        actions.extend(rate_actions(org, inv.email.normalized(), limits));
+        actions.extend(ref_actions(
+            org,
+            item::pools_of(&inv.assignments),
+            &RefTarget::Invitation(inv.id.clone()),
+        ));
+        self.run(actions).await
+    }
+
+    async fn update_invitation(
+        &self,
+        before: &Invitation,
+        after: &Invitation,
+        limits: Option<&InviteLimits>,
+    ) -> StoreResult<()> {
+        let v = before.version;
+        let mut actions =
+            vec![Action::put(item::invitation_item(after)?).when(|e| pending_version(e, v))];
+        if before.token_hash != after.token_hash {
+            actions.push(Action::delete(key(keys::invitation_token(
+                &before.token_hash,
+            ))));
+            actions.push(Action::put(item::invitation_token_item(after)?).if_absent());
+        } else {
+            actions.push(Action::put(item::invitation_token_item(after)?));
+        }
+        if let Some(l) = limits {
+            actions.extend(rate_actions(&after.org_id, after.email.normalized(), l));
+        }
+        let had = item::pools_of(&before.assignments);
+        let gained = item::pools_of(&after.assignments)
+            .into_iter()
+            .filter(|p| !had.contains(p));
+        actions.extend(ref_actions(
+            &after.org_id,
+            gained,
+            &RefTarget::Invitation(after.id.clone()),
+        ));
+        self.run(actions).await
+    }
+
+    async fn close_invitation(&self, before: &Invitation, after: &Invitation) -> StoreResult<()> {
+        let v = before.version;
+        let mut actions = vec![
+            Action::put(item::invitation_item(after)?)
+                .when(|e| pending_version(e, v))
+                .or(Conflict::InvitationNotPending),
+        ];
+        actions.extend(release_invitation(before, after)?);
+        self.run(actions).await
+    }
+
+    async fn accept_invitation(
+        &self,
+        before: &Invitation,
+        after: &Invitation,
+        membership: &MembershipWrite,
+        required_pools: &[PoolId],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let v = before.version;
+        let now_n = item::epoch_nanos(now);
+        let mut core = vec![
+            Action::put(item::invitation_item(after)?)
+                .when(|e| {
+                    let p = pending_version(e, v);
+                    format!("{p} AND {} > {}", e.name(keys::EXP), e.val(n(now_n)))
+                })
+                .or(Conflict::InvitationNotPending),
+        ];
+        core.extend(release_invitation(before, after)?);
+        let (m, refs) = membership_actions(membership)?;
+        core.extend(m);
+        core.extend(pool_grant_checks(
+            membership_org(membership),
+            required_pools,
+        ));
+        self.run_with_refs(core, refs).await
+    }
+
+    async fn create_invite_link(&self, link: &InviteLink) -> StoreResult<()> {
+        let mut actions = vec![
+            Action::put(item::link_item(link)?).if_absent(),
+            Action::put(item::link_token_item(link)).if_absent(),
+        ];
+        actions.extend(ref_actions(
+            &link.org_id,
+            item::pools_of(&link.assignments),
+            &RefTarget::Link(link.id.clone()),
+        ));
+        self.run(actions).await
+    }
+
+    async fn get_invite_link(
+        &self,
+        org: &OrgId,
+        id: &InviteLinkId,
+    ) -> StoreResult<Option<InviteLink>> {
+        self.get_as(keys::link(org, id)).await
+    }
+
+    async fn find_invite_link_by_token(&self, token_hash: &str) -> StoreResult<Option<InviteLink>> {
+        let Some(claim) = self.get(keys::link_token(token_hash)).await? else {
+            return Ok(None);
+        };
+        let org = get_s(&claim, keys::TARGET_ORG).and_then(|o| OrgId::parse(o).ok());
+        let id = get_s(&claim, keys::TARGET).and_then(|l| InviteLinkId::parse(l).ok());
+        let (Some(org), Some(id)) = (org, id) else {
+            return Err(StoreError::Corrupt(
+                "invite link token claim without a target".to_owned(),
+            ));
+        };
+        self.get_as(keys::link(&org, &id)).await
+    }
+
+    async fn list_invite_links(
+        &self,
+        org: &OrgId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<InviteLink>> {
+        let partition = keys::org_pk(org);
+        let scope = Scope {
+            tag: "links",
+            index: None,
+            partition: &partition,
+            sk_prefix: keys::LINK_PREFIX,
+        };
+        let (items, next) = self.page(&scope, Box::new(|_| None), false, page).await?;
+        page_of(items, next)
+    }
+
+    async fn revoke_invite_link(&self, before: &InviteLink, after: &InviteLink) -> StoreResult<()> {
+        let Some(at) = after.revoked_at else {
+            return conflict(Conflict::Stale);
+        };
+        let at = attr(&at)?;
+        self.run(vec![
+            Action::update(key(keys::link(&before.org_id, &before.id)), |e| {
+                format!("SET {} = {}", e.name("revoked_at"), e.val(at))
+            })
+            .when(|e| {
+                format!(
+                    "attribute_exists({}) AND attribute_not_exists({})",
+                    e.name(keys::PK),
+                    e.name("revoked_at")
+                )
+            }),
+        ])
+        .await
+    }
+
+    async fn join_with_link(
+        &self,
+        link: &InviteLink,
+        membership: &MembershipWrite,
+        required_pools: &[PoolId],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let now_n = item::epoch_nanos(now);
+        let mut core = vec![
+            Action::update(key(keys::link(&link.org_id, &link.id)), |e| {
+                let uses = e.name("uses");
+                format!("SET {uses} = {uses} + {}", e.val(n(1)))
+            })
+            .when(|e| {
+                let pk = e.name(keys::PK);
+                let revoked = e.name("revoked_at");
+                let uses = e.name("uses");
+                let max = e.name("max_uses");
+                let exp = e.name(keys::EXP);
+                let now = e.val(n(now_n));
+                format!(
+                    "attribute_exists({pk}) AND attribute_not_exists({revoked}) \
+                     AND (attribute_not_exists({max}) OR {uses} < {max}) \
+                     AND (attribute_not_exists({exp}) OR {exp} > {now})"
+                )
+            })
+            .or(Conflict::LinkUnusable),
+        ];
+        let (m, refs) = membership_actions(membership)?;
+        core.extend(m);
+        core.extend(pool_grant_checks(
+            membership_org(membership),
+            required_pools,
+        ));
+        self.run_with_refs(core, refs).await
+    }
+
+    async fn create_scim_token(&self, token: &ScimToken) -> StoreResult<()> {
+        self.run(vec![
+            Action::put(item::scim_item(token)?).if_absent(),
+            Action::put(item::scim_hash_item(token)?).if_absent(),
+        ])
+        .await
+    }
+
+    async fn list_scim_tokens(&self, org: &OrgId) -> StoreResult<Vec<ScimToken>> {
+        let items = self
+            .query_all(None, &keys::org_pk(org), keys::SCIM_PREFIX, false)
+            .await?;
+        decode_all(&items)
+    }
+
+    async fn find_scim_token(&self, token_hash: &str) -> StoreResult<Option<ScimToken>> {
+        self.get_as(keys::scim_token_hash(token_hash)).await
+    }
+
+    async fn delete_scim_token(&self, org: &OrgId, id: &ScimTokenId) -> StoreResult<bool> {
+        let Some(token) = self.get_as::<ScimToken>(keys::scim_token(org, id)).await? else {
+            return Ok(false);
+        };
+        let res = self
+            .run(vec![
+                Action::delete(key(keys::scim_token(org, id))).if_present(),
+                Action::delete(key(keys::scim_token_hash(&token.token_hash))),
+            ])
+            .await;
+        match res {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(Conflict::Stale)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
