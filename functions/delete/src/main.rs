@@ -1,1 +1,6 @@
-fn main() {}
+//! The `delete` Lambda function: the delete routes of the Rollcall API.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    rollcall_api::run_lambda(rollcall_api::FunctionGroup::Delete).await
+}

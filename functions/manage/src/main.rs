@@ -1,1 +1,6 @@
-fn main() {}
+//! The `manage` Lambda function: the manage routes of the Rollcall API.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    rollcall_api::run_lambda(rollcall_api::FunctionGroup::Manage).await
+}

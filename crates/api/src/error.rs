@@ -1,0 +1,166 @@
+//! The one place errors become HTTP responses: `{"error": {"code", "message", "details"?}}`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rollcall_domain::{Error, ErrorKind};
+use serde_json::{Value, json};
+use std::borrow::Cow;
+
+/// Seconds a client is told to wait after a rate limit (the limits are hourly and daily).
+pub const RATE_LIMIT_RETRY_AFTER_SECS: u64 = 3600;
+
+/// An error response: status, stable snake_case code, human message and optional details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code.
+    pub code: Cow<'static, str>,
+    /// A sentence for people.
+    pub message: String,
+    /// Machine-readable details.
+    pub details: Option<Value>,
+}
+
+/// The error code of a response, kept in its extensions so the access log can name it.
+#[derive(Debug, Clone)]
+pub struct ErrorCode(pub Cow<'static, str>);
+
+impl ApiError {
+    /// An error with `status`, `code` and `message`.
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Adds details.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// 404 `route_not_found`.
+    pub fn route_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "No route matches this path",
+        )
+    }
+
+    /// 405 `method_not_allowed`.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "This path does not accept this method",
+        )
+    }
+
+    /// 400 `invalid_query` with the parser's explanation.
+    pub fn invalid_query(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query", message)
+    }
+
+    /// 401 `unauthenticated`.
+    pub fn unauthenticated() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "This request needs a valid bearer token",
+        )
+    }
+
+    /// The generic error for a status (used when something outside our handlers answered).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, message) = match status {
+            StatusCode::BAD_REQUEST => ("bad_request", "The request is malformed"),
+            StatusCode::UNAUTHORIZED => {
+                ("unauthenticated", "This request needs a valid bearer token")
+            }
+            StatusCode::FORBIDDEN => ("forbidden", "You are not allowed to do this"),
+            StatusCode::NOT_FOUND => ("route_not_found", "No route matches this path"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "This path does not accept this method",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                "The request body must be JSON (Content-Type: application/json)",
+            ),
+            StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests; try again later"),
+            StatusCode::SERVICE_UNAVAILABLE => (
+                "service_unavailable",
+                "The service is unavailable; try again shortly",
+            ),
+            s if s.is_server_error() => {
+                ("internal_error", "The server failed to answer this request")
+            }
+            _ => ("request_failed", "The request failed"),
+        };
+        Self::new(status, code, message)
+    }
+}
+
+/// The HTTP status of a domain error kind.
+pub fn status_for(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError {
+            status: status_for(e.kind),
+            code: Cow::Borrowed(e.code),
+            message: e.message,
+            details: e.details,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let (Some(details), Some(obj)) = (self.details, error.as_object_mut()) {
+            obj.insert("details".into(), details);
+        }
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        let headers = response.headers_mut();
+        match self.status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(RATE_LIMIT_RETRY_AFTER_SECS),
+                );
+            }
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response.extensions_mut().insert(ErrorCode(self.code));
+        response
+    }
+}
+
+/// What handlers return.
+pub type ApiResult<T> = Result<T, ApiError>;
