@@ -100,6 +100,11 @@ impl Service {
         }
     }
 
+    /// The current time, from the service's clock (views derive `expired` from it).
+    pub fn now(&self) -> crate::model::Timestamp {
+        self.clock.now()
+    }
+
     /// The store (for adapters that need it, e.g. the SCIM layer).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
