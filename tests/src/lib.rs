@@ -1,0 +1,3 @@
+pub mod conformance;
+pub mod lambda_runtime;
+pub mod server;

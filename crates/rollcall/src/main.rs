@@ -1,1 +1,131 @@
-fn main() {}
+//! `rollcall`: the local binary. `serve` runs every route of every function in one process;
+//! `token` prints a bearer token the local server accepts; `create-table` sets up DynamoDB.
+
+use clap::{Parser, Subcommand};
+use rollcall::{MailerKind, StoreKind, local_auth, serve};
+use rollcall_domain::service::Claims;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "rollcall",
+    version,
+    about = "Rollcall membership backend: local server and tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the whole API on one address.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ROLLCALL_ADDR", default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        /// Local data directory (embedded store, outbox, token signing key).
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = ".rollcall")]
+        data_dir: PathBuf,
+        /// Store backend.
+        #[arg(long, env = "ROLLCALL_STORE", value_enum, default_value = "embedded")]
+        store: StoreKind,
+        /// Mail backend.
+        #[arg(long, env = "ROLLCALL_MAILER", value_enum, default_value = "outbox")]
+        mailer: MailerKind,
+    },
+    /// Print a bearer token for an identity, accepted by a server using the same data directory.
+    Token {
+        /// Email claim.
+        #[arg(long)]
+        email: String,
+        /// Name claim.
+        #[arg(long)]
+        name: Option<String>,
+        /// Subject; derived from the email when absent.
+        #[arg(long)]
+        sub: Option<String>,
+        /// Mark the email as not verified.
+        #[arg(long)]
+        unverified: bool,
+        /// Hours the token stays valid.
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: i64,
+        /// Local data directory holding the signing key.
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = ".rollcall")]
+        data_dir: PathBuf,
+    },
+    /// Create the DynamoDB table (`ROLLCALL_TABLE`) with its indexes and TTL; a no-op if it exists.
+    CreateTable,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            addr,
+            data_dir,
+            store,
+            mailer,
+        } => runtime().and_then(|rt| {
+            rt.block_on(serve::run(serve::Options {
+                addr,
+                data_dir,
+                store,
+                mailer,
+            }))
+        }),
+        Command::Token {
+            email,
+            name,
+            sub,
+            unverified,
+            ttl_hours,
+            data_dir,
+        } => print_token(&email, name, sub, !unverified, ttl_hours, &data_dir),
+        Command::CreateTable => runtime().and_then(|rt| rt.block_on(serve::create_table())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("rollcall: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start runtime: {e}"))
+}
+
+fn print_token(
+    email: &str,
+    name: Option<String>,
+    sub: Option<String>,
+    verified: bool,
+    ttl_hours: i64,
+    data_dir: &std::path::Path,
+) -> Result<(), String> {
+    if rollcall_domain::Email::parse(email).is_none() {
+        return Err(format!("`{email}` is not a valid email address"));
+    }
+    if !(1..=24 * 365).contains(&ttl_hours) {
+        return Err("--ttl-hours must be between 1 and 8760".into());
+    }
+    let key = local_auth::LocalKey::load_or_create(data_dir)?;
+    let sub =
+        sub.unwrap_or_else(|| format!("local|{}", rollcall_domain::email::normalize_email(email)));
+    let claims = Claims {
+        sub,
+        email: Some(email.to_owned()),
+        email_verified: verified,
+        name,
+    };
+    println!("{}", key.mint(&claims, chrono::Duration::hours(ttl_hours))?);
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! Guards over HTTP, on both backends: tenant isolation for every route, bad input that changes
+//! nothing, and single-use accept under 20 concurrent requests.
+
+use reqwest::{Method, StatusCode};
+use rollcall_api::{RouteAuth, route_table};
+use rollcall_tests::server::{Backend, TestServer, emulator_endpoint};
+use serde_json::{Value, json};
+
+async fn servers() -> Vec<TestServer> {
+    let mut v = vec![TestServer::start(Backend::Embedded).await];
+    if let Some(endpoint) = emulator_endpoint() {
+        v.push(TestServer::start(Backend::Emulated { endpoint }).await);
+    }
+    v
+}
+
+/// An organization with one of everything, seen from its manager.
+struct Tenant {
+    token: String,
+    org: String,
+    pool: String,
+    invitation: String,
+    invitation_token: String,
+    link: String,
+    member: String,
+}
+
+async fn tenant(s: &TestServer, who: &str) -> Tenant {
+    let token = s.token(&format!("{who}@{who}.test"), Some(who), true);
+    let (st, org) = s
+        .call(
+            Method::POST,
+            "/orgs",
+            Some(&token),
+            Some(json!({"name": who})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{org}");
+    let org = org["id"].as_str().unwrap().to_owned();
+    let (_, pool) = s
+        .call(
+            Method::POST,
+            &format!("/orgs/{org}/pools"),
+            Some(&token),
+            Some(json!({"name": "P"})),
+        )
+        .await;
+    let pool = pool["id"].as_str().unwrap().to_owned();
+    let (_, res) = s
+        .call(Method::POST, &format!("/orgs/{org}/invitations"), Some(&token), Some(json!({
+            "invitations": [{"email": format!("guest@{who}.test")}, {"email": format!("member@{who}.test")}],
+            "send_email": false
+        })))
+        .await;
+    let invitation = res["results"][0]["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let invitation_token = res["results"][0]["accept_url"]
+        .as_str()
+        .unwrap()
+        .rsplit("token=")
+        .next()
+        .unwrap()
+        .to_owned();
+    let member_url = res["results"][1]["accept_url"].as_str().unwrap().to_owned();
+    let member_token = s.token(&format!("member@{who}.test"), None, true);
+    let t = member_url.rsplit("token=").next().unwrap();
+    let (st, m) = s
+        .call(
+            Method::POST,
+            "/invitations/accept",
+            Some(&member_token),
+            Some(json!({"token": t})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{m}");
+    let member = m["user_id"].as_str().unwrap().to_owned();
+    let (st, link) = s
+        .call(
+            Method::POST,
+            &format!("/orgs/{org}/invite-links"),
+            Some(&token),
+            Some(json!({"assignments": [{"role": "member"}]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{link}");
+    let link = link["id"].as_str().unwrap().to_owned();
+    Tenant {
+        token,
+        org,
+        pool,
+        invitation,
+        invitation_token,
+        link,
+        member,
+    }
+}
+
+/// A valid body for each body-taking route, so isolation is what answers, not validation.
+fn body_for(method: &Method, path: &str, b: &Tenant) -> Option<Value> {
+    let body = match (method.as_str(), path) {
+        ("POST", "/orgs") => json!({"name": "X"}),
+        ("PATCH", "/orgs/{org}") => json!({"name": "Stolen"}),
+        ("POST", "/orgs/{org}/pools") => json!({"name": "Stolen"}),
+        ("PATCH", "/orgs/{org}/pools/{pool}") => json!({"name": "Stolen"}),
+        ("PUT", "/orgs/{org}/users/{usr}/assignments") => {
+            json!({"assignments": [{"role": "organization_manager"}]})
+        }
+        ("POST", "/orgs/{org}/invitations") => json!({"invitations": [{"email": "x@y.test"}]}),
+        ("POST", "/orgs/{org}/invitations/{inv}/resend") => json!({}),
+        ("POST", "/orgs/{org}/invite-links") => json!({"assignments": [{"role": "member"}]}),
+        ("POST", "/invitations/accept" | "/invitations/decline") => {
+            json!({"token": b.invitation_token})
+        }
+        ("POST", "/join") => json!({"token": "rcl_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}),
+        ("POST", _) | ("PUT", _) | ("PATCH", _) => json!({}),
+        _ => return None,
+    };
+    Some(body)
+}
+
+fn fill(path: &str, b: &Tenant) -> String {
+    path.replace("{org}", &b.org)
+        .replace("{pool}", &b.pool)
+        .replace("{inv}", &b.invitation)
+        .replace("{lnk}", &b.link)
+        .replace("{usr}", &b.member)
+        .replace("{token}", &b.invitation_token)
+}
+
+#[tokio::test]
+async fn every_route_hides_other_organizations() {
+    for s in servers().await {
+        let a = tenant(&s, "alpha").await;
+        let b = tenant(&s, "beta").await;
+        let mut checked = 0;
+        for route in route_table() {
+            let path = fill(route.path, &b);
+            let body = body_for(&route.method, route.path, &b);
+            let (st, resp) = s
+                .call(route.method.clone(), &path, Some(&a.token), body)
+                .await;
+            let what = format!(
+                "{} {} as another org's manager → {st} {resp}",
+                route.method, route.path
+            );
+            if route.path.contains("{org}") {
+                assert_eq!(st, StatusCode::NOT_FOUND, "{what}");
+                assert!(
+                    resp["error"]["code"]
+                        .as_str()
+                        .is_some_and(|c| c.ends_with("not_found")),
+                    "{what}"
+                );
+            } else {
+                match (route.method.as_str(), route.path) {
+                    // Public preview by secret token: knowing the token is the permission.
+                    ("GET", "/invitations/{token}") => assert_eq!(route.auth, RouteAuth::Public),
+                    // Someone else's invitation: by id it is not found, by token the email must match.
+                    ("POST", "/me/invitations/{inv}/accept" | "/me/invitations/{inv}/decline") => {
+                        assert_eq!(st, StatusCode::NOT_FOUND, "{what}")
+                    }
+                    ("POST", "/invitations/accept" | "/invitations/decline") => {
+                        assert_eq!(st, StatusCode::FORBIDDEN, "{what}");
+                        assert_eq!(resp["error"]["code"], "email_mismatch", "{what}");
+                    }
+                    ("POST", "/join") => assert_eq!(st, StatusCode::NOT_FOUND, "{what}"),
+                    // The caller's own lists must not show the other org.
+                    ("GET", "/orgs" | "/me" | "/me/invitations") => {
+                        assert_eq!(st, StatusCode::OK, "{what}");
+                        assert!(!resp.to_string().contains(&b.org), "{what}");
+                    }
+                    ("POST", "/orgs") => assert_eq!(st, StatusCode::CREATED, "{what}"),
+                    _ => panic!(
+                        "route {} {} has no isolation check: add one here",
+                        route.method, route.path
+                    ),
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked >= 25, "route table too small: {checked}");
+        // Nothing of B changed.
+        let (_, org) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}", b.org),
+                Some(&b.token),
+                None,
+            )
+            .await;
+        assert_eq!(org["name"], "beta");
+        let (_, m) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}/users/{}", b.org, b.member),
+                Some(&b.token),
+                None,
+            )
+            .await;
+        assert_eq!(m["assignments"], json!([{"role": "member"}]), "{m}");
+    }
+}
+
+/// A refused request: method, path, content type, body, expected status.
+type BadRequest<'a> = (Method, String, Option<&'a str>, Vec<u8>, StatusCode);
+
+#[tokio::test]
+async fn bad_input_is_refused_clearly_and_changes_nothing() {
+    for s in servers().await {
+        let t = tenant(&s, "gamma").await;
+        let pools = format!("/orgs/{}/pools", t.org);
+        let invs = format!("/orgs/{}/invitations", t.org);
+        let tok = Some(t.token.as_str());
+        let cases: Vec<BadRequest> = vec![
+            (Method::POST, pools.clone(), Some("application/json"), b"{\"name\": ".to_vec(), StatusCode::BAD_REQUEST),
+            (Method::POST, pools.clone(), Some("application/json"), br#"{"name": 42}"#.to_vec(), StatusCode::BAD_REQUEST),
+            (Method::POST, pools.clone(), Some("application/json"), br#"{"name": "A", "colour": "red"}"#.to_vec(), StatusCode::BAD_REQUEST),
+            (Method::POST, pools.clone(), Some("text/plain"), br#"{"name": "A"}"#.to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            (Method::POST, pools.clone(), Some("application/json"), br#"{"name": "   "}"#.to_vec(), StatusCode::BAD_REQUEST),
+            (Method::POST, pools.clone(), Some("application/json"), br#"{"name": "A", "parent_id": "pool_nope"}"#.to_vec(), StatusCode::BAD_REQUEST),
+            (Method::POST, invs.clone(), Some("application/json"), serde_json::to_vec(&json!({"invitations": (0..101).map(|i| json!({"email": format!("u{i}@x.test")})).collect::<Vec<_>>()})).unwrap(), StatusCode::BAD_REQUEST),
+            (Method::POST, invs.clone(), Some("application/json"), br#"{"invitations": [{"email": "a@b.test"}], "expires_in_days": 31}"#.to_vec(), StatusCode::BAD_REQUEST),
+            (Method::POST, invs.clone(), Some("application/json"), br#"{"invitations": [{"email": "a@b.test"}], "assignments": [{"role": "manager"}]}"#.to_vec(), StatusCode::BAD_REQUEST),
+            (Method::POST, invs.clone(), Some("application/json"), br#"{"invitations": [{"email": "a@b.test"}], "assignments": [{"role": "emperor"}]}"#.to_vec(), StatusCode::BAD_REQUEST),
+        ];
+        for (method, path, ct, body, want) in cases {
+            let (st, resp) = s.call_raw(method.clone(), &path, tok, ct, body).await;
+            assert_eq!(st, want, "{method} {path}: {resp}");
+            assert!(
+                resp["error"]["code"].is_string() && resp["error"]["message"].is_string(),
+                "{resp}"
+            );
+        }
+        let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2_000_000)).into_bytes();
+        let (st, resp) = s.call_oversized(&pools, &t.token, huge).await;
+        assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{resp}");
+        assert_eq!(resp["error"]["code"], "payload_too_large", "{resp}");
+        for (path, want) in [
+            (
+                format!("/orgs/{}/users?limit=0", t.org),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                format!("/orgs/{}/users?limit=201", t.org),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                format!("/orgs/{}/users?limit=abc", t.org),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                format!("/orgs/{}/users?cursor=garbage!!", t.org),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                format!("/orgs/{}/invitations?status=sleeping", t.org),
+                StatusCode::BAD_REQUEST,
+            ),
+            ("/orgs/org_nope".to_string(), StatusCode::NOT_FOUND),
+            (
+                format!("/orgs/{}/users/usr_nope", t.org),
+                StatusCode::NOT_FOUND,
+            ),
+            ("/no/such/route".to_string(), StatusCode::NOT_FOUND),
+        ] {
+            let (st, resp) = s.call(Method::GET, &path, tok, None).await;
+            assert_eq!(st, want, "GET {path}: {resp}");
+            assert!(resp["error"]["code"].is_string(), "{resp}");
+        }
+        let (st, _) = s
+            .call(Method::GET, &format!("/orgs/{}/pools", t.org), None, None)
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        let (st, _) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}/pools", t.org),
+                Some("not-a-jwt"),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        // Nothing was written by any refused request.
+        let (_, list) = s.call(Method::GET, &pools, tok, None).await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+        let (_, list) = s
+            .call(Method::GET, &format!("{invs}?status=pending"), tok, None)
+            .await;
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_accepts_one_success() {
+    for s in servers().await {
+        let owner = s.token("race-owner@race.test", None, true);
+        let (_, org) = s
+            .call(
+                Method::POST,
+                "/orgs",
+                Some(&owner),
+                Some(json!({"name": "Race"})),
+            )
+            .await;
+        let org = org["id"].as_str().unwrap().to_owned();
+        let (_, res) = s
+            .call(
+                Method::POST,
+                &format!("/orgs/{org}/invitations"),
+                Some(&owner),
+                Some(json!({"invitations": [{"email": "racer@race.test"}], "send_email": false})),
+            )
+            .await;
+        let token = res["results"][0]["accept_url"]
+            .as_str()
+            .unwrap()
+            .rsplit("token=")
+            .next()
+            .unwrap()
+            .to_owned();
+        let racer = s.token("racer@race.test", None, true);
+        let calls = (0..20).map(|_| {
+            s.call(
+                Method::POST,
+                "/invitations/accept",
+                Some(&racer),
+                Some(json!({"token": token})),
+            )
+        });
+        let results = futures_util::future::join_all(calls).await;
+        let ok = results
+            .iter()
+            .filter(|(st, _)| *st == StatusCode::OK)
+            .count();
+        assert_eq!(ok, 1, "exactly one accept wins: {results:?}");
+        for (st, body) in results.iter().filter(|(st, _)| *st != StatusCode::OK) {
+            assert_eq!(*st, StatusCode::CONFLICT, "{body}");
+            assert_eq!(body["error"]["code"], "invitation_already_used", "{body}");
+        }
+        let (_, users) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{org}/users"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(
+            users["items"].as_array().unwrap().len(),
+            2,
+            "one membership created: {users}"
+        );
+    }
+}

@@ -1,0 +1,542 @@
+//! `infra/template.yaml` against the code it deploys: cfn-lint passes; every route of
+//! `rollcall_api::route_table()` is an HttpApi event of the function serving its group (and no
+//! other event exists); public routes have no authorizer; each function is built by cargo-lambda
+//! from its own binary; the table is the store's table; and each function's IAM policy is exactly
+//! what its store calls need (derived below from the Store methods each group's use cases call,
+//! the same table as in docs/deploy.md).
+//!
+//! Needs the repository's `.venv` (cfn-lint, whose YAML loader also reads the template here):
+//! under CI a missing tool fails, elsewhere these tests skip with a notice.
+
+use rollcall_api::{FunctionGroup, RouteAuth, route_table};
+use rollcall_store_dynamodb::keys;
+use rollcall_tests::lambda_runtime::template::{self, function_of_group, functions, permissions};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+/// The Store methods each group's use cases call (crates/domain/src/service, transitively),
+/// besides `identify` (`get_user_by_sub`, `upsert_user`), which every signed-in route calls.
+const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
+    (
+        "invite",
+        &[
+            "get_org",
+            "get_membership",
+            "list_pools",
+            "find_membership_by_email",
+            "find_pending_invitation",
+            "create_invitation",
+            "update_invitation",
+            "get_invitation",
+            "create_invite_link",
+        ],
+    ),
+    (
+        "accept",
+        &[
+            "find_invitation_by_token",
+            "get_org",
+            "get_user",
+            "get_invitation",
+            "get_membership",
+            "list_pools",
+            "accept_invitation",
+            "close_invitation",
+            "find_invite_link_by_token",
+            "join_with_link",
+        ],
+    ),
+    (
+        "list",
+        &[
+            "get_org",
+            "get_membership",
+            "get_orgs",
+            "list_user_memberships",
+            "list_pools",
+            "list_invitations",
+            "list_invitations_for_email",
+            "list_invite_links",
+            "list_memberships",
+        ],
+    ),
+    (
+        "delete",
+        &[
+            "get_org",
+            "get_membership",
+            "get_pool",
+            "delete_pool",
+            "get_invitation",
+            "list_pools",
+            "close_invitation",
+            "get_invite_link",
+            "revoke_invite_link",
+            "list_memberships",
+            "remove_member",
+        ],
+    ),
+    (
+        "manage",
+        &[
+            "create_org",
+            "get_org",
+            "get_membership",
+            "list_pools",
+            "update_org",
+            "get_pool",
+            "create_pool",
+            "update_pool",
+            "write_membership",
+        ],
+    ),
+];
+
+/// Store methods of `identify`, called by every route with `RouteAuth::Jwt`.
+const IDENTIFY: &[&str] = &["get_user_by_sub", "upsert_user"];
+
+/// What each Store method of crates/store-dynamodb does to the table, as IAM sees it: actions on
+/// the table (a `TransactWriteItems` needs the action of each of its items: Put → PutItem,
+/// Update → UpdateItem, Delete → DeleteItem, ConditionCheck → ConditionCheckItem), and the
+/// indexes it queries (`dynamodb:Query` on the index ARN).
+const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
+    ("get_user", &["GetItem"], &[]),
+    ("get_user_by_sub", &["GetItem"], &[]),
+    ("upsert_user", &["GetItem", "PutItem"], &[]),
+    ("create_org", &["PutItem"], &[]),
+    ("get_org", &["GetItem"], &[]),
+    ("get_orgs", &["BatchGetItem"], &[]),
+    ("update_org", &["UpdateItem"], &[]),
+    ("get_pool", &["GetItem"], &[]),
+    ("list_pools", &["Query"], &[]),
+    ("create_pool", &["UpdateItem", "PutItem"], &[]),
+    ("update_pool", &["UpdateItem", "PutItem", "DeleteItem"], &[]),
+    (
+        "delete_pool",
+        &[
+            "GetItem",
+            "Query",
+            "BatchGetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "ConditionCheckItem",
+        ],
+        &[],
+    ),
+    ("get_membership", &["GetItem"], &[]),
+    ("find_membership_by_email", &[], &["GSI2"]),
+    ("list_memberships", &["Query"], &[]),
+    ("list_user_memberships", &[], &["GSI1"]),
+    (
+        "write_membership",
+        &["ConditionCheckItem", "PutItem", "UpdateItem"],
+        &[],
+    ),
+    (
+        "remove_member",
+        &["GetItem", "PutItem", "UpdateItem", "DeleteItem"],
+        &["GSI3"],
+    ),
+    ("get_invitation", &["GetItem"], &[]),
+    ("find_invitation_by_token", &["GetItem"], &[]),
+    ("find_pending_invitation", &["GetItem"], &[]),
+    ("list_invitations", &[], &["GSI1", "GSI2"]),
+    ("list_invitations_for_email", &[], &["GSI2"]),
+    (
+        "create_invitation",
+        &["ConditionCheckItem", "PutItem", "UpdateItem"],
+        &[],
+    ),
+    (
+        "update_invitation",
+        &["PutItem", "UpdateItem", "DeleteItem"],
+        &[],
+    ),
+    (
+        "close_invitation",
+        &["PutItem", "UpdateItem", "DeleteItem"],
+        &[],
+    ),
+    (
+        "accept_invitation",
+        &["ConditionCheckItem", "PutItem", "UpdateItem", "DeleteItem"],
+        &[],
+    ),
+    ("create_invite_link", &["PutItem"], &[]),
+    ("get_invite_link", &["GetItem"], &[]),
+    ("find_invite_link_by_token", &["GetItem"], &[]),
+    ("list_invite_links", &["Query"], &[]),
+    ("revoke_invite_link", &["UpdateItem"], &[]),
+    (
+        "join_with_link",
+        &["ConditionCheckItem", "PutItem", "UpdateItem"],
+        &[],
+    ),
+    ("create_scim_token", &["PutItem"], &[]),
+    ("list_scim_tokens", &["Query"], &[]),
+    ("find_scim_token", &["GetItem"], &[]),
+    ("delete_scim_token", &["GetItem", "DeleteItem"], &[]),
+];
+
+/// Groups that send invitation mail (`ses:SendEmail` on the sender identity).
+const MAIL_GROUPS: &[&str] = &["invite"];
+
+/// The template, or `None` when the venv is missing outside CI.
+fn load() -> Option<Value> {
+    let python = template::require_tool("python")?;
+    Some(template::load(&python).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn groups() -> Vec<&'static str> {
+    FunctionGroup::ALL.iter().map(|g| g.as_str()).collect()
+}
+
+fn function(t: &Value, group: &str) -> (String, Value) {
+    let id = function_of_group(t, group)
+        .unwrap_or_else(|| panic!("no function builds rollcall-{group}"));
+    let f = functions(t).remove(&id).unwrap_or_default();
+    (id, f)
+}
+
+/// The permissions a group needs: its store calls' DynamoDB actions, and mail if it sends any.
+fn needed(group: &str, signed_in: bool) -> BTreeSet<(String, String)> {
+    let access: BTreeMap<&str, (&[&str], &[&str])> = STORE_METHOD_ACCESS
+        .iter()
+        .map(|(m, a, i)| (*m, (*a, *i)))
+        .collect();
+    let methods = GROUP_STORE_METHODS
+        .iter()
+        .find(|(g, _)| *g == group)
+        .unwrap_or_else(|| panic!("no store methods listed for group {group}"))
+        .1;
+    let mut out = BTreeSet::new();
+    let identify: &[&str] = if signed_in { IDENTIFY } else { &[] };
+    for m in methods.iter().chain(identify) {
+        let (actions, indexes) = access
+            .get(m)
+            .unwrap_or_else(|| panic!("unknown store method {m}"));
+        for a in *actions {
+            out.insert((format!("dynamodb:{a}"), "table".to_owned()));
+        }
+        for i in *indexes {
+            out.insert(("dynamodb:Query".to_owned(), format!("index/{i}")));
+        }
+    }
+    if MAIL_GROUPS.contains(&group) {
+        out.insert(("ses:SendEmail".to_owned(), "identity:sender".to_owned()));
+    }
+    out
+}
+
+#[test]
+fn cfn_lint_passes() {
+    let Some(lint) = template::require_tool("cfn-lint") else {
+        return;
+    };
+    let out = Command::new(lint)
+        .arg("infra/template.yaml")
+        .current_dir(template::repo_root())
+        .output()
+        .expect("run cfn-lint");
+    assert!(
+        out.status.success(),
+        "cfn-lint infra/template.yaml failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_route_is_wired_to_its_function_and_nothing_else_is() {
+    let Some(t) = load() else { return };
+    // (method, path) -> (function logical id, event)
+    let mut events: BTreeMap<(String, String), Vec<(String, Value)>> = BTreeMap::new();
+    for (id, f) in functions(&t) {
+        for (name, ev) in f["Properties"]["Events"].as_object().into_iter().flatten() {
+            assert_eq!(
+                ev["Type"], "HttpApi",
+                "{id}.{name}: only HttpApi events are expected"
+            );
+            let p = &ev["Properties"];
+            assert_eq!(
+                p["ApiId"],
+                json!({"Ref": "HttpApi"}),
+                "{id}.{name} is not on the HttpApi"
+            );
+            assert!(
+                p.get("PayloadFormatVersion").is_none_or(|v| v == "2.0"),
+                "{id}.{name}: payload 2.0"
+            );
+            let key = (
+                p["Method"].as_str().unwrap_or("").to_ascii_uppercase(),
+                p["Path"].as_str().unwrap_or("").to_owned(),
+            );
+            events
+                .entry(key)
+                .or_default()
+                .push((id.clone(), ev.clone()));
+        }
+    }
+    let routes = route_table();
+    for r in &routes {
+        let key = (r.method.as_str().to_owned(), r.path.to_owned());
+        let wired = events.remove(&key).unwrap_or_default();
+        let (expected, _) = function(&t, r.group.as_str());
+        assert_eq!(
+            wired.len(),
+            1,
+            "{} {} must be exactly one HttpApi event, found {}",
+            key.0,
+            key.1,
+            wired.len()
+        );
+        let (id, ev) = &wired[0];
+        assert_eq!(
+            id, &expected,
+            "{} {} is served by {}, but wired to {id}",
+            key.0, key.1, r.group
+        );
+        let authorizer = &ev["Properties"]["Auth"]["Authorizer"];
+        match r.auth {
+            RouteAuth::Public => assert_eq!(
+                authorizer, "NONE",
+                "{} {} is public: Auth.Authorizer must be NONE",
+                key.0, key.1
+            ),
+            RouteAuth::Jwt => assert!(
+                authorizer.is_null() || authorizer == "OidcAuthorizer",
+                "{} {} needs the JWT authorizer, has {authorizer}",
+                key.0,
+                key.1
+            ),
+        }
+    }
+    assert!(
+        events.is_empty(),
+        "events for routes the route table does not have: {:?}",
+        events.keys().collect::<Vec<_>>()
+    );
+    // Every group has a function and every function a group.
+    let ids: BTreeSet<String> = groups().iter().map(|g| function(&t, g).0).collect();
+    let all: BTreeSet<String> = functions(&t).into_keys().collect();
+    assert_eq!(ids, all, "functions without a route group");
+}
+
+#[test]
+fn the_api_verifies_jwts_from_the_configured_issuer() {
+    let Some(t) = load() else { return };
+    let api = &t["Resources"]["HttpApi"];
+    assert_eq!(api["Type"], "AWS::Serverless::HttpApi");
+    let auth = &api["Properties"]["Auth"];
+    let name = auth["DefaultAuthorizer"]
+        .as_str()
+        .expect("a default authorizer");
+    let jwt = &auth["Authorizers"][name]["JwtConfiguration"];
+    assert_eq!(jwt["issuer"], json!({"Ref": "JwtIssuer"}));
+    assert_eq!(jwt["audience"], json!({"Ref": "JwtAudience"}));
+    assert_eq!(
+        auth["Authorizers"][name]["IdentitySource"],
+        "$request.header.Authorization"
+    );
+    let params = &t["Parameters"];
+    for p in [
+        "JwtIssuer",
+        "JwtAudience",
+        "SenderAddress",
+        "ProductName",
+        "AcceptUrl",
+        "LogLevel",
+        "CorsAllowedOrigins",
+        "Architecture",
+    ] {
+        assert!(params.get(p).is_some(), "parameter {p} missing");
+    }
+    assert_eq!(params["Architecture"]["Default"], "arm64");
+    let cors = &api["Properties"]["CorsConfiguration"]["Fn::If"];
+    assert_eq!(
+        cors[1]["AllowOrigins"],
+        json!({"Ref": "CorsAllowedOrigins"}),
+        "CORS origins are the parameter"
+    );
+    let outputs = &t["Outputs"];
+    assert!(
+        outputs["ApiUrl"]["Value"]["Fn::Sub"]
+            .as_str()
+            .is_some_and(|s| s.contains("${HttpApi}"))
+    );
+    assert_eq!(outputs["TableName"]["Value"], json!({"Ref": "Table"}));
+}
+
+#[test]
+fn functions_are_rust_binaries_on_al2023_with_alarms() {
+    let Some(t) = load() else { return };
+    let globals = &t["Globals"]["Function"];
+    let prop = |f: &Value, k: &str| {
+        f["Properties"]
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| globals[k].clone())
+    };
+    let alarms: Vec<&Value> = t["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, r)| r)
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    for g in groups() {
+        let (id, f) = function(&t, g);
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        assert_eq!(
+            f["Metadata"]["BuildProperties"]["Binary"],
+            format!("rollcall-{g}"),
+            "{id}"
+        );
+        assert_eq!(prop(&f, "Runtime"), "provided.al2023", "{id}");
+        assert_eq!(prop(&f, "Handler"), "bootstrap", "{id}");
+        assert_eq!(
+            prop(&f, "Architectures"),
+            json!([{"Ref": "Architecture"}]),
+            "{id}"
+        );
+        let env = |k: &str| {
+            f["Properties"]["Environment"]["Variables"]
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| globals["Environment"]["Variables"][k].clone())
+        };
+        assert_eq!(env("ROLLCALL_TABLE"), json!({"Ref": "Table"}), "{id}");
+        assert_eq!(
+            env("ROLLCALL_ACCEPT_URL"),
+            json!({"Ref": "AcceptUrl"}),
+            "{id}"
+        );
+        assert_eq!(
+            env("ROLLCALL_LOG_LEVEL"),
+            json!({"Ref": "LogLevel"}),
+            "{id}"
+        );
+        if MAIL_GROUPS.contains(&g) {
+            assert_eq!(
+                env("ROLLCALL_SENDER"),
+                json!({"Ref": "SenderAddress"}),
+                "{id}"
+            );
+            assert_eq!(
+                env("ROLLCALL_PRODUCT_NAME"),
+                json!({"Ref": "ProductName"}),
+                "{id}"
+            );
+        }
+        for metric in ["Errors", "Throttles"] {
+            let found = alarms.iter().any(|a| {
+                let p = &a["Properties"];
+                p["Namespace"] == "AWS/Lambda"
+                    && p["MetricName"] == metric
+                    && p["Dimensions"] == json!([{"Name": "FunctionName", "Value": {"Ref": id}}])
+            });
+            assert!(found, "{id} has no {metric} alarm");
+        }
+    }
+}
+
+#[test]
+fn the_table_is_the_stores_table() {
+    let Some(t) = load() else { return };
+    let table = &t["Resources"]["Table"];
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        p["TimeToLiveSpecification"],
+        json!({"AttributeName": keys::TTL, "Enabled": true})
+    );
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    let schema = |pk: &str, sk: &str| json!([{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}]);
+    assert_eq!(p["KeySchema"], schema(keys::PK, keys::SK));
+    let mut attrs = vec![keys::PK, keys::SK];
+    let mut gsis = Vec::new();
+    for i in keys::INDEXES {
+        attrs.extend([i.pk, i.sk]);
+        gsis.push(json!({"IndexName": i.name, "KeySchema": schema(i.pk, i.sk), "Projection": {"ProjectionType": "ALL"}}));
+    }
+    let defs: BTreeSet<(String, String)> = p["AttributeDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                d["AttributeName"].as_str().unwrap_or("").to_owned(),
+                d["AttributeType"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = attrs
+        .iter()
+        .map(|a| ((*a).to_owned(), "S".to_owned()))
+        .collect();
+    assert_eq!(defs, want);
+    assert_eq!(p["GlobalSecondaryIndexes"], json!(gsis));
+}
+
+#[test]
+fn every_store_method_is_classified() {
+    let ports = std::fs::read_to_string(template::repo_root().join("crates/domain/src/ports.rs"))
+        .expect("ports.rs");
+    let start = ports.find("pub trait Store").expect("the Store trait");
+    let body = &ports[start..];
+    let body = &body[..body.find("\n}\n").unwrap_or(body.len())];
+    let methods: BTreeSet<&str> = body
+        .split("async fn ")
+        .skip(1)
+        .filter_map(|s| s.split('(').next())
+        .map(str::trim)
+        .collect();
+    let classified: BTreeSet<&str> = STORE_METHOD_ACCESS.iter().map(|(m, _, _)| *m).collect();
+    assert_eq!(
+        methods, classified,
+        "STORE_METHOD_ACCESS must list exactly the Store port's methods"
+    );
+    for (g, ms) in GROUP_STORE_METHODS {
+        for m in *ms {
+            assert!(classified.contains(m), "{g}: unknown store method {m}");
+        }
+    }
+    let listed: BTreeSet<&str> = GROUP_STORE_METHODS.iter().map(|(g, _)| *g).collect();
+    assert_eq!(
+        listed,
+        groups().into_iter().collect(),
+        "GROUP_STORE_METHODS must list every group"
+    );
+}
+
+#[test]
+fn each_function_has_exactly_the_permissions_its_store_calls_need() {
+    let Some(t) = load() else { return };
+    let routes = route_table();
+    let mut report = Vec::new();
+    for g in groups() {
+        let (id, f) = function(&t, g);
+        let signed_in = routes
+            .iter()
+            .any(|r| r.group.as_str() == g && r.auth == RouteAuth::Jwt);
+        let want = needed(g, signed_in);
+        let have = permissions(&f);
+        let extra: Vec<_> = have.difference(&want).collect();
+        let missing: Vec<_> = want.difference(&have).collect();
+        if !extra.is_empty() || !missing.is_empty() {
+            report.push(format!("{id}: not needed {extra:?}; missing {missing:?}"));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "IAM policies differ from what the store calls need:\n{}",
+        report.join("\n")
+    );
+}

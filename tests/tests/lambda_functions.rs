@@ -1,0 +1,445 @@
+//! The five Lambda binaries, each run the way Lambda runs it (the Runtime API emulator of
+//! `rollcall_tests::lambda_runtime`, API Gateway HTTP API payload 2.0 events with JWT authorizer
+//! claims) on DynamoDB + SES emulated by moto: a whole invite/accept story across the functions,
+//! requests without claims, what each function called on AWS compared with its IAM policy in
+//! `infra/template.yaml`, and a table of binary size, init time and peak memory.
+//!
+//! Needs `ROLLCALL_TEST_DYNAMODB_ENDPOINT` (./scripts/test sets it; unset: fails under CI, else
+//! skips with a notice) and the built binaries (`target/debug/rollcall-<group>`, or
+//! `ROLLCALL_FUNCTIONS_DIR`).
+
+use rollcall_api::FunctionGroup;
+use rollcall_domain::service::Claims;
+use rollcall_store_dynamodb::{create_table, emulator_client};
+use rollcall_tests::lambda_runtime::{
+    AwsCall, AwsRecorder, FunctionResponse, FunctionStats, HttpEvent, LambdaConfig, LambdaFunction,
+    template,
+};
+use rollcall_tests::server::{emulator_endpoint, ses_endpoint, token_in};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+const SENDER: &str = "invites@rollcall.example.test";
+const ACCEPT_URL: &str = "https://app.example.test/accept";
+
+/// One function group under test, with the recorder between it and the emulator.
+struct Running {
+    function: LambdaFunction,
+    recorder: AwsRecorder,
+}
+
+fn claims(email: &str, name: &str) -> Claims {
+    Claims {
+        sub: format!("oidc|{email}"),
+        email: Some(email.to_owned()),
+        email_verified: true,
+        name: Some(name.to_owned()),
+    }
+}
+
+/// The environment `infra/template.yaml` gives the function of `group`, pointed at the recorder.
+fn config(group: &str, table: &str, recorder: &AwsRecorder) -> LambdaConfig {
+    let mut c = LambdaConfig::new(format!("rollcall-{group}"))
+        .env("ROLLCALL_TABLE", table)
+        .env("ROLLCALL_ACCEPT_URL", ACCEPT_URL)
+        .env("ROLLCALL_LOG_LEVEL", "info")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_SESSION_TOKEN", "test")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &recorder.endpoint)
+        .env("AWS_ENDPOINT_URL_SES", &recorder.endpoint)
+        .env("AWS_ENDPOINT_URL_SESV2", &recorder.endpoint);
+    if group == "invite" {
+        c = c
+            .env("ROLLCALL_SENDER", SENDER)
+            .env("ROLLCALL_PRODUCT_NAME", "Rollcall Test");
+    }
+    c
+}
+
+async fn verify_sender(endpoint: &str) {
+    let resp = reqwest::Client::new()
+        .post(format!("{endpoint}/v2/email/identities"))
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=x",
+        )
+        .json(&json!({"EmailIdentity": SENDER}))
+        .send()
+        .await
+        .expect("verify sender");
+    assert!(
+        resp.status().is_success() || resp.status().as_u16() == 409,
+        "verify sender: {}",
+        resp.status()
+    );
+}
+
+/// The token of the newest invitation mail to `to` that moto's SES recorded.
+async fn token_mailed_to(endpoint: &str, to: &str) -> Option<String> {
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let mut found = Vec::new();
+    collect_mail(&data["ses"], to, &mut found);
+    found.pop()
+}
+
+fn collect_mail(v: &Value, to: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) if m.contains_key("destinations") || m.contains_key("destination") => {
+            let dest = m
+                .get("destinations")
+                .or(m.get("destination"))
+                .map(Value::to_string)
+                .unwrap_or_default();
+            if dest.to_lowercase().contains(&to.to_lowercase())
+                && let Some(t) = token_in(&Value::Object(m.clone()).to_string())
+            {
+                out.push(t);
+            }
+        }
+        Value::Object(m) => m.values().for_each(|x| collect_mail(x, to, out)),
+        Value::Array(a) => a.iter().for_each(|x| collect_mail(x, to, out)),
+        _ => {}
+    }
+}
+
+/// Sends `event` to the function of `group` and checks the headers every response carries.
+async fn call(
+    fns: &mut BTreeMap<&'static str, Running>,
+    group: &str,
+    event: HttpEvent,
+) -> (u16, Value) {
+    let route = event.route_key();
+    let f = &mut fns
+        .get_mut(group)
+        .unwrap_or_else(|| panic!("no function {group}"))
+        .function;
+    let r: FunctionResponse = f
+        .invoke(&event)
+        .await
+        .unwrap_or_else(|e| panic!("{route}: {e}"));
+    assert_eq!(
+        r.header("x-request-id"),
+        Some(r.request_id.as_str()),
+        "{route}: x-request-id is the request id"
+    );
+    if r.status != 204 {
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "{route}: content-type {:?}",
+            r.header("content-type")
+        );
+    } else {
+        assert!(r.body.is_empty(), "{route}: 204 with a body");
+    }
+    (r.status, r.json())
+}
+
+#[tokio::test]
+async fn the_invitation_story_runs_on_the_lambda_binaries() {
+    let Some(endpoint) = emulator_endpoint() else {
+        return;
+    };
+    let table = format!("rollcall-lambda-{}", uuid::Uuid::now_v7().simple());
+    create_table(&emulator_client(&endpoint), &table)
+        .await
+        .expect("create table");
+    verify_sender(&ses_endpoint(&endpoint)).await;
+
+    // Start the functions one after the other, so each init time is one cold start alone.
+    let mut fns: BTreeMap<&'static str, Running> = BTreeMap::new();
+    for g in FunctionGroup::ALL {
+        let recorder = AwsRecorder::start_split(&endpoint, &ses_endpoint(&endpoint))
+            .await
+            .expect("recorder");
+        let mut function =
+            LambdaFunction::start_group(g.as_str(), config(g.as_str(), &table, &recorder))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        function
+            .wait_ready(Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        fns.insert(g.as_str(), Running { function, recorder });
+    }
+
+    // Addresses unique to this run: the emulator (and its record of sent mail) is shared.
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let (owner_email, bob_email, carol_email) = (
+        format!("olivia-{run}@acme.test"),
+        format!("bob-{run}@example.test"),
+        format!("carol-{run}@example.test"),
+    );
+    let owner = claims(&owner_email, "Olivia Owner");
+    let bob = claims(&bob_email, "Bob Builder");
+
+    // manage: create the organization and a pool.
+    let (st, org) = call(
+        &mut fns,
+        "manage",
+        HttpEvent::new("POST", "/orgs", &[])
+            .claims(&owner)
+            .json(&json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{org}");
+    let org_id = org["id"].as_str().expect("org id").to_owned();
+    let (st, pool) = call(
+        &mut fns,
+        "manage",
+        HttpEvent::new("POST", "/orgs/{org}/pools", &[("org", &org_id)])
+            .claims(&owner)
+            .json(&json!({"name": "Engineering"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{pool}");
+    let pool_id = pool["id"].as_str().expect("pool id").to_owned();
+
+    // invite: bulk invite Bob and Carol as engineers of the pool; the mail goes through SES.
+    let body = json!({
+        "invitations": [{"email": bob_email, "name": "Bob Builder"}, {"email": carol_email}],
+        "assignments": [{"role": "engineer", "pool_id": pool_id}]
+    });
+    let (st, res) = call(
+        &mut fns,
+        "invite",
+        HttpEvent::new("POST", "/orgs/{org}/invitations", &[("org", &org_id)])
+            .claims(&owner)
+            .json(&body),
+    )
+    .await;
+    assert_eq!(st, 200, "{res}");
+    let results = res["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2, "{res}");
+    for r in results {
+        assert_eq!(r["result"], "invited", "{res}");
+        assert_eq!(r["invitation"]["email_status"], "sent", "{res}");
+        assert!(
+            r.get("accept_url").is_none_or(Value::is_null),
+            "no accept_url when mail is sent: {res}"
+        );
+    }
+    let carol_inv = results[1]["invitation"]["id"]
+        .as_str()
+        .expect("invitation id")
+        .to_owned();
+    let token = token_mailed_to(&ses_endpoint(&endpoint), &bob_email)
+        .await
+        .expect("an invitation mail to Bob with its token");
+    assert!(token.starts_with("rci_"), "{token}");
+
+    // accept: the public preview (no authorizer, no claims), then Bob accepts.
+    let (st, preview) = call(
+        &mut fns,
+        "accept",
+        HttpEvent::new("GET", "/invitations/{token}", &[("token", &token)]),
+    )
+    .await;
+    assert_eq!(st, 200, "{preview}");
+    assert_eq!(preview["org_name"], "Acme", "{preview}");
+    assert_eq!(preview["inviter_name"], "Olivia Owner", "{preview}");
+    let (st, member) = call(
+        &mut fns,
+        "accept",
+        HttpEvent::new("POST", "/invitations/accept", &[])
+            .claims(&bob)
+            .json(&json!({"token": token})),
+    )
+    .await;
+    assert_eq!(st, 200, "{member}");
+    assert_eq!(member["source"], "invitation", "{member}");
+    assert_eq!(
+        member["assignments"],
+        json!([{"role": "engineer", "pool_id": pool_id}]),
+        "{member}"
+    );
+    let bob_id = member["user_id"].as_str().expect("user id").to_owned();
+
+    // list: the members, and Bob's own view.
+    let (st, users) = call(
+        &mut fns,
+        "list",
+        HttpEvent::new("GET", "/orgs/{org}/users", &[("org", &org_id)]).claims(&owner),
+    )
+    .await;
+    assert_eq!(st, 200, "{users}");
+    let ids: Vec<&str> = users["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["user_id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 2, "{users}");
+    assert!(ids.contains(&bob_id.as_str()), "{users}");
+    let (st, me) = call(
+        &mut fns,
+        "list",
+        HttpEvent::new("GET", "/me", &[]).claims(&bob),
+    )
+    .await;
+    assert_eq!(st, 200, "{me}");
+    assert_eq!(me["user"]["id"], json!(bob_id), "{me}");
+    assert_eq!(me["memberships"][0]["org"]["id"], json!(org_id), "{me}");
+
+    // delete: revoke Carol's invitation, remove Bob.
+    let (st, body) = call(
+        &mut fns,
+        "delete",
+        HttpEvent::new(
+            "DELETE",
+            "/orgs/{org}/invitations/{inv}",
+            &[("org", &org_id), ("inv", &carol_inv)],
+        )
+        .claims(&owner),
+    )
+    .await;
+    assert_eq!(st, 204, "{body}");
+    let (st, body) = call(
+        &mut fns,
+        "delete",
+        HttpEvent::new(
+            "DELETE",
+            "/orgs/{org}/users/{usr}",
+            &[("org", &org_id), ("usr", &bob_id)],
+        )
+        .claims(&owner),
+    )
+    .await;
+    assert_eq!(st, 204, "{body}");
+    let (st, users) = call(
+        &mut fns,
+        "list",
+        HttpEvent::new("GET", "/orgs/{org}/users", &[("org", &org_id)]).claims(&owner),
+    )
+    .await;
+    assert_eq!(st, 200, "{users}");
+    assert_eq!(
+        users["items"].as_array().map(Vec::len),
+        Some(1),
+        "only the owner is left: {users}"
+    );
+
+    // No claims in the request context (a route whose authorizer was removed): 401, never served.
+    for (group, event) in [
+        (
+            "manage",
+            HttpEvent::new("POST", "/orgs", &[]).json(&json!({"name": "Nope"})),
+        ),
+        ("list", HttpEvent::new("GET", "/me", &[])),
+        (
+            "accept",
+            HttpEvent::new("POST", "/invitations/accept", &[]).json(&json!({"token": token})),
+        ),
+    ] {
+        let route = event.route_key();
+        let (st, err) = call(&mut fns, group, event).await;
+        assert_eq!(st, 401, "{route}: {err}");
+        assert_eq!(err["error"]["code"], "unauthenticated", "{route}: {err}");
+    }
+
+    // Logs: one JSON document per line, and never the invitation token.
+    for (g, r) in &fns {
+        for line in r.function.logs() {
+            assert!(
+                !line.contains(&token),
+                "{g} logged the invitation token: {line}"
+            );
+            assert!(
+                serde_json::from_str::<Value>(&line).is_ok(),
+                "{g} wrote a non-JSON log line: {line}"
+            );
+        }
+    }
+
+    // What each function called on AWS is within what its IAM policy allows.
+    let granted = template::require_tool("python")
+        .map(|py| template::load(&py).unwrap_or_else(|e| panic!("{e}")));
+    let mut rows = Vec::new();
+    let mut excess = Vec::new();
+    for (g, r) in fns {
+        let calls: BTreeSet<AwsCall> = r
+            .recorder
+            .calls()
+            .into_iter()
+            .map(|(a, res)| {
+                if res == format!("identity:{SENDER}") {
+                    (a, "identity:sender".to_owned())
+                } else {
+                    (a, res)
+                }
+            })
+            .collect();
+        let n_calls = r.recorder.calls().len();
+        if let Some(t) = &granted {
+            let id =
+                template::function_of_group(t, g).unwrap_or_else(|| panic!("no function for {g}"));
+            let allowed = template::permissions(&template::functions(t)[&id]);
+            let denied: Vec<&AwsCall> = calls.difference(&allowed).collect();
+            if !denied.is_empty() {
+                excess.push(format!(
+                    "{id} called {denied:?}, which its policy does not allow"
+                ));
+            }
+        }
+        let used: Vec<String> = calls
+            .iter()
+            .map(|(a, res)| format!("{}@{res}", a.trim_start_matches("dynamodb:")))
+            .collect();
+        let stats = r.function.stop();
+        rows.push((g, stats, n_calls, used));
+    }
+    print_table(&rows);
+    assert!(excess.is_empty(), "{}", excess.join("\n"));
+}
+
+fn print_table(rows: &[(&str, FunctionStats, usize, Vec<String>)]) {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let ms = |d: Option<Duration>| {
+        d.map(|d| format!("{:.1}", d.as_secs_f64() * 1000.0))
+            .unwrap_or_else(|| "-".into())
+    };
+    println!();
+    println!(
+        "function | binary (MiB) | init (ms) | first call (ms) | peak RSS (MiB) | invocations | AWS calls"
+    );
+    println!("---|---|---|---|---|---|---");
+    for (g, s, n, _) in rows {
+        println!(
+            "{g} | {:.1} | {} | {} | {} | {} | {n}",
+            mib(s.binary_bytes),
+            ms(s.init),
+            ms(s.first_invocation),
+            s.peak_rss_kib
+                .map(|k| format!("{:.1}", k as f64 / 1024.0))
+                .unwrap_or_else(|| "-".into()),
+            s.invocations,
+        );
+    }
+    for (g, _, _, used) in rows {
+        println!("{g} used: {}", used.join(", "));
+    }
+}
+
+#[tokio::test]
+async fn a_function_missing_its_configuration_fails_at_init_naming_the_variable() {
+    // No emulator needed: the configuration is read before any AWS call.
+    let config = LambdaConfig::new("rollcall-list")
+        .env("ROLLCALL_TABLE", "t")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    let mut f = LambdaFunction::start_group("list", config)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = f
+        .wait_ready(Duration::from_secs(30))
+        .await
+        .expect_err("init must fail without ROLLCALL_ACCEPT_URL");
+    assert!(err.to_string().contains("ROLLCALL_ACCEPT_URL"), "{err}");
+}
