@@ -3,11 +3,11 @@
 use super::invitations::{invitation_not_found, not_pending};
 use super::{Caller, RETRIES, Service};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ids::{InvitationId, PoolId};
+use crate::ids::InvitationId;
 use crate::model::{Invitation, InvitationStatus, MemberSource, MemberStatus, Membership};
 use crate::page::{Page, PageRequest};
 use crate::ports::{Conflict, MembershipWrite, StoreError};
-use crate::role::{Assignment, merge_assignments, normal_form};
+use crate::role::merge_assignments;
 use crate::secret::{SecretKind, hash_secret, looks_like, verify_secret};
 
 /// What an invitation token shows before sign-in.
@@ -146,17 +146,7 @@ impl Service {
                 return Err(not_pending(&inv, now));
             }
             let pools = self.store.list_pools(&inv.org_id).await?;
-            let kept: Vec<Assignment> = normal_form(
-                inv.assignments
-                    .iter()
-                    .filter(|a| {
-                        a.pool_id
-                            .as_ref()
-                            .is_none_or(|p| pools.iter().any(|q| &q.id == p))
-                    })
-                    .cloned(),
-            );
-            let required: Vec<PoolId> = kept.iter().filter_map(|a| a.pool_id.clone()).collect();
+            let (kept, required) = super::pools::on_existing_pools(&inv.assignments, &pools);
             let existing = self
                 .store
                 .get_membership(&inv.org_id, &caller.user.id)
@@ -242,25 +232,7 @@ impl Service {
         if !inv.is_open(now) {
             return Err(not_pending(&inv, now));
         }
-        let after = Invitation {
-            status: InvitationStatus::Declined,
-            updated_at: now,
-            version: inv.version + 1,
-            ..inv.clone()
-        };
-        self.store
-            .close_invitation(&inv, &after)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale) => {
-                    Error::conflict(
-                        "invitation_not_pending",
-                        "The invitation is no longer pending",
-                    )
-                }
-                other => other.into(),
-            })?;
-        Ok(after)
+        self.close_as(&inv, InvitationStatus::Declined).await
     }
 }
 

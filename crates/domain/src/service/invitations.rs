@@ -131,13 +131,7 @@ impl Service {
             None => ctx.org.settings.invitation_expiry_days,
         };
         let send_email = req.send_email.unwrap_or(true);
-        let pools: HashMap<PoolId, Pool> = self
-            .store
-            .list_pools(org_id)
-            .await?
-            .into_iter()
-            .map(|p| (p.id.clone(), p))
-            .collect();
+        let pools = self.pool_map(org_id).await?;
         let mut seen = HashSet::new();
         let mut results = Vec::with_capacity(req.invitations.len());
         for entry in &req.invitations {
@@ -415,13 +409,7 @@ impl Service {
         req: &ResendRequest,
     ) -> Result<(Invitation, Option<String>)> {
         let ctx = self.org_context(caller, org_id).await?;
-        let pools: HashMap<PoolId, Pool> = self
-            .store
-            .list_pools(org_id)
-            .await?
-            .into_iter()
-            .map(|p| (p.id.clone(), p))
-            .collect();
+        let pools = self.pool_map(org_id).await?;
         let before = self.manageable_invitation(&ctx, id, &pools).await?;
         let now = self.clock.now();
         if !before.is_open(now) {
@@ -493,13 +481,7 @@ impl Service {
         if crate::permissions::is_org_manager(&ctx.me) {
             return Ok(page);
         }
-        let pools: HashMap<PoolId, Pool> = self
-            .store
-            .list_pools(org_id)
-            .await?
-            .into_iter()
-            .map(|p| (p.id.clone(), p))
-            .collect();
+        let pools = self.pool_map(org_id).await?;
         Ok(Page {
             items: page
                 .items
@@ -518,36 +500,14 @@ impl Service {
         id: &InvitationId,
     ) -> Result<()> {
         let ctx = self.org_context(caller, org_id).await?;
-        let pools: HashMap<PoolId, Pool> = self
-            .store
-            .list_pools(org_id)
-            .await?
-            .into_iter()
-            .map(|p| (p.id.clone(), p))
-            .collect();
+        let pools = self.pool_map(org_id).await?;
         let before = self.manageable_invitation(&ctx, id, &pools).await?;
         if before.status != InvitationStatus::Pending {
             return Err(not_pending(&before, self.clock.now()));
         }
-        let now = self.clock.now();
-        let after = Invitation {
-            status: InvitationStatus::Revoked,
-            updated_at: now,
-            version: before.version + 1,
-            ..before.clone()
-        };
-        self.store
-            .close_invitation(&before, &after)
+        self.close_as(&before, InvitationStatus::Revoked)
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale) => {
-                    Error::conflict(
-                        "invitation_not_pending",
-                        "The invitation is no longer pending",
-                    )
-                }
-                other => other.into(),
-            })
+            .map(drop)
     }
 
     /// An invitation of the org that the caller may manage; 404 otherwise (403 if they may not invite).
@@ -586,6 +546,36 @@ struct InviteInput {
 
 fn rate_limited_entry(limit: RateLimit) -> Error {
     Error::rate_limited(limit)
+}
+
+impl Service {
+    /// Closes a pending invitation as `status` (declined, revoked); 409 if it closed meanwhile.
+    pub(crate) async fn close_as(
+        &self,
+        before: &Invitation,
+        status: InvitationStatus,
+    ) -> Result<Invitation> {
+        let now = self.clock.now();
+        let after = Invitation {
+            status,
+            updated_at: now,
+            version: before.version + 1,
+            ..before.clone()
+        };
+        self.store
+            .close_invitation(before, &after)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale) => {
+                    Error::conflict(
+                        "invitation_not_pending",
+                        "The invitation is no longer pending",
+                    )
+                }
+                other => other.into(),
+            })?;
+        Ok(after)
+    }
 }
 
 /// The error for acting on an invitation that is no longer pending.

@@ -3,12 +3,12 @@
 use super::validate;
 use super::{Caller, RETRIES, Service};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ids::{InviteLinkId, OrgId, PoolId};
+use crate::ids::{InviteLinkId, OrgId};
 use crate::model::{InviteLink, MemberSource, MemberStatus, Membership};
 use crate::page::{Page, PageRequest};
 use crate::permissions::{is_org_manager, link_role_allowed};
 use crate::ports::{Conflict, MembershipWrite, StoreError};
-use crate::role::{Assignment, normal_form};
+use crate::role::Assignment;
 use crate::secret::{SecretKind, hash_secret, looks_like, verify_secret};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -65,16 +65,7 @@ impl Service {
             ));
         }
         let pools = self.store.list_pools(org_id).await?;
-        if let Some(p) = assignments
-            .iter()
-            .filter_map(|a| a.pool_id.as_ref())
-            .find(|p| !pools.iter().any(|q| &q.id == *p))
-        {
-            return Err(Error::not_found(
-                "pool_not_found",
-                format!("Pool {p} does not exist in this organization"),
-            ));
-        }
+        super::pools::require_pools_exist(&assignments, &pools)?;
         let now = self.clock.now();
         let expires_at = match req.expires_in_days {
             Some(d) => Some(
@@ -207,17 +198,7 @@ impl Service {
                 ));
             }
             let pools = self.store.list_pools(&org.id).await?;
-            let kept = normal_form(
-                link.assignments
-                    .iter()
-                    .filter(|a| {
-                        a.pool_id
-                            .as_ref()
-                            .is_none_or(|p| pools.iter().any(|q| &q.id == p))
-                    })
-                    .cloned(),
-            );
-            let required: Vec<PoolId> = kept.iter().filter_map(|a| a.pool_id.clone()).collect();
+            let (kept, required) = super::pools::on_existing_pools(&link.assignments, &pools);
             let membership = Membership {
                 org_id: org.id.clone(),
                 user_id: caller.user.id.clone(),

@@ -81,16 +81,7 @@ impl Service {
         }
         let assignments = validate::assignments("assignments", assignments)?;
         let pools = self.store.list_pools(org_id).await?;
-        if let Some(p) = assignments
-            .iter()
-            .filter_map(|a| a.pool_id.as_ref())
-            .find(|p| !pools.iter().any(|q| &q.id == *p))
-        {
-            return Err(Error::not_found(
-                "pool_not_found",
-                format!("Pool {p} does not exist in this organization"),
-            ));
-        }
+        super::pools::require_pools_exist(&assignments, &pools)?;
         let before = self
             .store
             .get_membership(org_id, user_id)

@@ -2,7 +2,7 @@
 
 use super::validate::{self, MAX_NAME_LEN};
 use super::{Caller, Service};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::ids::{OrgId, PoolId};
 use crate::model::{MemberSource, MemberStatus, Membership, Organization, Pool, Settings, User};
 use crate::page::{Page, PageRequest};
@@ -212,17 +212,7 @@ fn apply_settings(current: &Settings, patch: &SettingsPatch, pools: &[Pool]) -> 
     }
     if let Some(list) = &patch.scim_default_assignments {
         let list = validate::assignments("settings.scim_default_assignments", list)?;
-        if let Some(missing) = list
-            .iter()
-            .filter_map(|a| a.pool_id.as_ref())
-            .find(|p| !pools.iter().any(|q| &q.id == *p))
-        {
-            return Err(Error::new(
-                ErrorKind::NotFound,
-                "pool_not_found",
-                format!("Pool {missing} does not exist"),
-            ));
-        }
+        super::pools::require_pools_exist(&list, pools)?;
         s.scim_default_assignments = list;
     }
     if let Some(list) = &patch.allowed_email_domains {

@@ -7,7 +7,9 @@ use crate::ids::{OrgId, PoolId, UserId};
 use crate::model::{MemberStatus, Pool};
 use crate::permissions::{can_change_pool, can_create_pool_under};
 use crate::ports::{Conflict, StoreError};
+use crate::role::{Assignment, normal_form};
 use serde::Deserialize;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// Deepest a pool may be (the root is depth 0).
@@ -35,6 +37,41 @@ pub struct UpdatePoolRequest {
     pub name: Option<String>,
     /// New owner.
     pub owner_id: Option<UserId>,
+}
+
+/// The 404 for an assignment on a pool that is not in the organization.
+pub(crate) fn require_pools_exist(assignments: &[Assignment], pools: &[Pool]) -> Result<()> {
+    match assignments
+        .iter()
+        .filter_map(|a| a.pool_id.as_ref())
+        .find(|p| !pools.iter().any(|q| &q.id == *p))
+    {
+        Some(p) => Err(Error::not_found(
+            "pool_not_found",
+            format!("Pool {p} does not exist in this organization"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The assignments whose pool still exists (in normal form) and the pools they need, for
+/// granting stored assignments (invitations, links) after pools may have been deleted.
+pub(crate) fn on_existing_pools(
+    assignments: &[Assignment],
+    pools: &[Pool],
+) -> (Vec<Assignment>, Vec<PoolId>) {
+    let kept = normal_form(
+        assignments
+            .iter()
+            .filter(|a| {
+                a.pool_id
+                    .as_ref()
+                    .is_none_or(|p| pools.iter().any(|q| &q.id == p))
+            })
+            .cloned(),
+    );
+    let required = kept.iter().filter_map(|a| a.pool_id.clone()).collect();
+    (kept, required)
 }
 
 fn pool_not_found() -> Error {
@@ -162,6 +199,17 @@ impl Service {
             StoreError::Conflict(Conflict::Stale) => pool_not_found(),
             other => other.into(),
         })
+    }
+
+    /// The organization's pools by id.
+    pub(crate) async fn pool_map(&self, org_id: &OrgId) -> Result<HashMap<PoolId, Pool>> {
+        Ok(self
+            .store
+            .list_pools(org_id)
+            .await?
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect())
     }
 
     async fn pool_with_parent(
