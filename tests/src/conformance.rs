@@ -9,7 +9,8 @@ use rollcall_domain::email::Email;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::{
     EmailStatus, Invitation, InvitationStatus, InviteLink, MemberSource, MemberStatus, Membership,
-    Organization, Pool, ScimToken, Settings, Timestamp, User,
+    Organization, PLACEHOLDER_SUB_PREFIX, Pool, ScimToken, ScimUser, Settings, Timestamp, User,
+    user_name_key,
 };
 use rollcall_domain::page::{Page, PageRequest};
 pub use rollcall_domain::ports::Store;
@@ -73,6 +74,17 @@ macro_rules! store_conformance_tests {
             join_with_link_rules,
             concurrent_joins_respect_max_uses,
             scim_token_lifecycle,
+            scim_provision_creates_user_membership_and_record,
+            count_memberships_follows_every_path,
+            scim_user_name_is_unique_case_insensitively,
+            scim_concurrent_provisions_of_one_user_name_have_one_winner,
+            scim_external_id_is_unique_and_found,
+            scim_provision_accepts_pending_invitation,
+            scim_update_moves_the_claims,
+            scim_suspending_the_last_org_manager_is_refused,
+            find_user_by_email_returns_the_oldest,
+            link_user_subject_replaces_the_placeholder,
+            remove_member_deletes_scim_record_and_claims,
         );
     };
     (@cases $make:expr, $skip:expr; $($case:ident),* $(,)?) => {
@@ -2921,5 +2933,1075 @@ pub async fn scim_token_lifecycle(store: Arc<dyn Store>) {
     assert_eq!(
         store.find_scim_token(&t3.token_hash).await.unwrap(),
         Some(t3)
+    );
+}
+
+// ====================================================================== SCIM provisioning
+
+/// A placeholder user (not stored) with `email`, as SCIM provisioning creates them.
+pub fn placeholder_user(email: Email) -> User {
+    User {
+        id: user_id(),
+        sub: format!("{PLACEHOLDER_SUB_PREFIX}{}", uuid().simple()),
+        email,
+        name: Some("Provisioned Person".into()),
+        created_at: now(),
+    }
+}
+
+/// A SCIM record (not stored) of `user` in `org`, version 1.
+pub fn scim_record(org: &OrgId, user: &UserId, user_name: &str) -> ScimUser {
+    let t = now();
+    ScimUser {
+        org_id: org.clone(),
+        user_id: user.clone(),
+        user_name: user_name.to_owned(),
+        resource: serde_json::json!({
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+            ],
+            "userName": user_name,
+            "name": {"givenName": "Ada", "familyName": "Lovelace", "middleName": null},
+            "displayName": "Ada Lovelace",
+            "title": "",
+            "emails": [{"value": "ada@example.com", "type": "work", "primary": true}],
+            "phoneNumbers": [],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                "department": "R&D",
+                "employeeNumber": "1842",
+                "manager": {"value": "usr_x", "displayName": "Babbage"},
+                "weight": 1.5,
+                "level": 7
+            }
+        }),
+        created_at: t,
+        updated_at: t,
+        version: 1,
+    }
+}
+
+/// A fresh userName (an email-like string with mixed case).
+pub fn user_name(tag: &str) -> String {
+    format!("{tag}.{}@Example.COM", uuid().simple())
+}
+
+/// A provisioned member to be: a placeholder user, its membership (`source: scim`, with an
+/// externalId) and its SCIM record.
+pub struct Provisioned {
+    /// The placeholder user.
+    pub user: User,
+    /// The membership.
+    pub membership: Membership,
+    /// The SCIM record.
+    pub record: ScimUser,
+}
+
+/// A provisioned member of `org` (not stored), with a fresh userName and externalId.
+pub fn provisioned(org: &OrgId) -> Provisioned {
+    let user = placeholder_user(email("scim"));
+    let mut membership = membership(org, &user.id, user.email.clone(), vec![]);
+    membership.source = MemberSource::Scim;
+    membership.external_id = Some(format!("00u{}", uuid().simple()));
+    let record = scim_record(org, &user.id, &user_name("ada"));
+    Provisioned {
+        user,
+        membership,
+        record,
+    }
+}
+
+/// Stores `p` with `provision_scim_member` (no invitation accepted).
+pub async fn provision(store: &Arc<dyn Store>, p: &Provisioned) -> StoreResult<()> {
+    store
+        .provision_scim_member(
+            Some(&p.user),
+            &MembershipWrite::Create(p.membership.clone()),
+            &p.record,
+            None,
+            now(),
+        )
+        .await
+}
+
+/// Checks that nothing of `p` was stored.
+async fn assert_not_provisioned(store: &Arc<dyn Store>, p: &Provisioned) {
+    let org = &p.membership.org_id;
+    assert_eq!(store.get_user(&p.user.id).await.unwrap(), None, "no user");
+    assert_eq!(store.get_user_by_sub(&p.user.sub).await.unwrap(), None);
+    assert_eq!(
+        store.get_membership(org, &p.user.id).await.unwrap(),
+        None,
+        "no membership"
+    );
+    assert_eq!(
+        store.get_scim_user(org, &p.user.id).await.unwrap(),
+        None,
+        "no SCIM record"
+    );
+}
+
+/// `record` changed by `change`, with the next version.
+fn record_updated(record: &ScimUser, change: impl FnOnce(&mut ScimUser)) -> ScimUser {
+    let mut after = record.clone();
+    change(&mut after);
+    after.version = record.version + 1;
+    after.updated_at = now();
+    after
+}
+
+/// Provisioning creates the user (a placeholder), the membership and the SCIM record together;
+/// they are found by id, subject, userName key, externalId and in batches; a second provisioning
+/// of the same membership or into a missing org writes nothing.
+pub async fn scim_provision_creates_user_membership_and_record(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let p = provisioned(fx.id());
+    assert!(p.user.is_placeholder());
+    provision(&store, &p).await.unwrap();
+
+    assert_eq!(
+        store.get_user(&p.user.id).await.unwrap(),
+        Some(p.user.clone())
+    );
+    assert_eq!(
+        store.get_user_by_sub(&p.user.sub).await.unwrap(),
+        Some(p.user.clone())
+    );
+    assert_eq!(
+        store.get_membership(fx.id(), &p.user.id).await.unwrap(),
+        Some(p.membership.clone())
+    );
+    assert_eq!(
+        store.get_scim_user(fx.id(), &p.user.id).await.unwrap(),
+        Some(p.record.clone()),
+        "the record round-trips exactly, resource included"
+    );
+    let shouted = format!("  {}  ", p.record.user_name.to_uppercase());
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(fx.id(), &user_name_key(&shouted))
+            .await
+            .unwrap(),
+        Some(p.record.clone())
+    );
+    let ext = p.membership.external_id.clone().unwrap();
+    assert_eq!(
+        store
+            .find_membership_by_external_id(fx.id(), &ext)
+            .await
+            .unwrap(),
+        Some(p.membership.clone())
+    );
+    assert_eq!(
+        store
+            .find_user_by_email(p.user.email.normalized())
+            .await
+            .unwrap(),
+        Some(p.user.clone())
+    );
+    let mine = store
+        .list_user_memberships(&p.user.id, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(mine.items, vec![p.membership.clone()]);
+
+    // Batches: in the order asked, missing ones (and members without a record) left out.
+    let q = provisioned(fx.id());
+    provision(&store, &q).await.unwrap();
+    let got = store
+        .get_scim_users(
+            fx.id(),
+            &[
+                q.user.id.clone(),
+                user_id(),
+                fx.owner.user_id.clone(),
+                p.user.id.clone(),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, vec![q.record.clone(), p.record.clone()]);
+    assert!(store.get_scim_users(fx.id(), &[]).await.unwrap().is_empty());
+    let other = new_org(&store).await;
+    assert!(
+        store
+            .get_scim_users(other.id(), std::slice::from_ref(&p.user.id))
+            .await
+            .unwrap()
+            .is_empty(),
+        "records are per org"
+    );
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(other.id(), &p.record.user_name_key())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // The same membership again: it exists; nothing else is written.
+    let mut again = provisioned(fx.id());
+    again.membership = Membership {
+        user_id: p.user.id.clone(),
+        ..again.membership
+    };
+    again.record.user_id = p.user.id.clone();
+    assert_eq!(
+        conflict_of(
+            store
+                .provision_scim_member(
+                    None,
+                    &MembershipWrite::Create(again.membership.clone()),
+                    &again.record,
+                    None,
+                    now(),
+                )
+                .await
+        ),
+        Conflict::MembershipExists
+    );
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(fx.id(), &again.record.user_name_key())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Into a missing org: nothing, not even the user.
+    let ghost = provisioned(&OrgId::from_uuid(uuid()));
+    assert_eq!(
+        conflict_of(provision(&store, &ghost).await),
+        Conflict::OrgMissing
+    );
+    assert_not_provisioned(&store, &ghost).await;
+
+    // A record about another member than the membership is refused.
+    let mut mismatched = provisioned(fx.id());
+    mismatched.record.user_id = user_id();
+    assert_eq!(
+        conflict_of(provision(&store, &mismatched).await),
+        Conflict::Stale
+    );
+    assert_not_provisioned(&store, &mismatched).await;
+}
+
+/// `count_memberships` follows every path that creates or removes a membership, and failed
+/// writes change nothing.
+pub async fn count_memberships_follows_every_path(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let org = fx.id();
+    let count = || {
+        let (store, org) = (store.clone(), org.clone());
+        async move { store.count_memberships(&org).await.unwrap() }
+    };
+    assert_eq!(count().await, 1, "create_org counts the owner");
+    assert_eq!(
+        store
+            .count_memberships(&OrgId::from_uuid(uuid()))
+            .await
+            .unwrap(),
+        0
+    );
+
+    let plain = add_member(&store, org, vec![]).await;
+    assert_eq!(count().await, 2, "write_membership create");
+    assert_eq!(
+        conflict_of(
+            store
+                .write_membership(&MembershipWrite::Create(plain.clone()))
+                .await
+        ),
+        Conflict::MembershipExists
+    );
+    store
+        .write_membership(&updated(&plain, |m| m.name = Some("Renamed".into())))
+        .await
+        .unwrap();
+    assert_eq!(count().await, 2, "failed creates and updates count nothing");
+
+    let at = now();
+    let inv = invite(&store, &fx, vec![]).await;
+    let invitee = user_id();
+    store
+        .accept_invitation(
+            &inv,
+            &accepted(&inv, &invitee, at),
+            &MembershipWrite::Create(membership(org, &invitee, inv.email.clone(), vec![])),
+            &[],
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(count().await, 3, "accept_invitation create");
+    let plain_now = store
+        .get_membership(org, &plain.user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let inv2 = invite(&store, &fx, vec![]).await;
+    store
+        .accept_invitation(
+            &inv2,
+            &accepted(&inv2, &plain.user_id, at),
+            &updated(&plain_now, |m| m.name = Some("Again".into())),
+            &[],
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(count().await, 3, "accepting into an existing membership");
+
+    let l = link(org, &fx.owner.user_id, None);
+    store.create_invite_link(&l).await.unwrap();
+    let joiner = membership(org, &user_id(), email("joiner"), vec![]);
+    store
+        .join_with_link(&l, &MembershipWrite::Create(joiner.clone()), &[], at)
+        .await
+        .unwrap();
+    assert_eq!(count().await, 4, "join_with_link");
+
+    let p = provisioned(org);
+    provision(&store, &p).await.unwrap();
+    assert_eq!(count().await, 5, "provision_scim_member");
+    let dup = Provisioned {
+        user: placeholder_user(email("dup")),
+        membership: p.membership.clone(),
+        record: scim_record(org, &p.user.id, &user_name("dup")),
+    };
+    assert!(provision(&store, &dup).await.is_err());
+    assert_eq!(count().await, 5);
+
+    store
+        .remove_member(&joiner, &fx.owner.user_id)
+        .await
+        .unwrap();
+    assert_eq!(count().await, 4, "remove_member");
+    store
+        .remove_member(&p.membership, &fx.owner.user_id)
+        .await
+        .unwrap();
+    assert_eq!(count().await, 3);
+    assert!(
+        store
+            .remove_member(&joiner, &fx.owner.user_id)
+            .await
+            .is_err()
+    );
+    assert_eq!(count().await, 3, "a failed removal counts nothing");
+    assert_eq!(
+        all_members(&store, org, &MemberFilter::default(), 50)
+            .await
+            .len(),
+        3
+    );
+}
+
+/// userName is unique per org after trimming and lowercasing; the loser writes nothing; another
+/// org may use the same userName.
+pub async fn scim_user_name_is_unique_case_insensitively(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let first = provisioned(fx.id());
+    provision(&store, &first).await.unwrap();
+    let count = store.count_memberships(fx.id()).await.unwrap();
+
+    let mut second = provisioned(fx.id());
+    second.record.user_name = format!(" {} ", first.record.user_name.to_lowercase());
+    assert_eq!(
+        conflict_of(provision(&store, &second).await),
+        Conflict::UserNameTaken
+    );
+    assert_not_provisioned(&store, &second).await;
+    assert_eq!(store.count_memberships(fx.id()).await.unwrap(), count);
+    assert_eq!(
+        store
+            .find_membership_by_external_id(
+                fx.id(),
+                second.membership.external_id.as_deref().unwrap()
+            )
+            .await
+            .unwrap(),
+        None,
+        "the loser's externalId is not claimed"
+    );
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(fx.id(), &second.record.user_name_key())
+            .await
+            .unwrap(),
+        Some(first.record.clone())
+    );
+
+    let other = new_org(&store).await;
+    let mut elsewhere = provisioned(other.id());
+    elsewhere.record.user_name = first.record.user_name.clone();
+    provision(&store, &elsewhere).await.unwrap();
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(other.id(), &first.record.user_name_key())
+            .await
+            .unwrap(),
+        Some(elsewhere.record)
+    );
+}
+
+/// Of 10 concurrent provisionings with the same userName, exactly one succeeds and the others
+/// get `UserNameTaken`.
+pub async fn scim_concurrent_provisions_of_one_user_name_have_one_winner(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let name = user_name("rush");
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let mut p = provisioned(fx.id());
+        // Same userName, spelled differently each time.
+        p.record.user_name = if i % 2 == 0 {
+            name.clone()
+        } else {
+            name.to_uppercase()
+        };
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = provision(&store, &p).await;
+            (r, p)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        match t.await.expect("task") {
+            (Ok(()), p) => winners.push(p),
+            (Err(StoreError::Conflict(Conflict::UserNameTaken)), p) => {
+                assert_not_provisioned(&store, &p).await;
+            }
+            (Err(other), _) => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one winner");
+    let winner = &winners[0];
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(fx.id(), &user_name_key(&name))
+            .await
+            .unwrap(),
+        Some(winner.record.clone())
+    );
+    assert_eq!(store.count_memberships(fx.id()).await.unwrap(), 2);
+}
+
+/// externalId is unique per org (exact, case-sensitive) and finds its membership.
+pub async fn scim_external_id_is_unique_and_found(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let a = provisioned(fx.id());
+    provision(&store, &a).await.unwrap();
+    let ext = a.membership.external_id.clone().unwrap();
+
+    let mut b = provisioned(fx.id());
+    b.membership.external_id = Some(ext.clone());
+    assert_eq!(
+        conflict_of(provision(&store, &b).await),
+        Conflict::ExternalIdTaken
+    );
+    assert_not_provisioned(&store, &b).await;
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(fx.id(), &b.record.user_name_key())
+            .await
+            .unwrap(),
+        None,
+        "the loser's userName is not claimed"
+    );
+
+    // Exact match: another case is another externalId.
+    let mut c = provisioned(fx.id());
+    c.membership.external_id = Some(ext.to_uppercase());
+    provision(&store, &c).await.unwrap();
+    assert_eq!(
+        store
+            .find_membership_by_external_id(fx.id(), &ext)
+            .await
+            .unwrap(),
+        Some(a.membership.clone())
+    );
+    assert_eq!(
+        store
+            .find_membership_by_external_id(fx.id(), &ext.to_uppercase())
+            .await
+            .unwrap(),
+        Some(c.membership.clone())
+    );
+    assert_eq!(
+        store
+            .find_membership_by_external_id(fx.id(), "no-such-id")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A member without an externalId; and the same externalId in another org.
+    let mut d = provisioned(fx.id());
+    d.membership.external_id = None;
+    provision(&store, &d).await.unwrap();
+    let other = new_org(&store).await;
+    assert_eq!(
+        store
+            .find_membership_by_external_id(other.id(), &ext)
+            .await
+            .unwrap(),
+        None
+    );
+    let mut e = provisioned(other.id());
+    e.membership.external_id = Some(ext.clone());
+    provision(&store, &e).await.unwrap();
+    assert_eq!(
+        store
+            .find_membership_by_external_id(other.id(), &ext)
+            .await
+            .unwrap(),
+        Some(e.membership)
+    );
+}
+
+/// Provisioning that accepts a pending invitation closes it as accepted (slot free, no longer
+/// counted as pending), under accept's conditions.
+pub async fn scim_provision_accepts_pending_invitation(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let inv = invite(&store, &fx, vec![]).await;
+    let at = now();
+    let mut p = provisioned(fx.id());
+    p.user.email = inv.email.clone();
+    p.membership.email = inv.email.clone();
+    let after = accepted(&inv, &p.user.id, at);
+    store
+        .provision_scim_member(
+            Some(&p.user),
+            &MembershipWrite::Create(p.membership.clone()),
+            &p.record,
+            Some((&inv, &after)),
+            at,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_invitation(&inv.id).await.unwrap(),
+        Some(after.clone())
+    );
+    assert_eq!(
+        store
+            .find_invitation_by_token(&inv.token_hash)
+            .await
+            .unwrap(),
+        Some(after.clone())
+    );
+    assert_eq!(
+        store
+            .find_pending_invitation(fx.id(), inv.email.normalized())
+            .await
+            .unwrap(),
+        None,
+        "the slot is free"
+    );
+    assert_eq!(
+        store.get_membership(fx.id(), &p.user.id).await.unwrap(),
+        Some(p.membership.clone())
+    );
+    // A new invitation for the same address may be created, and the pending count went down.
+    let limits = InviteLimits {
+        max_pending: Some(1),
+        ..no_limits(at)
+    };
+    let next = invitation(fx.id(), inv.email.clone(), &fx.owner.user_id, vec![]);
+    store.create_invitation(&next, None, &limits).await.unwrap();
+
+    // The used invitation cannot be accepted again, and nothing is written then.
+    let again = provisioned(fx.id());
+    assert_eq!(
+        conflict_of(
+            store
+                .provision_scim_member(
+                    Some(&again.user),
+                    &MembershipWrite::Create(again.membership.clone()),
+                    &again.record,
+                    Some((&inv, &accepted(&inv, &again.user.id, at))),
+                    at,
+                )
+                .await
+        ),
+        Conflict::InvitationNotPending
+    );
+    assert_not_provisioned(&store, &again).await;
+
+    // Expired at `now`: refused, the invitation stays pending.
+    let late = provisioned(fx.id());
+    assert_eq!(
+        conflict_of(
+            store
+                .provision_scim_member(
+                    Some(&late.user),
+                    &MembershipWrite::Create(late.membership.clone()),
+                    &late.record,
+                    Some((&next, &accepted(&next, &late.user.id, at))),
+                    next.expires_at,
+                )
+                .await
+        ),
+        Conflict::InvitationNotPending
+    );
+    assert_not_provisioned(&store, &late).await;
+    assert_eq!(
+        store.get_invitation(&next.id).await.unwrap(),
+        Some(next.clone())
+    );
+}
+
+/// update_scim_member moves the claims with the values: the old userName and externalId are free
+/// again, the new ones taken; versions are checked; a member without a record gets one.
+pub async fn scim_update_moves_the_claims(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let a = provisioned(fx.id());
+    provision(&store, &a).await.unwrap();
+    let old_name = a.record.user_name.clone();
+    let old_ext = a.membership.external_id.clone().unwrap();
+
+    let new_name = user_name("renamed");
+    let new_ext = format!("00u{}", uuid().simple());
+    let write = updated(&a.membership, |m| {
+        m.external_id = Some(new_ext.clone());
+        m.name = Some("Ada King".into());
+    });
+    let after = record_updated(&a.record, |r| {
+        r.user_name = new_name.clone();
+        r.resource["displayName"] = serde_json::json!("Ada King");
+    });
+    store
+        .update_scim_member(&write, Some(&a.record), &after)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_scim_user(fx.id(), &a.user.id).await.unwrap(),
+        Some(after.clone())
+    );
+    assert_eq!(
+        store.get_membership(fx.id(), &a.user.id).await.unwrap(),
+        Some(after_of(&write))
+    );
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(fx.id(), &user_name_key(&old_name))
+            .await
+            .unwrap(),
+        None,
+        "the old userName finds nothing"
+    );
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(fx.id(), &user_name_key(&new_name))
+            .await
+            .unwrap(),
+        Some(after.clone())
+    );
+    assert_eq!(
+        store
+            .find_membership_by_external_id(fx.id(), &old_ext)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_membership_by_external_id(fx.id(), &new_ext)
+            .await
+            .unwrap(),
+        Some(after_of(&write))
+    );
+
+    // The new name is taken, the old ones are free.
+    let mut b = provisioned(fx.id());
+    b.record.user_name = new_name.to_lowercase();
+    assert_eq!(
+        conflict_of(provision(&store, &b).await),
+        Conflict::UserNameTaken
+    );
+    let mut b = provisioned(fx.id());
+    b.membership.external_id = Some(new_ext.clone());
+    assert_eq!(
+        conflict_of(provision(&store, &b).await),
+        Conflict::ExternalIdTaken
+    );
+    let mut c = provisioned(fx.id());
+    c.record.user_name = old_name.clone();
+    c.membership.external_id = Some(old_ext.clone());
+    provision(&store, &c).await.unwrap();
+
+    // A rename onto a taken userName, or a stale version, changes nothing.
+    let a_now = after_of(&write);
+    let clash = record_updated(&after, |r| r.user_name = old_name.to_uppercase());
+    assert_eq!(
+        conflict_of(
+            store
+                .update_scim_member(
+                    &updated(&a_now, |m| m.name = Some("X".into())),
+                    Some(&after),
+                    &clash
+                )
+                .await
+        ),
+        Conflict::UserNameTaken
+    );
+    let ext_clash = record_updated(&after, |_| {});
+    assert_eq!(
+        conflict_of(
+            store
+                .update_scim_member(
+                    &updated(&a_now, |m| m.external_id = Some(old_ext.clone())),
+                    Some(&after),
+                    &ext_clash
+                )
+                .await
+        ),
+        Conflict::ExternalIdTaken
+    );
+    assert_eq!(
+        conflict_of(
+            store
+                .update_scim_member(
+                    &updated(&a_now, |m| m.name = Some("Y".into())),
+                    Some(&a.record),
+                    &record_updated(&a.record, |_| {})
+                )
+                .await
+        ),
+        Conflict::Stale,
+        "an old record version"
+    );
+    assert_eq!(
+        conflict_of(
+            store
+                .update_scim_member(&write, Some(&after), &record_updated(&after, |_| {}))
+                .await
+        ),
+        Conflict::Stale,
+        "an old membership version"
+    );
+    assert_eq!(
+        store.get_scim_user(fx.id(), &a.user.id).await.unwrap(),
+        Some(after.clone())
+    );
+    assert_eq!(
+        store.get_membership(fx.id(), &a.user.id).await.unwrap(),
+        Some(a_now.clone())
+    );
+
+    // A member who joined by invitation gets a record (and claims) on their first SCIM write.
+    let invited = add_member(&store, fx.id(), vec![]).await;
+    let record = scim_record(fx.id(), &invited.user_id, &user_name("invited"));
+    let write = updated(&invited, |m| {
+        m.source = MemberSource::Scim;
+        m.external_id = Some(format!("ext-{}", uuid().simple()));
+    });
+    store
+        .update_scim_member(&write, None, &record)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(fx.id(), &record.user_name_key())
+            .await
+            .unwrap(),
+        Some(record.clone())
+    );
+    let ext = after_of(&write).external_id.unwrap();
+    assert_eq!(
+        store
+            .find_membership_by_external_id(fx.id(), &ext)
+            .await
+            .unwrap(),
+        Some(after_of(&write))
+    );
+    assert_eq!(
+        conflict_of(
+            store
+                .update_scim_member(
+                    &updated(&after_of(&write), |_| {}),
+                    None,
+                    &scim_record(fx.id(), &invited.user_id, &user_name("twice"))
+                )
+                .await
+        ),
+        Conflict::Stale,
+        "a record exists now"
+    );
+}
+
+/// Suspending the last active organization manager through SCIM is refused, and writes nothing.
+pub async fn scim_suspending_the_last_org_manager_is_refused(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let record = scim_record(fx.id(), &fx.owner.user_id, &user_name("owner"));
+    let linked = updated(&fx.owner, |m| m.source = MemberSource::Scim);
+    store
+        .update_scim_member(&linked, None, &record)
+        .await
+        .unwrap();
+    let owner = after_of(&linked);
+
+    let suspend = updated(&owner, |m| m.status = MemberStatus::Suspended);
+    let suspended_record = record_updated(&record, |r| r.resource["active"] = false.into());
+    assert_eq!(
+        conflict_of(
+            store
+                .update_scim_member(&suspend, Some(&record), &suspended_record)
+                .await
+        ),
+        Conflict::LastOrganizationManager
+    );
+    assert_eq!(
+        store.get_membership(fx.id(), &owner.user_id).await.unwrap(),
+        Some(owner.clone())
+    );
+    assert_eq!(
+        store.get_scim_user(fx.id(), &owner.user_id).await.unwrap(),
+        Some(record.clone())
+    );
+
+    // With a second active manager, the suspension goes through.
+    add_member(
+        &store,
+        fx.id(),
+        vec![Assignment::org_wide(Role::OrganizationManager)],
+    )
+    .await;
+    store
+        .update_scim_member(&suspend, Some(&record), &suspended_record)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_membership(fx.id(), &owner.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        MemberStatus::Suspended
+    );
+}
+
+/// Users are found by normalized email; with several, the oldest; the index follows email
+/// changes.
+pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
+    let shared = email("shared");
+    let t = now();
+    let younger = User {
+        id: user_id(),
+        sub: format!("sub|{}", uuid()),
+        email: shared.clone(),
+        name: None,
+        created_at: t,
+    };
+    store.upsert_user(&younger).await.unwrap();
+    assert_eq!(
+        store
+            .find_user_by_email(&format!(" {} ", shared.as_str().to_uppercase()))
+            .await
+            .unwrap(),
+        Some(younger.clone()),
+        "normalized"
+    );
+    // Stored later, but created earlier: the oldest wins.
+    let older = User {
+        id: user_id(),
+        sub: format!("sub|{}", uuid()),
+        email: Email::parse(&shared.as_str().to_uppercase()).unwrap(),
+        name: Some("Older".into()),
+        created_at: t - Duration::days(3),
+    };
+    store.upsert_user(&older).await.unwrap();
+    assert_eq!(
+        store.find_user_by_email(shared.normalized()).await.unwrap(),
+        Some(older.clone())
+    );
+    assert_eq!(
+        store
+            .find_user_by_email(email("nobody").normalized())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // The older one changes address: the younger one is found, the older under its new address.
+    let moved = User {
+        email: email("moved"),
+        ..older.clone()
+    };
+    let stored = store.upsert_user(&moved).await.unwrap();
+    assert_eq!(stored, moved);
+    assert_eq!(
+        store.find_user_by_email(shared.normalized()).await.unwrap(),
+        Some(younger)
+    );
+    assert_eq!(
+        store
+            .find_user_by_email(moved.email.normalized())
+            .await
+            .unwrap(),
+        Some(moved)
+    );
+}
+
+/// Linking a placeholder to the real subject: the old subject finds nothing, the new one finds
+/// the same user; a stale placeholder or a taken subject is `Stale`.
+pub async fn link_user_subject_replaces_the_placeholder(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let p = provisioned(fx.id());
+    provision(&store, &p).await.unwrap();
+    let real = format!("oidc|{}", uuid().simple());
+
+    let linked = store.link_user_subject(&p.user, &real).await.unwrap();
+    assert_eq!(
+        linked,
+        User {
+            sub: real.clone(),
+            ..p.user.clone()
+        }
+    );
+    assert!(!linked.is_placeholder());
+    assert_eq!(store.get_user_by_sub(&p.user.sub).await.unwrap(), None);
+    assert_eq!(
+        store.get_user_by_sub(&real).await.unwrap(),
+        Some(linked.clone())
+    );
+    assert_eq!(
+        store.get_user(&p.user.id).await.unwrap(),
+        Some(linked.clone())
+    );
+    assert_eq!(
+        store
+            .find_user_by_email(p.user.email.normalized())
+            .await
+            .unwrap(),
+        Some(linked.clone())
+    );
+    assert_eq!(
+        store.get_membership(fx.id(), &p.user.id).await.unwrap(),
+        Some(p.membership.clone()),
+        "memberships stay with the user"
+    );
+
+    // Linking again from the placeholder as read before: stale.
+    assert_eq!(
+        conflict_of(
+            store
+                .link_user_subject(&p.user, &format!("oidc|{}", uuid().simple()))
+                .await
+        ),
+        Conflict::Stale
+    );
+    // Another placeholder onto a subject that is taken: stale, and it stays as it was.
+    let q = provisioned(fx.id());
+    provision(&store, &q).await.unwrap();
+    assert_eq!(
+        conflict_of(store.link_user_subject(&q.user, &real).await),
+        Conflict::Stale
+    );
+    assert_eq!(
+        store.get_user_by_sub(&q.user.sub).await.unwrap(),
+        Some(q.user.clone())
+    );
+    assert_eq!(
+        store.get_user_by_sub(&real).await.unwrap(),
+        Some(linked.clone())
+    );
+    // A user that does not exist: stale.
+    assert_eq!(
+        conflict_of(
+            store
+                .link_user_subject(
+                    &placeholder_user(email("ghost")),
+                    &format!("oidc|{}", uuid().simple())
+                )
+                .await
+        ),
+        Conflict::Stale
+    );
+    // Signing in afterwards with the real subject is an ordinary upsert of the same user.
+    let renamed = User {
+        name: Some("Ada".into()),
+        ..linked.clone()
+    };
+    let stored = store.upsert_user(&renamed).await.unwrap();
+    assert_eq!(stored.id, p.user.id);
+}
+
+/// Removing a member deletes their SCIM record and frees their userName and externalId.
+pub async fn remove_member_deletes_scim_record_and_claims(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let p = provisioned(fx.id());
+    provision(&store, &p).await.unwrap();
+    let ext = p.membership.external_id.clone().unwrap();
+    let handover = store
+        .remove_member(&p.membership, &fx.owner.user_id)
+        .await
+        .unwrap();
+    assert_eq!(handover, Handover::default());
+    assert_eq!(
+        store.get_scim_user(fx.id(), &p.user.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(fx.id(), &p.record.user_name_key())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_membership_by_external_id(fx.id(), &ext)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .get_scim_users(fx.id(), std::slice::from_ref(&p.user.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The user stays (global), and both values can be provisioned again, by someone else.
+    assert_eq!(
+        store.get_user(&p.user.id).await.unwrap(),
+        Some(p.user.clone())
+    );
+    let mut again = provisioned(fx.id());
+    again.record.user_name = p.record.user_name.clone();
+    again.membership.external_id = Some(ext.clone());
+    provision(&store, &again).await.unwrap();
+    assert_eq!(
+        store
+            .find_membership_by_external_id(fx.id(), &ext)
+            .await
+            .unwrap(),
+        Some(again.membership.clone())
+    );
+    // The same person can come back through SCIM too.
+    let back = Provisioned {
+        user: p.user.clone(),
+        membership: p.membership.clone(),
+        record: scim_record(fx.id(), &p.user.id, &user_name("back")),
+    };
+    store
+        .provision_scim_member(
+            None,
+            &MembershipWrite::Create(Membership {
+                external_id: None,
+                ..back.membership.clone()
+            }),
+            &back.record,
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_scim_user(fx.id(), &p.user.id).await.unwrap(),
+        Some(back.record)
     );
 }

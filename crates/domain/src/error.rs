@@ -170,5 +170,13 @@ fn conflict_error(c: Conflict) -> Error {
         Conflict::OrgMissing => {
             Error::not_found("organization_not_found", "The organization does not exist")
         }
+        Conflict::UserNameTaken => Error::conflict(
+            "user_name_taken",
+            "Another member of the organization has this userName",
+        ),
+        Conflict::ExternalIdTaken => Error::conflict(
+            "external_id_taken",
+            "Another member of the organization has this externalId",
+        ),
     }
 }

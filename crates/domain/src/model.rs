@@ -344,3 +344,47 @@ pub struct ScimToken {
     /// Last use, if recorded.
     pub last_used_at: Option<Timestamp>,
 }
+
+/// The identity provider's view of a SCIM-provisioned member: kept beside the [`Membership`]
+/// (same org and user), written in the same transactions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScimUser {
+    /// Organization.
+    pub org_id: OrgId,
+    /// The member.
+    pub user_id: UserId,
+    /// `userName` as sent (unique per org case-insensitively; see [`ScimUser::user_name_key`]).
+    pub user_name: String,
+    /// The canonical SCIM User resource as last written, without `id`, `meta`, `active` and
+    /// `externalId` (those come from the membership).
+    pub resource: serde_json::Value,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Optimistic-concurrency counter.
+    pub version: u64,
+}
+
+impl ScimUser {
+    /// The case-insensitive key userName uniqueness is enforced on.
+    pub fn user_name_key(&self) -> String {
+        user_name_key(&self.user_name)
+    }
+}
+
+/// Lowercased, trimmed userName: the form compared for uniqueness and lookups.
+pub fn user_name_key(user_name: &str) -> String {
+    user_name.trim().to_lowercase()
+}
+
+/// Prefix of the placeholder subject given to users created by SCIM before they ever sign in;
+/// their first sign-in with a verified matching email replaces it with the real subject.
+pub const PLACEHOLDER_SUB_PREFIX: &str = "scim-placeholder|";
+
+impl User {
+    /// Whether this user was provisioned and has not signed in yet.
+    pub fn is_placeholder(&self) -> bool {
+        self.sub.starts_with(PLACEHOLDER_SUB_PREFIX)
+    }
+}

@@ -7,7 +7,7 @@ use crate::email::Email;
 use crate::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use crate::model::{
     Invitation, InvitationStatus, InviteLink, MemberStatus, Membership, Organization, Pool,
-    ScimToken, Timestamp, User,
+    ScimToken, ScimUser, Timestamp, User,
 };
 use crate::page::{Page, PageRequest};
 use crate::role::Role;
@@ -51,6 +51,10 @@ pub enum Conflict {
     LinkUnusable,
     /// The organization does not exist.
     OrgMissing,
+    /// Another member of the org has this userName (case-insensitively).
+    UserNameTaken,
+    /// Another member of the org has this externalId.
+    ExternalIdTaken,
 }
 
 /// Why a store call failed.
@@ -216,7 +220,8 @@ pub trait Store: Send + Sync {
     /// pools they own, invite links they created, pending invitations they sent. One atomic change,
     /// or, when more than one transaction can hold, hand-over batches first and the removal last,
     /// so a failed call can simply be repeated. [`Conflict::LastOrganizationManager`] if the member
-    /// is the last active organization manager.
+    /// is the last active organization manager. The member's SCIM record and its userName and
+    /// externalId claims go with the membership.
     async fn remove_member(&self, member: &Membership, successor: &UserId)
     -> StoreResult<Handover>;
 
@@ -324,6 +329,69 @@ pub trait Store: Send + Sync {
     async fn find_scim_token(&self, token_hash: &str) -> StoreResult<Option<ScimToken>>;
     /// Deletes a token of `org`; `false` if there was none.
     async fn delete_scim_token(&self, org: &OrgId, id: &ScimTokenId) -> StoreResult<bool>;
+
+    // ---- SCIM provisioning (spec §5) ----
+    // Claims: one userName key per org (held by the member's SCIM record) and one externalId per
+    // org (held by every membership whose `external_id` is set; every membership write moves it
+    // when the value changes, so [`Store::write_membership`] changing `external_id` can also fail
+    // with [`Conflict::ExternalIdTaken`]). A claim already held by the same member counts as free.
+    /// The user whose email normalizes to `email` (a global index on the normalized email of
+    /// users; when several users share an address, the oldest by `created_at`).
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Replaces a placeholder user's subject with the real one at first sign-in: stores `user`
+    /// (its other fields as given) with `new_sub` and returns it; the old subject finds nothing
+    /// any more. Conditions: the stored user still has `user.sub` ([`Conflict::Stale`]); no user
+    /// has `new_sub` yet (else [`Conflict::Stale`] too: the caller re-reads by subject).
+    async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User>;
+    /// Provisions a member in one transaction: creates `new_user` when given (a placeholder not
+    /// yet stored; subject uniqueness as in [`Store::upsert_user`], a taken subject or id is
+    /// [`Conflict::Stale`]), applies the membership write, writes the SCIM record (which must not
+    /// exist yet and must be about the membership's org and user, else [`Conflict::Stale`]),
+    /// claims its userName and externalId in the org ([`Conflict::UserNameTaken`],
+    /// [`Conflict::ExternalIdTaken`]) and, when `accepts` is given, accepts that pending invitation
+    /// as [`Store::accept_invitation`] would (its conditions apply). Pools are not checked: pass
+    /// assignments on existing pools. When several conditions fail, the first of: new user,
+    /// invitation, membership, record, userName, externalId is reported.
+    async fn provision_scim_member(
+        &self,
+        new_user: Option<&User>,
+        membership: &MembershipWrite,
+        scim: &ScimUser,
+        accepts: Option<(&Invitation, &Invitation)>,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    /// Updates a member's SCIM record (`before` `None` when the member had none: created by
+    /// invitation or link) and membership together; the userName and externalId claims move with
+    /// the values. Conditions: versions ([`Conflict::Stale`]; with `before` `None` the record must
+    /// not exist), uniqueness as on provisioning, membership rules
+    /// ([`Conflict::LastOrganizationManager`] when suspending the last one). The record is stored
+    /// as `after` with version `before.version + 1` (as given when `before` is `None`).
+    async fn update_scim_member(
+        &self,
+        membership: &MembershipWrite,
+        before: Option<&ScimUser>,
+        after: &ScimUser,
+    ) -> StoreResult<()>;
+    /// The SCIM record of a member.
+    async fn get_scim_user(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<ScimUser>>;
+    /// SCIM records of several members of `org` (missing ones left out), for a page of members,
+    /// in the order asked.
+    async fn get_scim_users(&self, org: &OrgId, users: &[UserId]) -> StoreResult<Vec<ScimUser>>;
+    /// The member whose SCIM userName key (see [`crate::model::user_name_key`]) is `key`.
+    async fn find_scim_user_by_user_name(
+        &self,
+        org: &OrgId,
+        key: &str,
+    ) -> StoreResult<Option<ScimUser>>;
+    /// How many memberships `org` has (a counter the store keeps with every membership create and
+    /// removal, so reading it is one key lookup), for SCIM `totalResults`; 0 for an unknown org.
+    async fn count_memberships(&self, org: &OrgId) -> StoreResult<u64>;
+    /// The membership of `org` with this externalId (exact).
+    async fn find_membership_by_external_id(
+        &self,
+        org: &OrgId,
+        external_id: &str,
+    ) -> StoreResult<Option<Membership>>;
 }
 
 /// An invitation email, before rendering.

@@ -8,8 +8,10 @@
 use crate::keys::{self, RefTarget};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
+use rollcall_domain::ids::UserId;
 use rollcall_domain::model::{
-    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, User,
+    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser,
+    User,
 };
 use rollcall_domain::ports::{StoreError, StoreResult};
 use rollcall_domain::role::Assignment;
@@ -169,9 +171,15 @@ fn set_index(item: &mut Item, index: keys::Index, (pk, sk): (String, String)) {
     item.insert(index.sk.to_owned(), s(sk));
 }
 
-/// The user item.
+/// The user item, with its email index.
 pub fn user_item(u: &User) -> StoreResult<Item> {
-    Ok(with_key(to_item(u)?, keys::user(&u.id)))
+    let mut item = with_key(to_item(u)?, keys::user(&u.id));
+    set_index(
+        &mut item,
+        keys::GSI2,
+        keys::user_email_gsi2(u.email.normalized(), u.created_at, &u.id),
+    );
+    Ok(item)
 }
 
 /// The subject claim, a copy of the user.
@@ -337,6 +345,21 @@ pub fn scim_item(t: &ScimToken) -> StoreResult<Item> {
 /// The SCIM token's hash claim, a full copy of it.
 pub fn scim_hash_item(t: &ScimToken) -> StoreResult<Item> {
     Ok(with_key(to_item(t)?, keys::scim_token_hash(&t.token_hash)))
+}
+
+/// The SCIM record of a member.
+pub fn scim_user_item(u: &ScimUser) -> StoreResult<Item> {
+    Ok(with_key(
+        to_item(u)?,
+        keys::scim_user(&u.org_id, &u.user_id),
+    ))
+}
+
+/// A claim held by a user (`target` = the user id).
+pub fn user_claim_item(k: (String, String), user: &UserId) -> Item {
+    let mut item = key(k);
+    item.insert(keys::TARGET.to_owned(), s(user.as_str()));
+    item
 }
 
 /// A reference item (pool → item with an assignment on it).

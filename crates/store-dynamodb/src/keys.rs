@@ -30,7 +30,8 @@ pub const GSI1: Index = Index {
     sk: "GSI1SK",
 };
 /// email → invitations, every status (`EMAIL#normalized` / `INV#inv`); org + email → memberships
-/// (`MEMBEREMAIL#org#normalized` / `MEMBER#usr`).
+/// (`MEMBEREMAIL#org#normalized` / `MEMBER#usr`); email → users, oldest first
+/// (`USEREMAIL#normalized` / `<created>#usr`).
 pub const GSI2: Index = Index {
     name: "GSI2",
     pk: "GSI2PK",
@@ -102,14 +103,17 @@ pub enum Counter {
     Pools,
     /// Stored-pending invitations.
     Pending,
+    /// Memberships.
+    Members,
 }
 
-/// `ORG#org` / `COUNT#managers|pools|pending`: a counter item (attribute `n`).
+/// `ORG#org` / `COUNT#managers|pools|pending|members`: a counter item (attribute `n`).
 pub fn counter(org: &OrgId, c: Counter) -> (String, String) {
     let name = match c {
         Counter::Managers => "managers",
         Counter::Pools => "pools",
         Counter::Pending => "pending",
+        Counter::Members => "members",
     };
     (org_pk(org), format!("COUNT#{name}"))
 }
@@ -220,6 +224,22 @@ pub fn member_email_gsi2(org: &OrgId, email: &str) -> String {
     format!("MEMBEREMAIL#{org}#{email}")
 }
 
+/// GSI2 keys of a user: `USEREMAIL#email` / `<created>#usr`, where `<created>` is the creation
+/// time in epoch nanoseconds padded to 20 digits, so the oldest user of an address comes first.
+pub fn user_email_gsi2(email: &str, created_at: DateTime<Utc>, user: &UserId) -> (String, String) {
+    let nanos = i128::from(created_at.timestamp()) * 1_000_000_000
+        + i128::from(created_at.timestamp_subsec_nanos());
+    (
+        user_email_partition(email),
+        format!("{:020}#{user}", nanos.max(0)),
+    )
+}
+
+/// GSI2 partition of the users with a normalized email.
+pub fn user_email_partition(email: &str) -> String {
+    format!("USEREMAIL#{email}")
+}
+
 /// GSI1 partition of a user's memberships.
 pub fn user_memberships_gsi1(user: &UserId) -> String {
     format!("USER#{user}")
@@ -306,6 +326,21 @@ pub fn scim_token_hash(hash: &str) -> (String, String) {
     (format!("TOKEN#SCIM#{hash}"), SINGLE.to_owned())
 }
 
+/// `ORG#org` / `SCIMUSER#usr`: the SCIM record of a member.
+pub fn scim_user(org: &OrgId, user: &UserId) -> (String, String) {
+    (org_pk(org), format!("SCIMUSER#{user}"))
+}
+
+/// `ORG#org` / `UNAME#<userName key>`: userName claim of a member (`target` = the user id).
+pub fn user_name_claim(org: &OrgId, key: &str) -> (String, String) {
+    (org_pk(org), format!("UNAME#{key}"))
+}
+
+/// `ORG#org` / `EXTID#<externalId>`: externalId claim of a membership (`target` = the user id).
+pub fn external_id_claim(org: &OrgId, external_id: &str) -> (String, String) {
+    (org_pk(org), format!("EXTID#{external_id}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,7 +368,17 @@ mod tests {
         let pool = PoolId::from_uuid(Uuid::now_v7());
         let (_, name) = pool_name(&org, &pool, "a");
         assert!(!name.starts_with(POOL_PREFIX));
-        let (_, m) = membership(&org, &UserId::from_uuid(Uuid::now_v7()));
+        let user = UserId::from_uuid(Uuid::now_v7());
+        let (_, m) = membership(&org, &user);
         assert!(m.starts_with(MEMBER_PREFIX));
+        for (_, sk) in [
+            scim_user(&org, &user),
+            user_name_claim(&org, "member#x"),
+            external_id_claim(&org, "SCIM#x"),
+        ] {
+            for prefix in [POOL_PREFIX, MEMBER_PREFIX, LINK_PREFIX, SCIM_PREFIX, "REF#"] {
+                assert!(!sk.starts_with(prefix), "{sk} under {prefix}");
+            }
+        }
     }
 }

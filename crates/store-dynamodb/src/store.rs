@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{Duration, DurationRound};
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::{
-    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, Timestamp,
-    User,
+    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser,
+    Timestamp, User, user_name_key,
 };
 use rollcall_domain::page::{Page, PageRequest};
 use rollcall_domain::ports::{
@@ -155,10 +155,71 @@ fn org_exists(org: &OrgId) -> Action {
         .or(Conflict::OrgMissing)
 }
 
-/// The actions of a membership write (the membership, the managers counter, and for a creation
-/// the organization's existence) and, separately, the reference items of the pools it gains.
-fn membership_actions(w: &MembershipWrite) -> StoreResult<(Vec<Action>, Vec<Action>)> {
+/// Takes the claim at `k` for `user`: condition absent or already `user`'s, else `taken`.
+fn take_claim(k: (String, String), user: &UserId, taken: Conflict) -> Action {
+    let me = s(user.as_str());
+    Action::put(item::user_claim_item(k, user))
+        .when(|e| {
+            format!(
+                "attribute_not_exists({}) OR {} = {}",
+                e.name(keys::PK),
+                e.name(keys::TARGET),
+                e.val(me)
+            )
+        })
+        .or(taken)
+}
+
+/// Releases `user`'s claim at `k` (a no-op when absent); [`Conflict::Stale`] if another holds it.
+fn release_claim(k: (String, String), user: &UserId) -> Action {
+    let me = s(user.as_str());
+    Action::delete(key(k)).when(|e| {
+        format!(
+            "attribute_not_exists({}) OR {} = {}",
+            e.name(keys::PK),
+            e.name(keys::TARGET),
+            e.val(me)
+        )
+    })
+}
+
+/// The actions of a membership write, in three groups, in the order they go into a transaction
+/// (callers put their own conditions between them):
+struct MembershipActions {
+    /// The membership, the managers and members counters, and for a creation the organization's
+    /// existence.
+    core: Vec<Action>,
+    /// The externalId claim moving with the value.
+    claims: Vec<Action>,
+    /// The reference items of the pools it gains.
+    refs: Vec<Action>,
+}
+
+fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
     let mut core = Vec::new();
+    let (org, user) = match w {
+        MembershipWrite::Create(m) => (&m.org_id, &m.user_id),
+        MembershipWrite::Update { after, .. } => (&after.org_id, &after.user_id),
+    };
+    let (old_ext, new_ext) = match w {
+        MembershipWrite::Create(m) => (None, m.external_id.as_deref()),
+        MembershipWrite::Update { before, after } => {
+            (before.external_id.as_deref(), after.external_id.as_deref())
+        }
+    };
+    let mut claims = Vec::new();
+    if old_ext != new_ext {
+        if let Some(x) = old_ext {
+            claims.push(release_claim(keys::external_id_claim(org, x), user));
+        }
+        if let Some(x) = new_ext {
+            claims.push(take_claim(
+                keys::external_id_claim(org, x),
+                user,
+                Conflict::ExternalIdTaken,
+            ));
+        }
+    }
     match w {
         MembershipWrite::Create(m) => {
             core.push(org_exists(&m.org_id));
@@ -170,12 +231,13 @@ fn membership_actions(w: &MembershipWrite) -> StoreResult<(Vec<Action>, Vec<Acti
             if m.is_active_org_manager() {
                 core.push(counter_add(&m.org_id, Counter::Managers, 1));
             }
+            core.push(counter_add(&m.org_id, Counter::Members, 1));
             let refs = ref_actions(
                 &m.org_id,
                 item::pools_of(&m.assignments),
                 &RefTarget::Member(m.user_id.clone()),
             );
-            Ok((core, refs))
+            Ok(MembershipActions { core, claims, refs })
         }
         MembershipWrite::Update { before, after } => {
             let v = before.version;
@@ -204,16 +266,52 @@ fn membership_actions(w: &MembershipWrite) -> StoreResult<(Vec<Action>, Vec<Acti
                 gained,
                 &RefTarget::Member(after.user_id.clone()),
             );
-            Ok((core, refs))
+            Ok(MembershipActions { core, claims, refs })
         }
     }
 }
 
-fn membership_org(w: &MembershipWrite) -> &OrgId {
+/// The org and user a membership write is about.
+fn membership_target(w: &MembershipWrite) -> (&OrgId, &UserId) {
     match w {
-        MembershipWrite::Create(m) => &m.org_id,
-        MembershipWrite::Update { after, .. } => &after.org_id,
+        MembershipWrite::Create(m) => (&m.org_id, &m.user_id),
+        MembershipWrite::Update { after, .. } => (&after.org_id, &after.user_id),
     }
+}
+
+/// [`Conflict::Stale`] unless `record` is about the member `w` writes.
+fn same_member(w: &MembershipWrite, record: &ScimUser) -> StoreResult<()> {
+    let (org, user) = membership_target(w);
+    if &record.org_id == org && &record.user_id == user {
+        Ok(())
+    } else {
+        conflict(Conflict::Stale)
+    }
+}
+
+/// Accepts a pending invitation as `after`: the invitation (stored version, pending, unexpired at
+/// `now` → [`Conflict::InvitationNotPending`]), then the slot, token claim and pending counter.
+fn accept_actions(
+    before: &Invitation,
+    after: &Invitation,
+    now: Timestamp,
+) -> StoreResult<Vec<Action>> {
+    let v = before.version;
+    let now_n = item::epoch_nanos(now);
+    let mut out = vec![
+        Action::put(item::invitation_item(after)?)
+            .when(|e| {
+                let p = pending_version(e, v);
+                format!("{p} AND {} > {}", e.name(keys::EXP), e.val(n(now_n)))
+            })
+            .or(Conflict::InvitationNotPending),
+    ];
+    out.extend(release_invitation(before, after)?);
+    Ok(out)
+}
+
+fn membership_org(w: &MembershipWrite) -> &OrgId {
+    membership_target(w).0
 }
 
 /// Releases a closing invitation's slot and pending count, and updates its token claim to the
@@ -601,7 +699,15 @@ impl Store for DynamoStore {
             )),
             Action::put(counter_item(&org.id, Counter::Pools, 1)),
             Action::put(counter_item(&org.id, Counter::Pending, 0)),
+            Action::put(counter_item(&org.id, Counter::Members, 1)),
         ];
+        if let Some(x) = &owner.external_id {
+            actions.push(take_claim(
+                keys::external_id_claim(&org.id, x),
+                &owner.user_id,
+                Conflict::ExternalIdTaken,
+            ));
+        }
         actions.extend(ref_actions(
             &org.id,
             item::pools_of(&owner.assignments),
@@ -846,8 +952,10 @@ impl Store for DynamoStore {
     }
 
     async fn write_membership(&self, write: &MembershipWrite) -> StoreResult<()> {
-        let (core, refs) = membership_actions(write)?;
-        self.run_with_refs(core, refs).await
+        let m = membership_actions(write)?;
+        let mut core = m.core;
+        core.extend(m.claims);
+        self.run_with_refs(core, m.refs).await
     }
 
     async fn remove_member(
@@ -856,15 +964,33 @@ impl Store for DynamoStore {
         successor: &UserId,
     ) -> StoreResult<Handover> {
         let org = &member.org_id;
-        let (groups, handover) = self.handover_groups(member, successor).await?;
+        let user = &member.user_id;
+        let (owned, record) = tokio::join!(
+            self.handover_groups(member, successor),
+            self.get_as::<ScimUser>(keys::scim_user(org, user))
+        );
+        let ((groups, handover), record) = (owned?, record?);
         let v = member.version;
-        let mut removal = vec![
-            Action::delete(key(keys::membership(org, &member.user_id))).when(|e| version_is(e, v)),
-        ];
+        let mut removal =
+            vec![Action::delete(key(keys::membership(org, user))).when(|e| version_is(e, v))];
         if member.is_active_org_manager() {
             removal.push(
                 counter_dec_keep_one(org, Counter::Managers).or(Conflict::LastOrganizationManager),
             );
+        }
+        removal.push(counter_add(org, Counter::Members, -1));
+        // The SCIM record and the claims go with the membership.
+        if let Some(r) = &record {
+            let rv = r.version;
+            removal
+                .push(Action::delete(key(keys::scim_user(org, user))).when(|e| version_is(e, rv)));
+            removal.push(release_claim(
+                keys::user_name_claim(org, &r.user_name_key()),
+                user,
+            ));
+        }
+        if let Some(x) = &member.external_id {
+            removal.push(release_claim(keys::external_id_claim(org, x), user));
         }
         let size: usize = groups.iter().map(Vec::len).sum();
         if size + removal.len() <= MAX_TRANSACTION_ITEMS {
@@ -1097,24 +1223,15 @@ impl Store for DynamoStore {
         required_pools: &[PoolId],
         now: Timestamp,
     ) -> StoreResult<()> {
-        let v = before.version;
-        let now_n = item::epoch_nanos(now);
-        let mut core = vec![
-            Action::put(item::invitation_item(after)?)
-                .when(|e| {
-                    let p = pending_version(e, v);
-                    format!("{p} AND {} > {}", e.name(keys::EXP), e.val(n(now_n)))
-                })
-                .or(Conflict::InvitationNotPending),
-        ];
-        core.extend(release_invitation(before, after)?);
-        let (m, refs) = membership_actions(membership)?;
-        core.extend(m);
+        let mut core = accept_actions(before, after, now)?;
+        let m = membership_actions(membership)?;
+        core.extend(m.core);
         core.extend(pool_grant_checks(
             membership_org(membership),
             required_pools,
         ));
-        self.run_with_refs(core, refs).await
+        core.extend(m.claims);
+        self.run_with_refs(core, m.refs).await
     }
 
     async fn create_invite_link(&self, link: &InviteLink) -> StoreResult<()> {
@@ -1216,13 +1333,14 @@ impl Store for DynamoStore {
             })
             .or(Conflict::LinkUnusable),
         ];
-        let (m, refs) = membership_actions(membership)?;
-        core.extend(m);
+        let m = membership_actions(membership)?;
+        core.extend(m.core);
         core.extend(pool_grant_checks(
             membership_org(membership),
             required_pools,
         ));
-        self.run_with_refs(core, refs).await
+        core.extend(m.claims);
+        self.run_with_refs(core, m.refs).await
     }
 
     async fn create_scim_token(&self, token: &ScimToken) -> StoreResult<()> {
@@ -1259,5 +1377,165 @@ impl Store for DynamoStore {
             Err(StoreError::Conflict(Conflict::Stale)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let partition = keys::user_email_partition(&email.trim().to_lowercase());
+        decode(self.query_first(keys::GSI2, &partition).await?)
+    }
+
+    async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User> {
+        if new_sub == user.sub {
+            return conflict(Conflict::Stale);
+        }
+        let linked = User {
+            sub: new_sub.to_owned(),
+            ..user.clone()
+        };
+        let old_sub = s(user.sub.as_str());
+        let id = s(user.id.as_str());
+        self.run(vec![
+            Action::put(item::user_item(&linked)?)
+                .when(|e| format!("{} = {}", e.name("sub"), e.val(old_sub))),
+            Action::delete(key(keys::sub(&user.sub)))
+                .when(|e| format!("{} = {}", e.name("id"), e.val(id))),
+            Action::put(item::sub_item(&linked)?).if_absent(),
+        ])
+        .await?;
+        Ok(linked)
+    }
+
+    async fn provision_scim_member(
+        &self,
+        new_user: Option<&User>,
+        membership: &MembershipWrite,
+        scim: &ScimUser,
+        accepts: Option<(&Invitation, &Invitation)>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        same_member(membership, scim)?;
+        let (org, user) = (&scim.org_id, &scim.user_id);
+        let mut core = Vec::new();
+        if let Some(u) = new_user {
+            core.push(Action::put(item::sub_item(u)?).if_absent());
+            core.push(Action::put(item::user_item(u)?).if_absent());
+        }
+        if let Some((before, after)) = accepts {
+            core.extend(accept_actions(before, after, now)?);
+        }
+        let m = membership_actions(membership)?;
+        core.extend(m.core);
+        core.push(Action::put(item::scim_user_item(scim)?).if_absent());
+        core.push(take_claim(
+            keys::user_name_claim(org, &scim.user_name_key()),
+            user,
+            Conflict::UserNameTaken,
+        ));
+        core.extend(m.claims);
+        self.run_with_refs(core, m.refs).await
+    }
+
+    async fn update_scim_member(
+        &self,
+        membership: &MembershipWrite,
+        before: Option<&ScimUser>,
+        after: &ScimUser,
+    ) -> StoreResult<()> {
+        same_member(membership, after)?;
+        if let Some(b) = before {
+            same_member(membership, b)?;
+        }
+        let (org, user) = (&after.org_id, &after.user_id);
+        let m = membership_actions(membership)?;
+        let mut core = m.core;
+        match before {
+            Some(b) => {
+                let v = b.version;
+                let record = ScimUser {
+                    version: v + 1,
+                    ..after.clone()
+                };
+                core.push(Action::put(item::scim_user_item(&record)?).when(|e| version_is(e, v)));
+            }
+            None => core.push(Action::put(item::scim_user_item(after)?).if_absent()),
+        }
+        let old = before.map(ScimUser::user_name_key);
+        let new = after.user_name_key();
+        if old.as_deref() != Some(new.as_str()) {
+            if let Some(old) = &old {
+                core.push(release_claim(keys::user_name_claim(org, old), user));
+            }
+            core.push(take_claim(
+                keys::user_name_claim(org, &new),
+                user,
+                Conflict::UserNameTaken,
+            ));
+        }
+        core.extend(m.claims);
+        self.run_with_refs(core, m.refs).await
+    }
+
+    async fn get_scim_user(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<ScimUser>> {
+        self.get_as(keys::scim_user(org, user)).await
+    }
+
+    async fn get_scim_users(&self, org: &OrgId, users: &[UserId]) -> StoreResult<Vec<ScimUser>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .batch_get(users.iter().map(|u| key(keys::scim_user(org, u))).collect())
+            .await?;
+        let records: Vec<ScimUser> = decode_all(&items)?;
+        let by_user: HashMap<&UserId, &ScimUser> =
+            records.iter().map(|r| (&r.user_id, r)).collect();
+        Ok(users
+            .iter()
+            .filter_map(|u| by_user.get(u).map(|r| (*r).clone()))
+            .collect())
+    }
+
+    async fn find_scim_user_by_user_name(
+        &self,
+        org: &OrgId,
+        key: &str,
+    ) -> StoreResult<Option<ScimUser>> {
+        let key = user_name_key(key);
+        let Some(claim) = self.get(keys::user_name_claim(org, &key)).await? else {
+            return Ok(None);
+        };
+        let Some(user) = get_s(&claim, keys::TARGET).and_then(|t| UserId::parse(t).ok()) else {
+            return Err(StoreError::Corrupt(format!(
+                "userName claim of {org} without a user id"
+            )));
+        };
+        let record: Option<ScimUser> = self.get_as(keys::scim_user(org, &user)).await?;
+        Ok(record.filter(|r| r.user_name_key() == key))
+    }
+
+    async fn count_memberships(&self, org: &OrgId) -> StoreResult<u64> {
+        let counter = self.get(keys::counter(org, Counter::Members)).await?;
+        let n = counter
+            .as_ref()
+            .and_then(|i| get_n(i, keys::N))
+            .unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn find_membership_by_external_id(
+        &self,
+        org: &OrgId,
+        external_id: &str,
+    ) -> StoreResult<Option<Membership>> {
+        let Some(claim) = self.get(keys::external_id_claim(org, external_id)).await? else {
+            return Ok(None);
+        };
+        let Some(user) = get_s(&claim, keys::TARGET).and_then(|t| UserId::parse(t).ok()) else {
+            return Err(StoreError::Corrupt(format!(
+                "externalId claim of {org} without a user id"
+            )));
+        };
+        let m: Option<Membership> = self.get_as(keys::membership(org, &user)).await?;
+        Ok(m.filter(|m| m.external_id.as_deref() == Some(external_id)))
     }
 }

@@ -656,7 +656,7 @@ async fn call_counts_per_method() {
     let h = pin!(
         s,
         "remove_member",
-        calls(0, 1, 0, 1, 0, 0),
+        calls(1, 1, 0, 1, 0, 0),
         s.remove_member(&leaver, &user.id)
     )
     .unwrap();

@@ -51,9 +51,17 @@ pub(crate) const LINK_TOKENS: Table = TableDefinition::new("invite_link_tokens")
 pub(crate) const SCIM_TOKENS: Table = TableDefinition::new("scim_tokens");
 /// `token_hash` → `org_id/sct_id`.
 pub(crate) const SCIM_TOKEN_HASHES: Table = TableDefinition::new("scim_token_hashes");
+/// `email/created/user_id` → empty (users by normalized email, oldest first; see [`user_email`]).
+pub(crate) const USER_EMAILS: Table = TableDefinition::new("user_emails");
+/// `org_id/user_id` → `ScimUser` (the SCIM record of a member).
+pub(crate) const SCIM_USERS: Table = TableDefinition::new("scim_users");
+/// `org_id/user_name_key` → `user_id` (userName claims).
+pub(crate) const SCIM_USER_NAMES: Table = TableDefinition::new("scim_user_names");
+/// `org_id/external_id` → `user_id` (externalId claims of memberships).
+pub(crate) const EXTERNAL_IDS: Table = TableDefinition::new("external_ids");
 
 /// Every table, created when the database is opened.
-pub(crate) const ALL_TABLES: [Table; 20] = [
+pub(crate) const ALL_TABLES: [Table; 24] = [
     USERS,
     USER_SUBS,
     ORGS,
@@ -73,6 +81,10 @@ pub(crate) const ALL_TABLES: [Table; 20] = [
     LINK_TOKENS,
     SCIM_TOKENS,
     SCIM_TOKEN_HASHES,
+    USER_EMAILS,
+    SCIM_USERS,
+    SCIM_USER_NAMES,
+    EXTERNAL_IDS,
     META,
 ];
 
@@ -183,10 +195,39 @@ pub(crate) fn scim_token(org: &OrgId, id: &ScimTokenId) -> String {
     join(org.as_str(), id.as_str())
 }
 
+/// `email/` (the users with that normalized email).
+pub(crate) fn user_emails(email: &str) -> String {
+    format!("{email}/")
+}
+
+/// `email/created/user_id`, where `created` is the creation time in epoch nanoseconds padded to
+/// 20 digits, so the oldest user of an address comes first. (An email cannot contain `/` after its
+/// `@`, so no address's prefix selects another address's users.)
+pub(crate) fn user_email(email: &str, created_at: DateTime<Utc>, user: &UserId) -> String {
+    let nanos = i128::from(created_at.timestamp()) * 1_000_000_000
+        + i128::from(created_at.timestamp_subsec_nanos());
+    format!("{}{:020}/{user}", user_emails(email), nanos.max(0))
+}
+
+/// `org_id/user_id` of a SCIM record.
+pub(crate) fn scim_user(org: &OrgId, user: &UserId) -> String {
+    join(org.as_str(), user.as_str())
+}
+
+/// `org_id/user_name_key`.
+pub(crate) fn user_name(org: &OrgId, key: &str) -> String {
+    join(org.as_str(), key)
+}
+
+/// `org_id/external_id`.
+pub(crate) fn external_id(org: &OrgId, id: &str) -> String {
+    join(org.as_str(), id)
+}
+
 /// The key of the format version in [`META`].
 pub(crate) const FORMAT_KEY: &str = "format";
-/// The format version this code writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The format version this code writes (2: users by email, member counts, SCIM records and claims).
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// Which list a cursor belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

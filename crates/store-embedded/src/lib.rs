@@ -13,7 +13,7 @@ use db::db_err;
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::{
-    Invitation, InviteLink, Membership, Organization, Pool, ScimToken, Timestamp, User,
+    Invitation, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser, Timestamp, User,
 };
 use rollcall_domain::page::{Page, PageRequest};
 use rollcall_domain::ports::{
@@ -74,6 +74,14 @@ impl EmbeddedStore {
         match db::get::<u32>(&tx, keys::META, keys::FORMAT_KEY)? {
             None => db::put(&tx, keys::META, keys::FORMAT_KEY, &keys::FORMAT_VERSION)?,
             Some(v) if v == keys::FORMAT_VERSION => {}
+            Some(1) => {
+                ops::upgrade_from_v1(&tx)?;
+                db::put(&tx, keys::META, keys::FORMAT_KEY, &keys::FORMAT_VERSION)?;
+                tracing::info!(
+                    format = keys::FORMAT_VERSION,
+                    "embedded store upgraded from format 1"
+                );
+            }
             Some(v) => return Err(StoreError::Corrupt(format!("unsupported store format {v}"))),
         }
         tx.commit().map_err(db_err)?;
@@ -409,6 +417,87 @@ impl Store for EmbeddedStore {
     async fn delete_scim_token(&self, org: &OrgId, id: &ScimTokenId) -> StoreResult<bool> {
         let (org, id) = (org.clone(), id.clone());
         self.write(move |tx| ops::delete_scim_token(tx, &org, &id))
+            .await
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let email = ops::email_key(email);
+        self.read(move |r| ops::find_user_by_email(r, &email)).await
+    }
+
+    async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User> {
+        let (user, new_sub) = (user.clone(), new_sub.to_owned());
+        self.write(move |tx| ops::link_user_subject(tx, &user, &new_sub))
+            .await
+    }
+
+    async fn provision_scim_member(
+        &self,
+        new_user: Option<&User>,
+        membership: &MembershipWrite,
+        scim: &ScimUser,
+        accepts: Option<(&Invitation, &Invitation)>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        let (new_user, membership, scim) = (new_user.cloned(), membership.clone(), scim.clone());
+        let accepts = accepts.map(|(b, a)| (b.clone(), a.clone()));
+        self.write(move |tx| {
+            ops::provision_scim_member(
+                tx,
+                new_user.as_ref(),
+                &membership,
+                &scim,
+                accepts.as_ref().map(|(b, a)| (b, a)),
+                now,
+            )
+        })
+        .await
+    }
+
+    async fn update_scim_member(
+        &self,
+        membership: &MembershipWrite,
+        before: Option<&ScimUser>,
+        after: &ScimUser,
+    ) -> StoreResult<()> {
+        let (membership, before, after) = (membership.clone(), before.cloned(), after.clone());
+        self.write(move |tx| ops::update_scim_member(tx, &membership, before.as_ref(), &after))
+            .await
+    }
+
+    async fn get_scim_user(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<ScimUser>> {
+        let (org, user) = (org.clone(), user.clone());
+        self.read(move |r| ops::get_scim_user(r, &org, &user)).await
+    }
+
+    async fn get_scim_users(&self, org: &OrgId, users: &[UserId]) -> StoreResult<Vec<ScimUser>> {
+        let (org, users) = (org.clone(), users.to_vec());
+        self.read(move |r| ops::get_scim_users(r, &org, &users))
+            .await
+    }
+
+    async fn find_scim_user_by_user_name(
+        &self,
+        org: &OrgId,
+        key: &str,
+    ) -> StoreResult<Option<ScimUser>> {
+        let (org, key) = (org.clone(), key.to_owned());
+        self.read(move |r| ops::find_scim_user_by_user_name(r, &org, &key))
+            .await
+    }
+
+    async fn count_memberships(&self, org: &OrgId) -> StoreResult<u64> {
+        let org = org.clone();
+        self.read(move |r| ops::count_memberships(r, &org)).await
+    }
+
+    async fn find_membership_by_external_id(
+        &self,
+        org: &OrgId,
+        external_id: &str,
+    ) -> StoreResult<Option<Membership>> {
+        let (org, external_id) = (org.clone(), external_id.to_owned());
+        self.read(move |r| ops::find_membership_by_external_id(r, &org, &external_id))
             .await
     }
 }

@@ -12,8 +12,8 @@ use redb::{ReadTransaction, WriteTransaction};
 use rollcall_domain::email::normalize_email;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::{
-    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, Timestamp,
-    User,
+    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser,
+    Timestamp, User, user_name_key,
 };
 use rollcall_domain::page::{MAX_LIMIT, Page, PageRequest};
 use rollcall_domain::ports::{
@@ -33,6 +33,9 @@ pub(crate) struct Counters {
     pub pools: u32,
     /// Stored-pending invitations (expired ones included until closed or replaced).
     pub pending_invitations: u32,
+    /// Memberships.
+    #[serde(default)]
+    pub members: u64,
 }
 
 fn conflict<T>(c: Conflict) -> StoreResult<T> {
@@ -59,6 +62,36 @@ fn require_org(tx: &WriteTransaction, org: &OrgId) -> StoreResult<()> {
     }
 }
 
+/// Takes the claim at `key` for `user` unless another user holds it (`taken`).
+fn take_claim(
+    tx: &WriteTransaction,
+    table: keys::Table,
+    key: &str,
+    user: &UserId,
+    taken: Conflict,
+) -> StoreResult<()> {
+    match get_str(tx, table, key)? {
+        Some(holder) if holder != user.as_str() => conflict(taken),
+        Some(_) => Ok(()),
+        None => put_str(tx, table, key, user.as_str()),
+    }
+}
+
+/// Releases `user`'s claim at `key` (nothing to do when there is none); [`Conflict::Stale`] if
+/// another user holds it.
+fn release_claim(
+    tx: &WriteTransaction,
+    table: keys::Table,
+    key: &str,
+    user: &UserId,
+) -> StoreResult<()> {
+    match get_str(tx, table, key)? {
+        Some(holder) if holder != user.as_str() => conflict(Conflict::Stale),
+        Some(_) => del(tx, table, key).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
 // ---------------------------------------------------------------- users
 
 pub(crate) fn get_user(r: &ReadTransaction, id: &UserId) -> StoreResult<Option<User>> {
@@ -72,20 +105,87 @@ pub(crate) fn get_user_by_sub(r: &ReadTransaction, sub: &str) -> StoreResult<Opt
     }
 }
 
-pub(crate) fn upsert_user(tx: &WriteTransaction, user: &User) -> StoreResult<User> {
-    if let Some(id) = get_str(tx, keys::USER_SUBS, &user.sub)? {
-        let mut stored: User = get(tx, keys::USERS, &id)?
-            .ok_or_else(|| corrupt(format!("user {id} indexed but missing")))?;
-        if stored.email != user.email || stored.name != user.name {
-            stored.email = user.email.clone();
-            stored.name = user.name.clone();
-            put(tx, keys::USERS, &id, &stored)?;
-        }
-        return Ok(stored);
+/// The key of a user in [`keys::USER_EMAILS`].
+fn user_email_key(u: &User) -> String {
+    keys::user_email(u.email.normalized(), u.created_at, &u.id)
+}
+
+/// Replaces `stored` with `user` (same id), moving its email index entry when needed.
+fn rewrite_user(tx: &WriteTransaction, stored: &User, user: &User) -> StoreResult<()> {
+    let (old, new) = (user_email_key(stored), user_email_key(user));
+    if old != new {
+        del(tx, keys::USER_EMAILS, &old)?;
+        put_str(tx, keys::USER_EMAILS, &new, "")?;
+    }
+    put(tx, keys::USERS, user.id.as_str(), user)
+}
+
+/// Creates a user: the user, its subject claim and its email index entry. [`Conflict::Stale`] if
+/// the subject or the id is taken.
+fn create_user(tx: &WriteTransaction, user: &User) -> StoreResult<()> {
+    if exists(tx, keys::USER_SUBS, &user.sub)? || exists(tx, keys::USERS, user.id.as_str())? {
+        return conflict(Conflict::Stale);
     }
     put(tx, keys::USERS, user.id.as_str(), user)?;
     put_str(tx, keys::USER_SUBS, &user.sub, user.id.as_str())?;
+    put_str(tx, keys::USER_EMAILS, &user_email_key(user), "")
+}
+
+pub(crate) fn upsert_user(tx: &WriteTransaction, user: &User) -> StoreResult<User> {
+    if let Some(id) = get_str(tx, keys::USER_SUBS, &user.sub)? {
+        let stored: User = get(tx, keys::USERS, &id)?
+            .ok_or_else(|| corrupt(format!("user {id} indexed but missing")))?;
+        if stored.email != user.email || stored.name != user.name {
+            let updated = User {
+                email: user.email.clone(),
+                name: user.name.clone(),
+                ..stored.clone()
+            };
+            rewrite_user(tx, &stored, &updated)?;
+            return Ok(updated);
+        }
+        return Ok(stored);
+    }
+    create_user(tx, user)?;
     Ok(user.clone())
+}
+
+pub(crate) fn find_user_by_email(r: &ReadTransaction, email: &str) -> StoreResult<Option<User>> {
+    for (k, _) in scan_prefix(r, keys::USER_EMAILS, &keys::user_emails(email))? {
+        let Some(id) = k.rsplit('/').next() else {
+            continue;
+        };
+        if let Some(u) = get::<User>(r, keys::USERS, id)?
+            && u.email.normalized() == email
+        {
+            return Ok(Some(u));
+        }
+    }
+    Ok(None)
+}
+
+pub(crate) fn link_user_subject(
+    tx: &WriteTransaction,
+    user: &User,
+    new_sub: &str,
+) -> StoreResult<User> {
+    let Some(stored) = get::<User>(tx, keys::USERS, user.id.as_str())? else {
+        return conflict(Conflict::Stale);
+    };
+    if stored.sub != user.sub
+        || get_str(tx, keys::USER_SUBS, &user.sub)?.as_deref() != Some(user.id.as_str())
+        || exists(tx, keys::USER_SUBS, new_sub)?
+    {
+        return conflict(Conflict::Stale);
+    }
+    let linked = User {
+        sub: new_sub.to_owned(),
+        ..user.clone()
+    };
+    del(tx, keys::USER_SUBS, &user.sub)?;
+    put_str(tx, keys::USER_SUBS, new_sub, user.id.as_str())?;
+    rewrite_user(tx, &stored, &linked)?;
+    Ok(linked)
 }
 
 // ---------------------------------------------------------------- organizations
@@ -114,10 +214,20 @@ pub(crate) fn create_org(
         &keys::membership(&org.id, &owner.user_id),
         owner,
     )?;
+    if let Some(x) = &owner.external_id {
+        take_claim(
+            tx,
+            keys::EXTERNAL_IDS,
+            &keys::external_id(&org.id, x),
+            &owner.user_id,
+            Conflict::ExternalIdTaken,
+        )?;
+    }
     let c = Counters {
         active_org_managers: u32::from(owner.is_active_org_manager()),
         pools: 1,
         pending_invitations: 0,
+        members: 1,
     };
     put_counters(tx, &org.id, &c)
 }
@@ -457,8 +567,51 @@ pub(crate) fn list_user_memberships(
     )
 }
 
-/// Applies a membership write and keeps the org's manager count.
+/// Applies a membership write, and moves its externalId claim with the value.
 fn apply_membership(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResult<()> {
+    apply_membership_core(tx, write)?;
+    apply_external_id(tx, write)
+}
+
+/// The org and user a membership write is about.
+fn membership_target(write: &MembershipWrite) -> (&OrgId, &UserId) {
+    match write {
+        MembershipWrite::Create(m) => (&m.org_id, &m.user_id),
+        MembershipWrite::Update { after, .. } => (&after.org_id, &after.user_id),
+    }
+}
+
+/// Moves the externalId claim of a membership write: releases the old value's, takes the new
+/// one's ([`Conflict::ExternalIdTaken`]). Nothing when the value does not change.
+fn apply_external_id(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResult<()> {
+    let (org, user) = membership_target(write);
+    let (old, new) = match write {
+        MembershipWrite::Create(m) => (None, m.external_id.as_deref()),
+        MembershipWrite::Update { before, after } => {
+            (before.external_id.as_deref(), after.external_id.as_deref())
+        }
+    };
+    if old == new {
+        return Ok(());
+    }
+    if let Some(old) = old {
+        release_claim(tx, keys::EXTERNAL_IDS, &keys::external_id(org, old), user)?;
+    }
+    if let Some(new) = new {
+        take_claim(
+            tx,
+            keys::EXTERNAL_IDS,
+            &keys::external_id(org, new),
+            user,
+            Conflict::ExternalIdTaken,
+        )?;
+    }
+    Ok(())
+}
+
+/// Applies a membership write (without its externalId claim) and keeps the org's manager and
+/// member counts.
+fn apply_membership_core(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResult<()> {
     match write {
         MembershipWrite::Create(m) => {
             require_org(tx, &m.org_id)?;
@@ -468,12 +621,12 @@ fn apply_membership(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResu
             }
             put(tx, keys::MEMBERSHIPS, &key, m)?;
             index_membership(tx, m)?;
+            let mut c = counters(tx, &m.org_id)?;
+            c.members += 1;
             if m.is_active_org_manager() {
-                let mut c = counters(tx, &m.org_id)?;
                 c.active_org_managers += 1;
-                put_counters(tx, &m.org_id, &c)?;
             }
-            Ok(())
+            put_counters(tx, &m.org_id, &c)
         }
         MembershipWrite::Update { before, after } => {
             if after.org_id != before.org_id || after.user_id != before.user_id {
@@ -535,13 +688,33 @@ pub(crate) fn remove_member(
     {
         return conflict(Conflict::Stale);
     }
+    let mut c = counters(tx, org)?;
     if stored.is_active_org_manager() {
-        let mut c = counters(tx, org)?;
         if c.active_org_managers <= 1 {
             return conflict(Conflict::LastOrganizationManager);
         }
         c.active_org_managers -= 1;
-        put_counters(tx, org, &c)?;
+    }
+    c.members = c.members.saturating_sub(1);
+    put_counters(tx, org, &c)?;
+    // The SCIM record and the claims go with the membership.
+    let record_key = keys::scim_user(org, &stored.user_id);
+    if let Some(record) = get::<ScimUser>(tx, keys::SCIM_USERS, &record_key)? {
+        release_claim(
+            tx,
+            keys::SCIM_USER_NAMES,
+            &keys::user_name(org, &record.user_name_key()),
+            &stored.user_id,
+        )?;
+        del(tx, keys::SCIM_USERS, &record_key)?;
+    }
+    if let Some(x) = &stored.external_id {
+        release_claim(
+            tx,
+            keys::EXTERNAL_IDS,
+            &keys::external_id(org, x),
+            &stored.user_id,
+        )?;
     }
     let mut handover = Handover::default();
     let prefix = keys::prefix(org.as_str());
@@ -854,12 +1027,12 @@ pub(crate) fn close_invitation(
     put(tx, keys::INVITATIONS, stored.id.as_str(), &after)
 }
 
-pub(crate) fn accept_invitation(
+/// Closes a pending, unexpired invitation as `after` ([`Conflict::InvitationNotPending`]),
+/// releasing its slot.
+fn close_accepted(
     tx: &WriteTransaction,
     before: &Invitation,
     after: &Invitation,
-    membership: &MembershipWrite,
-    required_pools: &[PoolId],
     now: Timestamp,
 ) -> StoreResult<()> {
     let Some(stored) = stored_pending(tx, before)?.filter(|s| s.expires_at > now) else {
@@ -868,12 +1041,23 @@ pub(crate) fn accept_invitation(
     if !same_invitation(&stored, after) || after.status == InvitationStatus::Pending {
         return conflict(Conflict::Stale);
     }
-    require_pools(tx, &stored.org_id, required_pools)?;
-    apply_membership(tx, membership)?;
     release_pending(tx, &stored)?;
     let mut after = after.clone();
     after.version = stored.version + 1;
     put(tx, keys::INVITATIONS, stored.id.as_str(), &after)
+}
+
+pub(crate) fn accept_invitation(
+    tx: &WriteTransaction,
+    before: &Invitation,
+    after: &Invitation,
+    membership: &MembershipWrite,
+    required_pools: &[PoolId],
+    now: Timestamp,
+) -> StoreResult<()> {
+    close_accepted(tx, before, after, now)?;
+    require_pools(tx, &before.org_id, required_pools)?;
+    apply_membership(tx, membership)
 }
 
 // ---------------------------------------------------------------- invite links
@@ -1001,6 +1185,188 @@ pub(crate) fn delete_scim_token(
         del(tx, keys::SCIM_TOKEN_HASHES, &stored.token_hash)?;
     }
     Ok(true)
+}
+
+// ---------------------------------------------------------------- SCIM provisioning
+
+/// [`Conflict::Stale`] unless `record` is about the member `membership` writes.
+fn same_member(write: &MembershipWrite, record: &ScimUser) -> StoreResult<()> {
+    let (org, user) = membership_target(write);
+    if &record.org_id == org && &record.user_id == user {
+        Ok(())
+    } else {
+        conflict(Conflict::Stale)
+    }
+}
+
+pub(crate) fn provision_scim_member(
+    tx: &WriteTransaction,
+    new_user: Option<&User>,
+    membership: &MembershipWrite,
+    scim: &ScimUser,
+    accepts: Option<(&Invitation, &Invitation)>,
+    now: Timestamp,
+) -> StoreResult<()> {
+    same_member(membership, scim)?;
+    let (org, user) = (&scim.org_id, &scim.user_id);
+    if let Some(u) = new_user {
+        create_user(tx, u)?;
+    }
+    if let Some((before, after)) = accepts {
+        close_accepted(tx, before, after, now)?;
+    }
+    apply_membership_core(tx, membership)?;
+    let record_key = keys::scim_user(org, user);
+    if exists(tx, keys::SCIM_USERS, &record_key)? {
+        return conflict(Conflict::Stale);
+    }
+    take_claim(
+        tx,
+        keys::SCIM_USER_NAMES,
+        &keys::user_name(org, &scim.user_name_key()),
+        user,
+        Conflict::UserNameTaken,
+    )?;
+    apply_external_id(tx, membership)?;
+    put(tx, keys::SCIM_USERS, &record_key, scim)
+}
+
+pub(crate) fn update_scim_member(
+    tx: &WriteTransaction,
+    membership: &MembershipWrite,
+    before: Option<&ScimUser>,
+    after: &ScimUser,
+) -> StoreResult<()> {
+    same_member(membership, after)?;
+    if let Some(b) = before {
+        same_member(membership, b)?;
+    }
+    let (org, user) = (&after.org_id, &after.user_id);
+    apply_membership_core(tx, membership)?;
+    let record_key = keys::scim_user(org, user);
+    let stored: Option<ScimUser> = get(tx, keys::SCIM_USERS, &record_key)?;
+    let record = match (before, stored) {
+        (Some(b), Some(s)) if s.version == b.version => ScimUser {
+            version: s.version + 1,
+            ..after.clone()
+        },
+        (None, None) => after.clone(),
+        _ => return conflict(Conflict::Stale),
+    };
+    let old = before.map(ScimUser::user_name_key);
+    let new = after.user_name_key();
+    if old.as_deref() != Some(new.as_str()) {
+        if let Some(old) = old {
+            release_claim(tx, keys::SCIM_USER_NAMES, &keys::user_name(org, &old), user)?;
+        }
+        take_claim(
+            tx,
+            keys::SCIM_USER_NAMES,
+            &keys::user_name(org, &new),
+            user,
+            Conflict::UserNameTaken,
+        )?;
+    }
+    apply_external_id(tx, membership)?;
+    put(tx, keys::SCIM_USERS, &record_key, &record)
+}
+
+pub(crate) fn get_scim_user(
+    r: &ReadTransaction,
+    org: &OrgId,
+    user: &UserId,
+) -> StoreResult<Option<ScimUser>> {
+    get(r, keys::SCIM_USERS, &keys::scim_user(org, user))
+}
+
+pub(crate) fn get_scim_users(
+    r: &ReadTransaction,
+    org: &OrgId,
+    users: &[UserId],
+) -> StoreResult<Vec<ScimUser>> {
+    let mut out = Vec::with_capacity(users.len());
+    for u in users {
+        if let Some(record) = get_scim_user(r, org, u)? {
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn find_scim_user_by_user_name(
+    r: &ReadTransaction,
+    org: &OrgId,
+    key: &str,
+) -> StoreResult<Option<ScimUser>> {
+    let key = user_name_key(key);
+    let Some(user) = get_str(r, keys::SCIM_USER_NAMES, &keys::user_name(org, &key))? else {
+        return Ok(None);
+    };
+    let user = UserId::parse(&user).map_err(corrupt)?;
+    Ok(get_scim_user(r, org, &user)?.filter(|s| s.user_name_key() == key))
+}
+
+pub(crate) fn count_memberships(r: &ReadTransaction, org: &OrgId) -> StoreResult<u64> {
+    Ok(counters(r, org)?.members)
+}
+
+pub(crate) fn find_membership_by_external_id(
+    r: &ReadTransaction,
+    org: &OrgId,
+    external_id: &str,
+) -> StoreResult<Option<Membership>> {
+    let Some(user) = get_str(r, keys::EXTERNAL_IDS, &keys::external_id(org, external_id))? else {
+        return Ok(None);
+    };
+    let m: Option<Membership> = get(r, keys::MEMBERSHIPS, &keys::join(org.as_str(), &user))?;
+    Ok(m.filter(|m| m.external_id.as_deref() == Some(external_id)))
+}
+
+// ---------------------------------------------------------------- format upgrades
+
+/// Every decoded value of a table.
+fn all_values<T: serde::de::DeserializeOwned>(
+    tx: &WriteTransaction,
+    table: keys::Table,
+) -> StoreResult<Vec<T>> {
+    let mut out = Vec::new();
+    tx.visit(
+        table,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        false,
+        &mut |_, v| {
+            out.push(crate::db::decode(v)?);
+            Ok(true)
+        },
+    )?;
+    Ok(out)
+}
+
+/// Upgrades a format-1 database to format 2: indexes users by email, counts each org's
+/// memberships, and claims the externalIds memberships already have.
+pub(crate) fn upgrade_from_v1(tx: &WriteTransaction) -> StoreResult<()> {
+    for u in all_values::<User>(tx, keys::USERS)? {
+        put_str(tx, keys::USER_EMAILS, &user_email_key(&u), "")?;
+    }
+    let mut members: std::collections::BTreeMap<OrgId, u64> = Default::default();
+    for m in all_values::<Membership>(tx, keys::MEMBERSHIPS)? {
+        *members.entry(m.org_id.clone()).or_default() += 1;
+        if let Some(x) = &m.external_id {
+            put_str(
+                tx,
+                keys::EXTERNAL_IDS,
+                &keys::external_id(&m.org_id, x),
+                m.user_id.as_str(),
+            )?;
+        }
+    }
+    for (org, n) in members {
+        let mut c = counters(tx, &org)?;
+        c.members = n;
+        put_counters(tx, &org, &c)?;
+    }
+    Ok(())
 }
 
 /// Normalizes a caller's email the way keys are written (emails reach the store normalized; this

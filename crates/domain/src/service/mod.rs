@@ -6,6 +6,7 @@ mod links;
 mod members;
 mod orgs;
 mod pools;
+mod scim_tokens;
 pub mod validate;
 
 pub use accept::{InvitationPreview, MyInvitation};
@@ -16,12 +17,16 @@ pub use links::{CreateLinkRequest, CreatedLink};
 pub use members::RemovedMember;
 pub use orgs::{MeView, MyMembership, OrgView, SettingsPatch, UpdateOrgRequest};
 pub use pools::{CreatePoolRequest, UpdatePoolRequest};
+pub use scim_tokens::{
+    CreateScimTokenRequest, CreatedScimToken, MAX_SCIM_TOKEN_DESCRIPTION_LEN, MAX_SCIM_TOKENS,
+    authenticate_scim_token,
+};
 
 use crate::email::Email;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{OrgId, UserId};
-use crate::model::{MemberStatus, Membership, Organization, User};
-use crate::ports::{Clock, Mailer, Randomness, Store};
+use crate::model::{MemberStatus, Membership, Organization, PLACEHOLDER_SUB_PREFIX, User};
+use crate::ports::{Clock, Conflict, Mailer, Randomness, Store, StoreError};
 use crate::secret::{IssuedSecret, SecretKind, issue_secret};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -114,7 +119,7 @@ impl Service {
     /// One key lookup when the user is known and unchanged.
     pub async fn identify(&self, claims: &Claims) -> Result<Caller> {
         let sub = claims.sub.trim();
-        if sub.is_empty() || sub.len() > 255 {
+        if sub.is_empty() || sub.len() > 255 || sub.starts_with(PLACEHOLDER_SUB_PREFIX) {
             return Err(unauthenticated("The token has no usable subject"));
         }
         let email = claims
@@ -128,7 +133,11 @@ impl Service {
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(|n| n.chars().take(200).collect());
-        let user = match self.store.get_user_by_sub(sub).await? {
+        let mut existing = self.store.get_user_by_sub(sub).await?;
+        if existing.is_none() && claims.email_verified {
+            existing = self.link_placeholder(sub, &email).await?;
+        }
+        let user = match existing {
             Some(u) if u.email == email && u.name == name => u,
             existing => {
                 let candidate = User {
@@ -147,6 +156,30 @@ impl Service {
             user,
             email_verified: claims.email_verified,
         })
+    }
+
+    /// First sight of `sub` with a verified `email`: a user provisioned over SCIM with that email
+    /// and not signed in yet (a placeholder) becomes this subject's user, keeping its id and
+    /// memberships. `None` when there is no such placeholder.
+    async fn link_placeholder(&self, sub: &str, email: &Email) -> Result<Option<User>> {
+        let Some(placeholder) = self.store.find_user_by_email(email.normalized()).await? else {
+            return Ok(None);
+        };
+        if !placeholder.is_placeholder() {
+            return Ok(None);
+        }
+        match self.store.link_user_subject(&placeholder, sub).await {
+            Ok(linked) => {
+                tracing::info!(user = %linked.id, "provisioned user signed in for the first time");
+                Ok(Some(linked))
+            }
+            // Linked meanwhile (by a concurrent first request of this subject, or to another one):
+            // whatever the subject resolves to now is the answer.
+            Err(StoreError::Conflict(Conflict::Stale)) => {
+                Ok(self.store.get_user_by_sub(sub).await?)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Loads an organization and the caller's active membership; another organization's or an
