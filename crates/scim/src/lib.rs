@@ -1,4 +1,5 @@
-//! SCIM 2.0 Users (RFC 7643/7644) for Rollcall — pure logic, no HTTP and no storage.
+//! SCIM 2.0 Users (RFC 7643/7644) for Rollcall: the protocol logic, and the use cases over the
+//! domain's Store port. No HTTP here (crates/api serves it).
 //!
 //! - [`filter`]: the full filter grammar parsed into an AST ([`Filter::parse`]), evaluated
 //!   against User resources ([`Filter::matches`]), and [`filter::key_lookup`] recognizing
@@ -8,7 +9,10 @@
 //!   `attributes`/`excludedAttributes` projection ([`Projection`]);
 //! - [`list`]: list query parameters and paging ([`ListQuery`]);
 //! - [`schema`]: the supported attribute set with its metadata, and the discovery documents;
-//! - [`error`]: [`ScimError`] and its SCIM JSON body.
+//! - [`error`]: [`ScimError`] and its SCIM JSON body;
+//! - [`mapping`]: User resource ⇔ membership (and its SCIM record);
+//! - [`service`]: [`ScimService`], the use cases: token authentication, create, read, list with
+//!   key lookups and a bounded scan, replace, patch, delete with hand-over.
 //!
 //! A User resource is the JSON object of the wire format: core attributes at the top level,
 //! enterprise attributes under `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`.
@@ -22,12 +26,15 @@
 pub mod error;
 pub mod filter;
 pub mod list;
+pub mod mapping;
 pub mod patch;
 pub mod resource;
 pub mod schema;
+pub mod service;
 
 pub use error::ScimError;
 pub use filter::{Filter, FilterError, KeyLookup, LookupKey, key_lookup};
 pub use list::ListQuery;
 pub use patch::{PatchError, PatchRequest, apply_patch};
 pub use resource::{Projection, normalize_user};
+pub use service::{ScimOrg, ScimService};

@@ -382,7 +382,7 @@ static NAME_SUBS: [AttrDef; 6] = [
 ];
 
 static EMAIL_SUBS: [AttrDef; 3] = [
-    AttrDef::new("value", T::String, "The email address."),
+    AttrDef::new("value", T::String, "The email address.").required(),
     AttrDef::new("type", T::String, "A label: 'work', 'home' or 'other'.")
         .canonical(&["work", "home", "other"]),
     AttrDef::new(
@@ -462,9 +462,15 @@ pub static USER_ATTRIBUTES: [AttrDef; 10] = [
         T::String,
         "The name of the User, for display.",
     ),
-    AttrDef::new("emails", T::Complex, "Email addresses of the User.")
-        .multi()
-        .subs(&EMAIL_SUBS),
+    AttrDef::new(
+        "emails",
+        T::Complex,
+        "Email addresses of the User. Every member needs one (a userName that is an email \
+         address also serves); the primary one is the member's email.",
+    )
+    .multi()
+    .required()
+    .subs(&EMAIL_SUBS),
     AttrDef::new("phoneNumbers", T::Complex, "Phone numbers of the User.")
         .multi()
         .subs(&PHONE_SUBS),

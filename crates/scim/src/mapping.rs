@@ -1,0 +1,290 @@
+//! SCIM User resource ⇔ Rollcall membership.
+//!
+//! A SCIM User is a member of the organization: `id` is the user id (`usr_…`), `active` is the
+//! membership status (`false` = suspended), `externalId` is the membership's external id. The rest
+//! of the resource is kept as the identity provider last wrote it (a [`ScimUser`] record beside the
+//! membership), and the membership's own fields follow it: email = the primary email, name =
+//! `displayName`, else `name.formatted`, else given and family names, phone = the primary (else
+//! first) phone number. Members who joined by invitation or invite link have no record; their
+//! resource is derived: `userName` = email, one primary email, `displayName` = name.
+
+use chrono::SecondsFormat;
+use rollcall_domain::email::Email;
+use rollcall_domain::model::{MemberStatus, Membership, ScimUser, Timestamp};
+use serde_json::{Map, Value, json};
+
+use crate::schema::{USER_SCHEMA, get_ci};
+
+/// Longest member name kept on the membership (the resource keeps the full value).
+pub const MAX_MEMBER_NAME_CHARS: usize = 200;
+/// Longest phone number kept on the membership.
+pub const MAX_MEMBER_PHONE_CHARS: usize = 64;
+
+/// The membership fields a User resource determines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberFields {
+    /// The primary email (or the first, or `userName` when it is an address).
+    pub email: Option<Email>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// `externalId`.
+    pub external_id: Option<String>,
+    /// `active`, when the resource says.
+    pub active: Option<bool>,
+}
+
+fn text(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// Trims, drops control characters and cuts to `max` characters; `None` when nothing is left.
+fn clean(s: &str, max: usize) -> Option<String> {
+    let out: String = s
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect();
+    let out = out.trim().to_owned();
+    (!out.is_empty()).then_some(out)
+}
+
+/// Values of a multi-valued attribute, primary first, then in order.
+fn primary_first(obj: &Map<String, Value>, attr: &str) -> Vec<String> {
+    let Some(items) = get_ci(obj, attr).and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let is_primary = |v: &Value| {
+        v.as_object()
+            .and_then(|o| get_ci(o, "primary"))
+            .is_some_and(|p| p == &Value::Bool(true))
+    };
+    let value = |v: &Value| text(v.as_object().and_then(|o| get_ci(o, "value"))).map(str::to_owned);
+    let mut out: Vec<String> = items
+        .iter()
+        .filter(|v| is_primary(v))
+        .filter_map(value)
+        .collect();
+    out.extend(items.iter().filter(|v| !is_primary(v)).filter_map(value));
+    out
+}
+
+/// The primary email of a User resource: the primary `emails` value, else the first that is an
+/// address, else `userName` when it is one.
+pub fn primary_email(resource: &Value) -> Option<Email> {
+    let obj = resource.as_object()?;
+    primary_first(obj, "emails")
+        .iter()
+        .find_map(|e| Email::parse(e))
+        .or_else(|| text(get_ci(obj, "userName")).and_then(Email::parse))
+}
+
+/// The display name of a User resource: `displayName`, else `name.formatted`, else the given,
+/// middle and family names joined.
+pub fn display_name(resource: &Value) -> Option<String> {
+    let obj = resource.as_object()?;
+    if let Some(n) = text(get_ci(obj, "displayName")).and_then(|n| clean(n, MAX_MEMBER_NAME_CHARS))
+    {
+        return Some(n);
+    }
+    let name = get_ci(obj, "name").and_then(Value::as_object)?;
+    if let Some(n) = text(get_ci(name, "formatted")).and_then(|n| clean(n, MAX_MEMBER_NAME_CHARS)) {
+        return Some(n);
+    }
+    let parts: Vec<&str> = ["givenName", "middleName", "familyName"]
+        .iter()
+        .filter_map(|k| text(get_ci(name, k)))
+        .collect();
+    clean(&parts.join(" "), MAX_MEMBER_NAME_CHARS)
+}
+
+/// The membership fields of a (canonical) User resource.
+pub fn member_fields(resource: &Value) -> MemberFields {
+    let obj = resource.as_object();
+    let get = |k: &str| obj.and_then(|o| get_ci(o, k));
+    MemberFields {
+        email: primary_email(resource),
+        name: display_name(resource),
+        phone: obj
+            .map(|o| primary_first(o, "phoneNumbers"))
+            .and_then(|p| p.into_iter().next())
+            .and_then(|p| clean(&p, MAX_MEMBER_PHONE_CHARS)),
+        external_id: text(get("externalId")).map(str::to_owned),
+        active: match get("active") {
+            Some(Value::Bool(b)) => Some(*b),
+            _ => None,
+        },
+    }
+}
+
+/// What a [`ScimUser`] record keeps of a resource: everything but `id`, `meta`, `active` and
+/// `externalId`, which the membership holds or the server computes.
+pub fn stored_resource(resource: &Value) -> Value {
+    let mut obj = resource.as_object().cloned().unwrap_or_default();
+    for k in ["id", "meta", "active", "externalId"] {
+        let keys: Vec<String> = obj
+            .keys()
+            .filter(|x| x.eq_ignore_ascii_case(k))
+            .cloned()
+            .collect();
+        for key in keys {
+            obj.remove(&key);
+        }
+    }
+    Value::Object(obj)
+}
+
+/// The `userName` of a canonical resource.
+pub fn user_name(resource: &Value) -> Option<String> {
+    resource
+        .as_object()
+        .and_then(|o| text(get_ci(o, "userName")))
+        .map(str::to_owned)
+}
+
+/// A SCIM timestamp: RFC 3339, UTC, milliseconds.
+pub fn timestamp(t: &Timestamp) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The resource of a member without a SCIM record (joined by invitation or link).
+fn derived_resource(m: &Membership) -> Map<String, Value> {
+    let mut obj = Map::new();
+    obj.insert("schemas".into(), json!([USER_SCHEMA]));
+    obj.insert("userName".into(), json!(m.email.as_str()));
+    obj.insert(
+        "emails".into(),
+        json!([{"value": m.email.as_str(), "primary": true}]),
+    );
+    if let Some(n) = &m.name {
+        obj.insert("displayName".into(), json!(n));
+    }
+    if let Some(p) = &m.phone {
+        obj.insert("phoneNumbers".into(), json!([{"value": p}]));
+    }
+    obj
+}
+
+/// The location of a member's resource under `base` (`…/scim/v2`).
+pub fn location(base: &str, m: &Membership) -> String {
+    format!("{}/Users/{}", base.trim_end_matches('/'), m.user_id)
+}
+
+/// The full User resource of a member: its SCIM record (or the derived resource) with `id`,
+/// `externalId`, `active` and `meta` from the membership.
+pub fn to_resource(m: &Membership, scim: Option<&ScimUser>, base: &str) -> Value {
+    let mut obj = match scim.and_then(|s| s.resource.as_object()) {
+        Some(o) => o.clone(),
+        None => derived_resource(m),
+    };
+    if let Some(s) = scim {
+        obj.insert("userName".into(), json!(s.user_name));
+    }
+    obj.insert("id".into(), json!(m.user_id.as_str()));
+    match &m.external_id {
+        Some(x) => {
+            obj.insert("externalId".into(), json!(x));
+        }
+        None => {
+            obj.remove("externalId");
+        }
+    }
+    obj.insert("active".into(), json!(m.status == MemberStatus::Active));
+    let last_modified = scim.map_or(m.updated_at, |s| s.updated_at.max(m.updated_at));
+    obj.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": timestamp(&m.created_at),
+            "lastModified": timestamp(&last_modified),
+            "location": location(base, m),
+        }),
+    );
+    Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rollcall_domain::ids::{OrgId, UserId};
+    use rollcall_domain::model::MemberSource;
+
+    fn member() -> Membership {
+        let now = chrono::Utc::now();
+        Membership {
+            org_id: OrgId::from_uuid(uuid::Uuid::now_v7()),
+            user_id: UserId::from_uuid(uuid::Uuid::now_v7()),
+            email: Email::parse("Ada@Example.com").unwrap(),
+            name: Some("Ada".into()),
+            phone: None,
+            status: MemberStatus::Suspended,
+            source: MemberSource::Invitation,
+            external_id: None,
+            assignments: vec![],
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn fields_follow_the_resource() {
+        let r = json!({
+            "userName": "ada",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "home@x.test"}, {"value": "Work@X.test", "primary": true}],
+            "phoneNumbers": [{"value": "+1 555"}, {"value": "+2 666", "primary": true}],
+            "externalId": "e-1",
+            "active": false
+        });
+        let f = member_fields(&r);
+        assert_eq!(f.email.unwrap().as_str(), "Work@X.test");
+        assert_eq!(f.name.as_deref(), Some("Ada Lovelace"));
+        assert_eq!(f.phone.as_deref(), Some("+2 666"));
+        assert_eq!(f.external_id.as_deref(), Some("e-1"));
+        assert_eq!(f.active, Some(false));
+        let f = member_fields(&json!({"userName": "b@x.test", "displayName": " B ",
+            "name": {"formatted": "Bee"}}));
+        assert_eq!(f.email.unwrap().as_str(), "b@x.test");
+        assert_eq!(f.name.as_deref(), Some("B"));
+        assert!(
+            member_fields(&json!({"userName": "nobody"}))
+                .email
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn derived_resource_of_an_invited_member() {
+        let m = member();
+        let r = to_resource(&m, None, "https://h.test/scim/v2/");
+        assert_eq!(r["userName"], "Ada@Example.com");
+        assert_eq!(
+            r["emails"],
+            json!([{"value": "Ada@Example.com", "primary": true}])
+        );
+        assert_eq!(r["displayName"], "Ada");
+        assert_eq!(r["active"], false);
+        assert_eq!(r["id"], m.user_id.as_str());
+        assert_eq!(
+            r["meta"]["location"],
+            format!("https://h.test/scim/v2/Users/{}", m.user_id)
+        );
+        assert_eq!(r["meta"]["resourceType"], "User");
+        assert!(r.get("externalId").is_none());
+    }
+
+    #[test]
+    fn stored_resource_drops_server_and_membership_attributes() {
+        let r = json!({"id": "x", "meta": {}, "active": true, "externalId": "e",
+            "userName": "u", "schemas": [USER_SCHEMA]});
+        assert_eq!(
+            stored_resource(&r),
+            json!({"userName": "u", "schemas": [USER_SCHEMA]})
+        );
+    }
+}
