@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use lambda_http::request::RequestContext;
-use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, UserId};
+use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::page::{MAX_CURSOR_LEN, MAX_LIMIT, PageRequest};
 use rollcall_domain::service::{Caller, Claims};
 use serde::de::DeserializeOwned;
@@ -243,6 +243,12 @@ impl PathIds {
     pub fn link(&self) -> Result<InviteLinkId, ApiError> {
         InviteLinkId::parse(self.raw("lnk"))
             .map_err(|_| not_found("invite_link_not_found", "No such invite link"))
+    }
+
+    /// `{sct}`.
+    pub fn scim_token(&self) -> Result<ScimTokenId, ApiError> {
+        ScimTokenId::parse(self.raw("sct"))
+            .map_err(|_| not_found("scim_token_not_found", "No such SCIM token"))
     }
 
     /// `{token}` (a secret: never log it).

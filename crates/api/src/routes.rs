@@ -2,12 +2,18 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::handlers::{accept, invitations, links, members, orgs, pools};
+use crate::handlers::{accept, invitations, links, members, orgs, pools, scim, scim_tokens};
 use crate::observe::observe;
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::Method;
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::{Extension, Router};
+use rollcall_domain::model::Timestamp;
+use rollcall_domain::ports::Clock;
+use rollcall_domain::service::Service;
+use rollcall_scim::ScimService;
+use std::sync::Arc;
 
 /// The Lambda functions the routes are split into (spec §3, "Function" column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,21 +26,24 @@ pub enum FunctionGroup {
     List,
     /// Deletes and revokes.
     Delete,
-    /// Organizations, pools, assignments.
+    /// Organizations, pools, assignments, SCIM tokens.
     Manage,
+    /// SCIM 2.0 for identity providers (`/scim/v2/...`).
+    Scim,
 }
 
 impl FunctionGroup {
     /// Every group.
-    pub const ALL: [FunctionGroup; 5] = [
+    pub const ALL: [FunctionGroup; 6] = [
         FunctionGroup::Invite,
         FunctionGroup::Accept,
         FunctionGroup::List,
         FunctionGroup::Delete,
         FunctionGroup::Manage,
+        FunctionGroup::Scim,
     ];
 
-    /// The group's name (`invite`, `accept`, `list`, `delete`, `manage`).
+    /// The group's name (`invite`, `accept`, `list`, `delete`, `manage`, `scim`).
     pub fn as_str(self) -> &'static str {
         match self {
             FunctionGroup::Invite => "invite",
@@ -42,6 +51,7 @@ impl FunctionGroup {
             FunctionGroup::List => "list",
             FunctionGroup::Delete => "delete",
             FunctionGroup::Manage => "manage",
+            FunctionGroup::Scim => "scim",
         }
     }
 
@@ -62,7 +72,8 @@ impl std::fmt::Display for FunctionGroup {
 pub enum RouteAuth {
     /// A bearer JWT (API Gateway's JWT authorizer; the local server's token layer).
     Jwt,
-    /// No identity needed.
+    /// No JWT: API Gateway lets the request through without its authorizer. Either no identity
+    /// is needed, or the handler authenticates another way (the SCIM routes check a SCIM token).
     Public,
 }
 
@@ -110,6 +121,7 @@ route_defs! {
     POST "/orgs/{org}/pools" => Manage, Jwt, pools::create;
     PATCH "/orgs/{org}/pools/{pool}" => Manage, Jwt, pools::update;
     PUT "/orgs/{org}/users/{usr}/assignments" => Manage, Jwt, members::replace_assignments;
+    POST "/orgs/{org}/scim-tokens" => Manage, Jwt, scim_tokens::create;
 
     GET "/orgs" => List, Jwt, orgs::list_mine;
     GET "/orgs/{org}" => List, Jwt, orgs::get;
@@ -120,11 +132,13 @@ route_defs! {
     GET "/orgs/{org}/invite-links" => List, Jwt, links::list;
     GET "/orgs/{org}/users" => List, Jwt, members::list;
     GET "/orgs/{org}/users/{usr}" => List, Jwt, members::get;
+    GET "/orgs/{org}/scim-tokens" => List, Jwt, scim_tokens::list;
 
     DELETE "/orgs/{org}/pools/{pool}" => Delete, Jwt, pools::delete;
     DELETE "/orgs/{org}/invitations/{inv}" => Delete, Jwt, invitations::revoke;
     DELETE "/orgs/{org}/invite-links/{lnk}" => Delete, Jwt, links::revoke;
     DELETE "/orgs/{org}/users/{usr}" => Delete, Jwt, members::remove;
+    DELETE "/orgs/{org}/scim-tokens/{sct}" => Delete, Jwt, scim_tokens::revoke;
 
     POST "/orgs/{org}/invitations" => Invite, Jwt, invitations::bulk_invite;
     POST "/orgs/{org}/invitations/{inv}/resend" => Invite, Jwt, invitations::resend;
@@ -136,6 +150,20 @@ route_defs! {
     POST "/me/invitations/{inv}/accept" => Accept, Jwt, accept::accept_by_id;
     POST "/me/invitations/{inv}/decline" => Accept, Jwt, accept::decline_by_id;
     POST "/join" => Accept, Jwt, accept::join;
+
+    // SCIM: no JWT; every handler authenticates the organization's SCIM token.
+    GET "/scim/v2/ServiceProviderConfig" => Scim, Public, scim::service_provider_config;
+    GET "/scim/v2/ResourceTypes" => Scim, Public, scim::resource_types;
+    GET "/scim/v2/ResourceTypes/{id}" => Scim, Public, scim::resource_type;
+    GET "/scim/v2/Schemas" => Scim, Public, scim::schemas;
+    GET "/scim/v2/Schemas/{id}" => Scim, Public, scim::schema_by_id;
+    GET "/scim/v2/Users" => Scim, Public, scim::list_users;
+    POST "/scim/v2/Users" => Scim, Public, scim::create_user;
+    POST "/scim/v2/Users/.search" => Scim, Public, scim::search_users;
+    GET "/scim/v2/Users/{id}" => Scim, Public, scim::get_user;
+    PUT "/scim/v2/Users/{id}" => Scim, Public, scim::replace_user;
+    PATCH "/scim/v2/Users/{id}" => Scim, Public, scim::patch_user;
+    DELETE "/scim/v2/Users/{id}" => Scim, Public, scim::delete_user;
 }
 
 /// Every route of every group.
@@ -165,33 +193,65 @@ pub fn all_routes_with_limit(state: AppState, max_body_bytes: usize) -> Router {
 
 fn build(serves: impl Fn(FunctionGroup) -> bool, state: AppState, max_body_bytes: usize) -> Router {
     let mut router = Router::new();
+    let mut has_scim = false;
     for def in definitions().into_iter().filter(|d| serves(d.info.group)) {
+        has_scim |= def.info.group == FunctionGroup::Scim;
         router = router.route(def.info.path, (def.handler)());
     }
+    if has_scim {
+        // One SCIM service per router: it keeps the list-cursor cache across requests.
+        let scim = ScimService::new(
+            state.service.store().clone(),
+            Arc::new(ServiceClock(state.service.clone())),
+        );
+        router = router.layer(Extension(Arc::new(scim)));
+    }
     router
-        .method_not_allowed_fallback(wrong_method)
-        .fallback(no_route)
+        .method_not_allowed_fallback(move |method: Method, uri: Uri, path: Option<MatchedPath>| {
+            wrong_method(method, uri, path, has_scim)
+        })
+        .fallback(move |uri: Uri| no_route(uri, has_scim))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(observe))
         .with_state(state)
 }
 
-/// 404 `route_not_found`.
-async fn no_route() -> ApiError {
-    ApiError::route_not_found()
+/// The use cases' clock, for the SCIM service.
+struct ServiceClock(Service);
+
+impl Clock for ServiceClock {
+    fn now(&self) -> Timestamp {
+        self.0.now()
+    }
 }
 
-/// 405 `method_not_allowed`, or 404 `route_not_found` when the method and path are a route of
-/// another function group (this function does not serve it).
-async fn wrong_method(method: Method, path: Option<MatchedPath>) -> ApiError {
+/// 404 `route_not_found` (a SCIM Error body under `/scim/` when this router serves SCIM).
+async fn no_route(uri: Uri, serves_scim: bool) -> Response {
+    if serves_scim && scim::is_scim_path(uri.path()) {
+        return scim::no_endpoint();
+    }
+    ApiError::route_not_found().into_response()
+}
+
+/// 405 `method_not_allowed` (a SCIM Error body under `/scim/` when this router serves SCIM), or
+/// 404 `route_not_found` when the method and path are a route of another function group (this
+/// function does not serve it).
+async fn wrong_method(
+    method: Method,
+    uri: Uri,
+    path: Option<MatchedPath>,
+    serves_scim: bool,
+) -> Response {
     let elsewhere = path.is_some_and(|p| {
         definitions()
             .iter()
             .any(|d| d.info.method == method && d.info.path == p.as_str())
     });
     if elsewhere {
-        ApiError::route_not_found()
+        ApiError::route_not_found().into_response()
+    } else if serves_scim && scim::is_scim_path(uri.path()) {
+        scim::method_not_allowed()
     } else {
-        ApiError::method_not_allowed()
+        ApiError::method_not_allowed().into_response()
     }
 }

@@ -1,10 +1,10 @@
 //! Response bodies: what each route shows of the domain's entities (never token hashes or
 //! versions).
 
-use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, UserId};
+use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::{
     EmailStatus, Invitation, InvitationStatus, InviteLink, MemberSource, MemberStatus, Membership,
-    Organization, Pool, Settings, Timestamp,
+    Organization, Pool, ScimToken, Settings, Timestamp,
 };
 use rollcall_domain::page::Page;
 use rollcall_domain::role::Assignment;
@@ -467,4 +467,44 @@ impl From<MeView> for MeResponse {
             memberships_next_cursor: v.memberships.next_cursor,
         }
     }
+}
+
+/// A SCIM token, never its secret: `{id, org_id, description, created_by, created_at, last_used_at}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScimTokenView {
+    /// Id.
+    pub id: ScimTokenId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// A label for people.
+    pub description: Option<String>,
+    /// Who created it.
+    pub created_by: UserId,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// Last use, when recorded.
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl From<ScimToken> for ScimTokenView {
+    fn from(t: ScimToken) -> Self {
+        ScimTokenView {
+            id: t.id,
+            org_id: t.org_id,
+            description: t.description,
+            created_by: t.created_by,
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+        }
+    }
+}
+
+/// A created SCIM token with its secret (`rcs_…`), shown this once.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedScimTokenView {
+    /// The token.
+    #[serde(flatten)]
+    pub scim_token: ScimTokenView,
+    /// The bearer secret for the identity provider's SCIM connection.
+    pub token: String,
 }

@@ -385,6 +385,8 @@ fn filled(path: &str) -> String {
         .replace("{inv}", "inv_0123456789abcdef0123456789abcdef")
         .replace("{lnk}", "lnk_0123456789abcdef0123456789abcdef")
         .replace("{token}", "rci_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .replace("{sct}", "sct_0123456789abcdef0123456789abcdef")
+        .replace("{id}", "usr_0123456789abcdef0123456789abcdef")
 }
 
 #[tokio::test]
@@ -396,11 +398,14 @@ async fn route_table_matches_the_routers() {
         .map(|r| (r.method.to_string(), r.path))
         .collect();
     assert_eq!(unique.len(), table.len(), "duplicate routes");
-    assert_eq!(table.len(), 27);
+    assert_eq!(table.len(), 42);
+    // Public: the invitation preview, and SCIM (authenticated by its own token, not a JWT).
+    assert!(table.iter().all(|r| (r.auth == RouteAuth::Public)
+        == (r.path == "/invitations/{token}" || r.path.starts_with("/scim/v2/"))));
     assert!(
         table
             .iter()
-            .all(|r| (r.auth == RouteAuth::Public) == (r.path == "/invitations/{token}"))
+            .all(|r| (r.group == FunctionGroup::Scim) == r.path.starts_with("/scim/v2/"))
     );
     for g in FunctionGroup::ALL {
         assert_eq!(FunctionGroup::parse(g.as_str()), Some(g));

@@ -6,6 +6,8 @@ pub(crate) mod links;
 pub(crate) mod members;
 pub(crate) mod orgs;
 pub(crate) mod pools;
+pub(crate) mod scim;
+pub(crate) mod scim_tokens;
 
 use crate::error::ApiResult;
 use crate::extract::page_request;

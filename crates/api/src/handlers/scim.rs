@@ -1,0 +1,397 @@
+//! SCIM 2.0 (`/scim/v2/...`): bearer SCIM token, `application/scim+json` in and out, SCIM Error
+//! bodies for every failure. Each handler calls one [`ScimService`] use case.
+
+use crate::AppState;
+use crate::error::ErrorCode;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rollcall_scim::error::scim_type;
+use rollcall_scim::{ListQuery, Projection, ScimError, ScimOrg, ScimService, schema};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// The media type of every SCIM response.
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
+
+/// The path prefix of the SCIM routes.
+pub const SCIM_PREFIX: &str = "/scim/v2";
+
+/// A SCIM failure as a response: the SCIM Error body (`status` as a string, `scimType`,
+/// `detail`), `Content-Type: application/scim+json`, and `WWW-Authenticate` on 401.
+#[derive(Debug, Clone)]
+pub struct ScimFailure(pub ScimError);
+
+impl From<ScimError> for ScimFailure {
+    fn from(e: ScimError) -> Self {
+        ScimFailure(e)
+    }
+}
+
+impl IntoResponse for ScimFailure {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = scim_json(status, &e.to_json());
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        let code = match e.scim_type {
+            Some(t) => format!("scim_{t}"),
+            None => format!("scim_{}", e.status),
+        };
+        response
+            .extensions_mut()
+            .insert(ErrorCode(Cow::Owned(code)));
+        response
+    }
+}
+
+/// A JSON body with the SCIM media type.
+fn scim_json(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(SCIM_CONTENT_TYPE),
+        )],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A SCIM response: status, body, and a `Location` header for created resources.
+pub struct ScimJson {
+    status: StatusCode,
+    body: Value,
+    location: Option<String>,
+}
+
+impl ScimJson {
+    fn ok(body: Value) -> Self {
+        ScimJson {
+            status: StatusCode::OK,
+            body,
+            location: None,
+        }
+    }
+}
+
+impl IntoResponse for ScimJson {
+    fn into_response(self) -> Response {
+        let mut response = scim_json(self.status, &self.body);
+        if let Some(l) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LOCATION, l);
+        }
+        response
+    }
+}
+
+type ScimResult<T> = Result<T, ScimFailure>;
+
+/// The SCIM base URL of a request (`{proto}://{host}/scim/v2`), for `meta.location`: the
+/// `X-Forwarded-Proto` (API Gateway sets it; else `http`) and `Host` headers. A missing or
+/// malformed host gives the relative `/scim/v2`.
+pub fn base_url(headers: &HeaderMap) -> String {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_owned())
+    };
+    let host = header("x-forwarded-host")
+        .filter(|h| !h.is_empty())
+        .or_else(|| header("host"))
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        });
+    let proto = match header("x-forwarded-proto").as_deref() {
+        Some("https") => "https",
+        _ => "http",
+    };
+    match host {
+        Some(h) => format!("{proto}://{h}{SCIM_PREFIX}"),
+        None => SCIM_PREFIX.to_owned(),
+    }
+}
+
+/// The SCIM context of a request: the organization of its bearer SCIM token, the use cases and the
+/// base URL. Every SCIM route extracts it first; no valid token is 401 with a SCIM Error body.
+pub struct Scim {
+    org: ScimOrg,
+    service: Arc<ScimService>,
+    base: String,
+}
+
+impl FromRequestParts<AppState> for Scim {
+    type Rejection = ScimFailure;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> ScimResult<Self> {
+        let service = parts
+            .extensions
+            .get::<Arc<ScimService>>()
+            .cloned()
+            .ok_or_else(|| {
+                tracing::error!("the SCIM service is not installed on this router");
+                ScimFailure(ScimError::internal())
+            })?;
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let org = service.authenticate(authorization).await?;
+        Ok(Scim {
+            org,
+            service,
+            base: base_url(&parts.headers),
+        })
+    }
+}
+
+/// The `{id}` of a SCIM path.
+pub struct ScimId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ScimId {
+    type Rejection = ScimFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ScimResult<Self> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| ScimId(id))
+            .map_err(|_| ScimFailure(ScimError::not_found("No such resource")))
+    }
+}
+
+/// The query string as name/value pairs (names are matched case-insensitively by the parsers).
+pub struct ScimQuery(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ScimQuery {
+    type Rejection = ScimFailure;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> ScimResult<Self> {
+        Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map(|Query(pairs)| ScimQuery(pairs))
+            .map_err(|_| {
+                ScimFailure(ScimError::bad_request(
+                    scim_type::INVALID_VALUE,
+                    "The query string is malformed",
+                ))
+            })
+    }
+}
+
+impl ScimQuery {
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.pairs()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// `attributes` / `excludedAttributes` for a single-resource response.
+    fn projection(&self) -> ScimResult<Projection> {
+        Ok(Projection::parse(
+            self.get("attributes"),
+            self.get("excludedAttributes"),
+        )?)
+    }
+}
+
+/// A JSON request body: `application/scim+json`, `application/json` (or any `+json` type, or no
+/// Content-Type at all) else 415; at most the body limit (413); valid JSON (400 `invalidSyntax`).
+pub struct ScimBody(Value);
+
+impl<S: Send + Sync> FromRequest<S> for ScimBody {
+    type Rejection = ScimFailure;
+
+    async fn from_request(req: Request, state: &S) -> ScimResult<Self> {
+        let essence = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?"))
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        match essence.as_deref() {
+            None | Some("application/json") => {}
+            Some(t) if t.starts_with("application/") && t.ends_with("+json") => {}
+            Some(_) => {
+                return Err(ScimFailure(ScimError::new(
+                    415,
+                    None,
+                    "The request body must be JSON, sent with Content-Type: application/scim+json \
+                     or application/json",
+                )));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ScimFailure(ScimError::payload_too_large(
+                    "The request body is larger than this service accepts",
+                ))
+            } else {
+                ScimFailure(ScimError::invalid_syntax(
+                    "The request body could not be read",
+                ))
+            }
+        })?;
+        serde_json::from_slice(&bytes).map(ScimBody).map_err(|e| {
+            ScimFailure(ScimError::invalid_syntax(format!(
+                "The request body is not valid JSON: {e}"
+            )))
+        })
+    }
+}
+
+/// Applies `attributes`/`excludedAttributes` to a single resource.
+fn resource(query: &ScimQuery, body: Value) -> ScimResult<ScimJson> {
+    Ok(ScimJson::ok(query.projection()?.apply(&body)))
+}
+
+// ---- discovery -------------------------------------------------------------------------------
+
+/// `GET /scim/v2/ServiceProviderConfig`.
+pub(crate) async fn service_provider_config(scim: Scim) -> ScimJson {
+    ScimJson::ok(schema::service_provider_config(&scim.base))
+}
+
+/// `GET /scim/v2/ResourceTypes`.
+pub(crate) async fn resource_types(scim: Scim) -> ScimJson {
+    ScimJson::ok(schema::resource_types(&scim.base))
+}
+
+/// `GET /scim/v2/ResourceTypes/{id}`.
+pub(crate) async fn resource_type(scim: Scim, ScimId(id): ScimId) -> ScimResult<ScimJson> {
+    schema::resource_type_by_id(&scim.base, &id)
+        .map(ScimJson::ok)
+        .ok_or_else(|| ScimFailure(ScimError::not_found("No such resource type")))
+}
+
+/// `GET /scim/v2/Schemas`.
+pub(crate) async fn schemas(scim: Scim) -> ScimJson {
+    ScimJson::ok(schema::schemas(&scim.base))
+}
+
+/// `GET /scim/v2/Schemas/{id}`.
+pub(crate) async fn schema_by_id(scim: Scim, ScimId(id): ScimId) -> ScimResult<ScimJson> {
+    schema::schema_by_id(&scim.base, &id)
+        .map(ScimJson::ok)
+        .ok_or_else(|| ScimFailure(ScimError::not_found("No such schema")))
+}
+
+// ---- Users -------------------------------------------------------------------------------------
+
+/// `GET /scim/v2/Users?filter=&startIndex=&count=&attributes=&excludedAttributes=`.
+pub(crate) async fn list_users(scim: Scim, query: ScimQuery) -> ScimResult<ScimJson> {
+    let q = ListQuery::from_query(query.pairs())?;
+    let body = scim.service.list_users(&scim.org, &q, &scim.base).await?;
+    Ok(ScimJson::ok(body))
+}
+
+/// `POST /scim/v2/Users/.search` with a SearchRequest body.
+pub(crate) async fn search_users(scim: Scim, ScimBody(body): ScimBody) -> ScimResult<ScimJson> {
+    let q = ListQuery::from_search_body(&body)?;
+    let body = scim.service.list_users(&scim.org, &q, &scim.base).await?;
+    Ok(ScimJson::ok(body))
+}
+
+/// `POST /scim/v2/Users`: 201 with the resource and a `Location` header.
+pub(crate) async fn create_user(
+    scim: Scim,
+    query: ScimQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<ScimJson> {
+    let created = scim
+        .service
+        .create_user(&scim.org, &body, &scim.base)
+        .await?;
+    let location = created["meta"]["location"].as_str().map(str::to_owned);
+    let mut out = resource(&query, created)?;
+    out.status = StatusCode::CREATED;
+    out.location = location;
+    Ok(out)
+}
+
+/// `GET /scim/v2/Users/{id}`.
+pub(crate) async fn get_user(
+    scim: Scim,
+    ScimId(id): ScimId,
+    query: ScimQuery,
+) -> ScimResult<ScimJson> {
+    let body = scim.service.get_user(&scim.org, &id, &scim.base).await?;
+    resource(&query, body)
+}
+
+/// `PUT /scim/v2/Users/{id}`.
+pub(crate) async fn replace_user(
+    scim: Scim,
+    ScimId(id): ScimId,
+    query: ScimQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<ScimJson> {
+    let body = scim
+        .service
+        .replace_user(&scim.org, &id, &body, &scim.base)
+        .await?;
+    resource(&query, body)
+}
+
+/// `PATCH /scim/v2/Users/{id}`: 200 with the resource.
+pub(crate) async fn patch_user(
+    scim: Scim,
+    ScimId(id): ScimId,
+    query: ScimQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<ScimJson> {
+    let body = scim
+        .service
+        .patch_user(&scim.org, &id, &body, &scim.base)
+        .await?;
+    resource(&query, body)
+}
+
+/// `DELETE /scim/v2/Users/{id}`: 204.
+pub(crate) async fn delete_user(scim: Scim, ScimId(id): ScimId) -> ScimResult<StatusCode> {
+    scim.service.delete_user(&scim.org, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- fallbacks -----------------------------------------------------------------------------------
+
+/// Whether a request path is under the SCIM prefix (its errors are SCIM Error bodies).
+pub(crate) fn is_scim_path(path: &str) -> bool {
+    path == SCIM_PREFIX || path.starts_with("/scim/")
+}
+
+/// 404 for a path under `/scim/v2` that is no SCIM endpoint.
+pub(crate) fn no_endpoint() -> Response {
+    ScimFailure(ScimError::not_found(
+        "No SCIM endpoint at this path: this service provider serves /Users, /Schemas, \
+         /ResourceTypes and /ServiceProviderConfig",
+    ))
+    .into_response()
+}
+
+/// 405 for a method a SCIM path does not accept (e.g. writes to the discovery endpoints).
+pub(crate) fn method_not_allowed() -> Response {
+    ScimFailure(ScimError::method_not_allowed(
+        "This SCIM endpoint does not accept this method",
+    ))
+    .into_response()
+}

@@ -1,0 +1,6 @@
+//! The `scim` Lambda function: SCIM 2.0 (`/scim/v2/...`) for identity providers.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    rollcall_api::run_lambda(rollcall_api::FunctionGroup::Scim).await
+}
