@@ -33,9 +33,12 @@ async fn build(group: FunctionGroup) -> Result<axum::Router, ConfigError> {
         Err(e) if group == FunctionGroup::Invite => return Err(e),
         Err(_) => None,
     };
-    let store = rollcall_store_dynamodb::DynamoStore::from_env(table).await;
+    // One SDK configuration for both clients: the environment and profile files are read once.
+    // Credentials are resolved lazily, at the first call.
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = rollcall_store_dynamodb::DynamoStore::from_sdk_config(&sdk, table);
     let mailer: Arc<dyn Mailer> = match mail {
-        Some(mail) => Arc::new(SesMailer::from_env(mail).await),
+        Some(mail) => Arc::new(SesMailer::from_sdk_config(&sdk, mail)),
         None => Arc::new(NoMailer),
     };
     let service = Service::new(

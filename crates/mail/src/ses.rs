@@ -20,12 +20,18 @@ impl SesMailer {
         SesMailer { client, cfg }
     }
 
-    /// A mailer on the standard AWS SDK environment (region, credentials, endpoints). The endpoint
-    /// comes from `AWS_ENDPOINT_URL_SES` when set (the SDK itself only reads
-    /// `AWS_ENDPOINT_URL_SESV2`, which wins when both are set).
+    /// A mailer on the standard AWS SDK environment (region, credentials, endpoints); see
+    /// [`SesMailer::from_sdk_config`].
     pub async fn from_env(cfg: MailConfig) -> Self {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let mut builder = aws_sdk_sesv2::config::Builder::from(&sdk);
+        Self::from_sdk_config(&sdk, cfg)
+    }
+
+    /// A mailer on a loaded AWS SDK configuration (shared with the other clients of a process).
+    /// The endpoint comes from `AWS_ENDPOINT_URL_SES` when set (the SDK itself only reads
+    /// `AWS_ENDPOINT_URL_SESV2`, which wins when both are set).
+    pub fn from_sdk_config(sdk: &aws_config::SdkConfig, cfg: MailConfig) -> Self {
+        let mut builder = aws_sdk_sesv2::config::Builder::from(sdk);
         let sesv2_set = std::env::var_os("AWS_ENDPOINT_URL_SESV2").is_some_and(|v| !v.is_empty());
         if !sesv2_set
             && let Ok(url) = std::env::var("AWS_ENDPOINT_URL_SES")

@@ -44,6 +44,10 @@ pub async fn run(opts: Options) -> Result<(), String> {
         accept_url: accept_url.clone(),
     };
 
+    // The AWS SDK configuration, read once if DynamoDB or SES is used.
+    let sdk = tokio::sync::OnceCell::new();
+    let aws =
+        || sdk.get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()));
     let store: Arc<dyn Store> = match opts.store {
         StoreKind::Embedded => {
             let path = opts.data_dir.join("rollcall.redb");
@@ -52,9 +56,13 @@ pub async fn run(opts: Options) -> Result<(), String> {
                     .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
             )
         }
-        StoreKind::Dynamodb => Arc::new(
-            rollcall_store_dynamodb::DynamoStore::from_env(required_env("ROLLCALL_TABLE")?).await,
-        ),
+        StoreKind::Dynamodb => {
+            let table = required_env("ROLLCALL_TABLE")?;
+            Arc::new(rollcall_store_dynamodb::DynamoStore::from_sdk_config(
+                aws().await,
+                table,
+            ))
+        }
     };
     let mut outbox = None;
     let mailer: Arc<dyn Mailer> = match opts.mailer {
@@ -65,7 +73,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
         }
         MailerKind::Ses => {
             required_env("ROLLCALL_SENDER")?;
-            Arc::new(SesMailer::from_env(mail_config).await)
+            Arc::new(SesMailer::from_sdk_config(aws().await, mail_config))
         }
     };
     let service = Service::new(

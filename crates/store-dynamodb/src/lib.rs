@@ -90,7 +90,13 @@ impl DynamoStore {
         let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
-        Self::new(Client::new(&config), table)
+        Self::from_sdk_config(&config, table)
+    }
+
+    /// A store on `table` with a loaded AWS SDK configuration (shared with the other clients of
+    /// a process, so it is read once).
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: String) -> Self {
+        Self::new(Client::new(config), table)
     }
 
     /// The table name.
