@@ -160,6 +160,8 @@ route_defs! {
     GET "/scim/v2/Users" => Scim, Public, scim::list_users;
     POST "/scim/v2/Users" => Scim, Public, scim::create_user;
     POST "/scim/v2/Users/.search" => Scim, Public, scim::search_users;
+    // A search from the root (RFC 7644 §3.4.2.1): Users is the only resource type.
+    POST "/scim/v2/.search" => Scim, Public, scim::search_users;
     GET "/scim/v2/Users/{id}" => Scim, Public, scim::get_user;
     PUT "/scim/v2/Users/{id}" => Scim, Public, scim::replace_user;
     PATCH "/scim/v2/Users/{id}" => Scim, Public, scim::patch_user;

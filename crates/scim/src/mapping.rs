@@ -7,6 +7,11 @@
 //! `displayName`, else `name.formatted`, else given and family names, phone = the primary (else
 //! first) phone number. Members who joined by invitation or invite link have no record; their
 //! resource is derived: `userName` = email, one primary email, `displayName` = name.
+//!
+//! A PATCH `remove` of `active` leaves it unassigned (RFC 7644 §3.5.2.2): the resource omits
+//! `active` until a write sets it again (the record keeps `"active": null` as the marker,
+//! [`mark_active_unassigned`]), and the member keeps their status: a suspended member gets access
+//! back only by an explicit `active: true`.
 
 use chrono::SecondsFormat;
 use rollcall_domain::email::Email;
@@ -138,6 +143,13 @@ pub fn stored_resource(resource: &Value) -> Value {
     Value::Object(obj)
 }
 
+/// Marks a stored resource (see [`stored_resource`]) as having `active` unassigned.
+pub fn mark_active_unassigned(stored: &mut Value) {
+    if let Some(obj) = stored.as_object_mut() {
+        obj.insert("active".into(), Value::Null);
+    }
+}
+
 /// The `userName` of a canonical resource.
 pub fn user_name(resource: &Value) -> Option<String> {
     resource
@@ -193,7 +205,12 @@ pub fn to_resource(m: &Membership, scim: Option<&ScimUser>, base: &str) -> Value
             obj.remove("externalId");
         }
     }
-    obj.insert("active".into(), json!(m.status == MemberStatus::Active));
+    // `"active": null` in the record: unassigned by a PATCH remove, so not returned.
+    if obj.get("active") == Some(&Value::Null) {
+        obj.remove("active");
+    } else {
+        obj.insert("active".into(), json!(m.status == MemberStatus::Active));
+    }
     let last_modified = scim.map_or(m.updated_at, |s| s.updated_at.max(m.updated_at));
     obj.insert(
         "meta".into(),
@@ -276,6 +293,30 @@ mod tests {
         );
         assert_eq!(r["meta"]["resourceType"], "User");
         assert!(r.get("externalId").is_none());
+    }
+
+    #[test]
+    fn unassigned_active_is_not_returned() {
+        let m = member();
+        let mut stored = stored_resource(&json!({"userName": "u", "active": false}));
+        mark_active_unassigned(&mut stored);
+        let record = ScimUser {
+            org_id: m.org_id.clone(),
+            user_id: m.user_id.clone(),
+            user_name: "u".into(),
+            resource: stored,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            version: 1,
+        };
+        let r = to_resource(&m, Some(&record), "/scim/v2");
+        assert!(r.get("active").is_none(), "{r}");
+        assert_eq!(r["userName"], "u");
+        let plain = ScimUser {
+            resource: json!({"userName": "u"}),
+            ..record
+        };
+        assert_eq!(to_resource(&m, Some(&plain), "/scim/v2")["active"], false);
     }
 
     #[test]

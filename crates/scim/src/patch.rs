@@ -390,6 +390,11 @@ fn apply_object(
             }
             continue;
         }
+        // `schemas` is recomputed from the content, also inside an extension's value object
+        // (clients that serialize the extension as a resource, e.g. scim2-models, send it there).
+        if key.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
         if schema == SchemaId::Core
             && (key.eq_ignore_ascii_case("id") || key.eq_ignore_ascii_case("meta"))
         {

@@ -34,7 +34,9 @@ use uuid::Uuid;
 use crate::error::{ScimError, scim_type};
 use crate::filter::{CompValue, CompareOp, Filter, LookupKey, key_lookup};
 use crate::list::ListQuery;
-use crate::mapping::{member_fields, stored_resource, to_resource, user_name};
+use crate::mapping::{
+    mark_active_unassigned, member_fields, stored_resource, to_resource, user_name,
+};
 use crate::patch::apply_patch;
 use crate::resource::normalize_user;
 
@@ -165,7 +167,8 @@ enum Omitted {
     /// PUT: `active` and `externalId` keep their values when the body omits them (RFC 7644
     /// §3.5.1 leaves it to the server; Okta's PUT carries no `externalId`).
     Keep,
-    /// PATCH: the patched resource is complete; a missing `externalId` was removed.
+    /// PATCH: the patched resource is complete; a missing `externalId` was removed, and a missing
+    /// `active` is unassigned (not returned; the member keeps their status).
     Clear,
 }
 
@@ -433,16 +436,21 @@ impl ScimService {
         let fields = member_fields(resource);
         let user_name = user_name(resource)
             .ok_or_else(|| Some(ScimError::invalid_value("'userName' is required")))?;
-        let status = match fields.active {
-            Some(true) => MemberStatus::Active,
-            Some(false) => MemberStatus::Suspended,
-            None => before.status,
+        let status = match (fields.active, omitted) {
+            (Some(true), _) => MemberStatus::Active,
+            (Some(false), _) => MemberStatus::Suspended,
+            // PUT without `active`, or a PATCH that removed it (RFC 7644 §3.5.2.2: unassigned):
+            // the member keeps their status. Only an explicit `active: true` gives access back.
+            (None, _) => before.status,
         };
         let external_id = match omitted {
             Omitted::Keep => fields.external_id.clone().or(before.external_id.clone()),
             Omitted::Clear => fields.external_id.clone(),
         };
-        let stored = stored_resource(resource);
+        let mut stored = stored_resource(resource);
+        if fields.active.is_none() && omitted == Omitted::Clear {
+            mark_active_unassigned(&mut stored);
+        }
         let after = Membership {
             // An email is needed: without a usable one in the resource, the member keeps theirs.
             email: fields.email.clone().unwrap_or_else(|| before.email.clone()),

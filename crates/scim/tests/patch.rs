@@ -679,3 +679,27 @@ fn empty_sub_values_unset_when_merging() {
     );
     assert!(out.get("phoneNumbers").is_none());
 }
+
+#[test]
+fn extension_value_object_may_carry_its_schemas_member() {
+    // scim2-models (scim2-tester) serializes the extension value as a resource, with `schemas`.
+    for op in ["add", "replace"] {
+        let out = ok(
+            &user(),
+            ops(json!([{"op": op, "path": ENT, "value": {
+                "schemas": [ENT],
+                "employeeNumber": "42",
+                "department": "R&D"
+            }}])),
+        );
+        assert_eq!(out[ENT]["employeeNumber"], "42", "{op}");
+        assert_eq!(out[ENT]["department"], "R&D", "{op}");
+        assert!(out[ENT].get("schemas").is_none(), "{op}: {out}");
+    }
+    // The same object as a no-path value keyed by the extension URN.
+    let out = ok(
+        &user(),
+        ops(json!([{"op": "replace", "value": {ENT: {"schemas": [ENT], "department": "Ops"}}}])),
+    );
+    assert_eq!(out[ENT]["department"], "Ops");
+}
