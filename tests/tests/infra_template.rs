@@ -1,6 +1,7 @@
 //! `infra/template.yaml` against the code it deploys: cfn-lint passes; every route of
 //! `rollcall_api::route_table()` is an HttpApi event of the function serving its group (and no
-//! other event exists); public routes have no authorizer; each function is built by cargo-lambda
+//! other event exists); public routes (the invitation preview, and the SCIM routes, which check a
+//! SCIM token instead of a JWT) have no authorizer; each function is built by cargo-lambda
 //! from its own binary; the table is the store's table; and each function's IAM policy is exactly
 //! what its store calls need (derived below from the Store methods each group's use cases call,
 //! the same table as in docs/deploy.md).
@@ -15,8 +16,9 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-/// The Store methods each group's use cases call (crates/domain/src/service, transitively),
-/// besides `identify` (`get_user_by_sub`, `upsert_user`), which every signed-in route calls.
+/// The Store methods each group's use cases call (crates/domain/src/service, transitively; for
+/// `scim`, crates/scim/src/service.rs), besides `identify` ([`IDENTIFY`]), which every signed-in
+/// route calls.
 const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
     (
         "invite",
@@ -59,6 +61,7 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "list_invitations_for_email",
             "list_invite_links",
             "list_memberships",
+            "list_scim_tokens",
         ],
     ),
     (
@@ -75,6 +78,7 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "revoke_invite_link",
             "list_memberships",
             "remove_member",
+            "delete_scim_token",
         ],
     ),
     (
@@ -89,17 +93,56 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "create_pool",
             "update_pool",
             "write_membership",
+            "list_scim_tokens",
+            "create_scim_token",
+        ],
+    ),
+    (
+        "scim",
+        &[
+            // Every request: the SCIM token by its hash (authenticate_scim_token).
+            "find_scim_token",
+            // GET /Users/{id}, and the read before PUT, PATCH and DELETE.
+            "get_membership",
+            "get_scim_user",
+            // POST /Users.
+            "get_org",
+            "find_membership_by_email",
+            "find_user_by_email",
+            "find_pending_invitation",
+            "list_pools",
+            "provision_scim_member",
+            // PUT and PATCH /Users/{id}.
+            "update_scim_member",
+            // DELETE /Users/{id}: another organization manager takes over.
+            "list_memberships",
+            "remove_member",
+            // GET /Users and POST /Users/.search.
+            "count_memberships",
+            "get_scim_users",
+            "find_scim_user_by_user_name",
+            "find_membership_by_external_id",
         ],
     ),
 ];
 
-/// Store methods of `identify`, called by every route with `RouteAuth::Jwt`.
-const IDENTIFY: &[&str] = &["get_user_by_sub", "upsert_user"];
+/// Store methods of `identify`, called by every route with `RouteAuth::Jwt`: the user by subject,
+/// and on first sight of a subject with a verified email, the SCIM-provisioned placeholder user
+/// with that email, linked to the subject.
+const IDENTIFY: &[&str] = &[
+    "get_user_by_sub",
+    "upsert_user",
+    "find_user_by_email",
+    "link_user_subject",
+];
 
 /// What each Store method of crates/store-dynamodb does to the table, as IAM sees it: actions on
 /// the table (a `TransactWriteItems` needs the action of each of its items: Put → PutItem,
 /// Update → UpdateItem, Delete → DeleteItem, ConditionCheck → ConditionCheckItem), and the
 /// indexes it queries (`dynamodb:Query` on the index ARN).
+///
+/// A membership write moves the externalId claim (Put the new one, Delete the old one) only when
+/// `external_id` changes, which only the SCIM methods do; the other membership writes keep it.
 const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     ("get_user", &["GetItem"], &[]),
     ("get_user_by_sub", &["GetItem"], &[]),
@@ -134,6 +177,8 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
         &["ConditionCheckItem", "PutItem", "UpdateItem"],
         &[],
     ),
+    // GetItem: the member's SCIM record (in parallel with the GSI3 Query of what they own), and
+    // before a batched hand-over the membership and the managers counter.
     (
         "remove_member",
         &["GetItem", "PutItem", "UpdateItem", "DeleteItem"],
@@ -178,6 +223,33 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     ("list_scim_tokens", &["Query"], &[]),
     ("find_scim_token", &["GetItem"], &[]),
     ("delete_scim_token", &["GetItem", "DeleteItem"], &[]),
+    ("find_user_by_email", &[], &["GSI2"]),
+    // Put the user with its subject (condition: old subject), Delete the old subject claim,
+    // Put the new one.
+    ("link_user_subject", &["PutItem", "DeleteItem"], &[]),
+    // New placeholder user and its subject claim, membership (organization exists: a
+    // ConditionCheck), members and managers counters, SCIM record, userName and externalId
+    // claims, pool references; accepting a pending invitation deletes its slot.
+    (
+        "provision_scim_member",
+        &["ConditionCheckItem", "PutItem", "UpdateItem", "DeleteItem"],
+        &[],
+    ),
+    // Membership and SCIM record, managers counter, claims moved (Put new, Delete old); a
+    // creating membership write would add the organization's ConditionCheck.
+    (
+        "update_scim_member",
+        &["ConditionCheckItem", "PutItem", "UpdateItem", "DeleteItem"],
+        &[],
+    ),
+    ("get_scim_user", &["GetItem"], &[]),
+    ("get_scim_users", &["BatchGetItem"], &[]),
+    // The userName claim, then the record it points to.
+    ("find_scim_user_by_user_name", &["GetItem"], &[]),
+    // The `COUNT#members` item.
+    ("count_memberships", &["GetItem"], &[]),
+    // The externalId claim, then the membership it points to.
+    ("find_membership_by_external_id", &["GetItem"], &[]),
 ];
 
 /// Groups that send invitation mail (`ses:SendEmail` on the sender identity).

@@ -1,8 +1,9 @@
-//! The five Lambda binaries, each run the way Lambda runs it (the Runtime API emulator of
+//! The six Lambda binaries, each run the way Lambda runs it (the Runtime API emulator of
 //! `rollcall_tests::lambda_runtime`, API Gateway HTTP API payload 2.0 events with JWT authorizer
-//! claims) on DynamoDB + SES emulated by moto: a whole invite/accept story across the functions,
-//! requests without claims, what each function called on AWS compared with its IAM policy in
-//! `infra/template.yaml`, and a table of binary size, init time and peak memory.
+//! claims, or for SCIM routes no authorizer and only the SCIM bearer token) on DynamoDB + SES
+//! emulated by moto: a whole invite/accept story and a SCIM provisioning story across the
+//! functions, requests without claims or token, what each function called on AWS compared with
+//! its IAM policy in `infra/template.yaml`, and a table of binary size, init time and peak memory.
 //!
 //! Needs `ROLLCALL_TEST_DYNAMODB_ENDPOINT` (./scripts/test sets it; unset: fails under CI, else
 //! skips with a notice) and the built binaries (`target/debug/rollcall-<group>`, or
@@ -10,6 +11,7 @@
 
 use rollcall_api::FunctionGroup;
 use rollcall_domain::service::Claims;
+use rollcall_scim::schema::{ERROR_SCHEMA, LIST_RESPONSE_SCHEMA, PATCH_OP_SCHEMA, USER_SCHEMA};
 use rollcall_store_dynamodb::{create_table, emulator_client};
 use rollcall_tests::lambda_runtime::{
     AwsCall, AwsRecorder, FunctionResponse, FunctionStats, HttpEvent, LambdaConfig, LambdaFunction,
@@ -22,6 +24,10 @@ use std::time::Duration;
 
 const SENDER: &str = "invites@rollcall.example.test";
 const ACCEPT_URL: &str = "https://app.example.test/accept";
+/// The media type of Rollcall's API.
+const JSON: &str = "application/json";
+/// The media type of every SCIM response.
+const SCIM_JSON: &str = "application/scim+json";
 
 /// One function group under test, with the recorder between it and the emulator.
 struct Running {
@@ -109,12 +115,14 @@ fn collect_mail(v: &Value, to: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Sends `event` to the function of `group` and checks the headers every response carries.
-async fn call(
+/// Sends `event` to the function of `group` and checks the headers every response carries: the
+/// request id, and `media_type` on every response with a body (204 has none).
+async fn invoke(
     fns: &mut BTreeMap<&'static str, Running>,
     group: &str,
     event: HttpEvent,
-) -> (u16, Value) {
+    media_type: &str,
+) -> FunctionResponse {
     let route = event.route_key();
     let f = &mut fns
         .get_mut(group)
@@ -130,16 +138,62 @@ async fn call(
         "{route}: x-request-id is the request id"
     );
     if r.status != 204 {
-        assert!(
-            r.header("content-type")
-                .is_some_and(|c| c.starts_with("application/json")),
+        let essence = r.header("content-type").map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        assert_eq!(
+            essence.as_deref(),
+            Some(media_type),
             "{route}: content-type {:?}",
             r.header("content-type")
         );
     } else {
         assert!(r.body.is_empty(), "{route}: 204 with a body");
     }
+    r
+}
+
+/// A call to Rollcall's API: status and JSON body.
+async fn call(
+    fns: &mut BTreeMap<&'static str, Running>,
+    group: &str,
+    event: HttpEvent,
+) -> (u16, Value) {
+    let r = invoke(fns, group, event, JSON).await;
     (r.status, r.json())
+}
+
+/// A SCIM request as an identity provider sends it: no JWT (the route has no authorizer, so the
+/// event carries no claims), `Authorization: Bearer <SCIM token>`, SCIM bodies as
+/// `application/scim+json`. Returns the whole response (for `Location`, `WWW-Authenticate`).
+async fn scim(
+    fns: &mut BTreeMap<&'static str, Running>,
+    token: Option<&str>,
+    event: HttpEvent,
+    body: Option<&Value>,
+) -> FunctionResponse {
+    let mut event = event.header("accept", SCIM_JSON);
+    if let Some(t) = token {
+        event = event.header("authorization", &format!("Bearer {t}"));
+    }
+    if let Some(b) = body {
+        event = event
+            .body(b.to_string().into_bytes())
+            .header("content-type", SCIM_JSON);
+    }
+    invoke(fns, "scim", event, SCIM_JSON).await
+}
+
+/// Checks a SCIM Error response: its status, and the RFC 7644 §3.12 body (`status` as a string).
+fn assert_scim_error(r: &FunctionResponse, status: u16, what: &str) {
+    let body = r.json();
+    assert_eq!(r.status, status, "{what}: {body}");
+    assert_eq!(body["schemas"], json!([ERROR_SCHEMA]), "{what}: {body}");
+    assert_eq!(body["status"], json!(status.to_string()), "{what}: {body}");
 }
 
 #[tokio::test]
@@ -326,6 +380,8 @@ async fn the_invitation_story_runs_on_the_lambda_binaries() {
         "only the owner is left: {users}"
     );
 
+    let scim_secret = scim_story(&mut fns, &org_id, &owner, &run).await;
+
     // No claims in the request context (a route whose authorizer was removed): 401, never served.
     for (group, event) in [
         (
@@ -344,12 +400,16 @@ async fn the_invitation_story_runs_on_the_lambda_binaries() {
         assert_eq!(err["error"]["code"], "unauthenticated", "{route}: {err}");
     }
 
-    // Logs: one JSON document per line, and never the invitation token.
+    // Logs: one JSON document per line, and never the invitation token or the SCIM token.
     for (g, r) in &fns {
         for line in r.function.logs() {
             assert!(
                 !line.contains(&token),
                 "{g} logged the invitation token: {line}"
+            );
+            assert!(
+                !line.contains(&scim_secret),
+                "{g} logged the SCIM token: {line}"
             );
             assert!(
                 serde_json::from_str::<Value>(&line).is_ok(),
@@ -397,6 +457,216 @@ async fn the_invitation_story_runs_on_the_lambda_binaries() {
     }
     print_table(&rows);
     assert!(excess.is_empty(), "{}", excess.join("\n"));
+}
+
+/// The SCIM story: the owner creates a SCIM token (manage) and sees it listed (list); the identity
+/// provider, with that token only, provisions a user (scim: POST), finds it by `userName eq`,
+/// deactivates it with Okta's PATCH and deletes it; the members route (list) shows each step; the
+/// token is revoked (delete) and refused from then on. Returns the token's secret.
+async fn scim_story(
+    fns: &mut BTreeMap<&'static str, Running>,
+    org_id: &str,
+    owner: &Claims,
+    run: &str,
+) -> String {
+    let org = [("org", org_id)];
+    let (st, created) = call(
+        fns,
+        "manage",
+        HttpEvent::new("POST", "/orgs/{org}/scim-tokens", &org)
+            .claims(owner)
+            .json(&json!({"description": "Okta production"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{created}");
+    let secret = created["token"].as_str().expect("the secret").to_owned();
+    assert!(secret.starts_with("rcs_"), "{created}");
+    assert_eq!(created["description"], "Okta production", "{created}");
+    let sct = created["id"].as_str().expect("token id").to_owned();
+    let (st, tokens) = call(
+        fns,
+        "list",
+        HttpEvent::new("GET", "/orgs/{org}/scim-tokens", &org).claims(owner),
+    )
+    .await;
+    assert_eq!(st, 200, "{tokens}");
+    let items = tokens["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{tokens}");
+    assert_eq!(items[0]["id"], json!(sct), "{tokens}");
+    assert!(
+        !tokens.to_string().contains(&secret) && items[0].get("token").is_none(),
+        "the secret is shown once: {tokens}"
+    );
+
+    // POST /Users, as Okta sends it.
+    let user_name = format!("dana-{run}@example.test");
+    let external_id = format!("00u{run}");
+    let user = json!({
+        "schemas": [USER_SCHEMA],
+        "userName": user_name,
+        "name": {"givenName": "Dana", "familyName": "Scully"},
+        "emails": [{"primary": true, "value": user_name, "type": "work"}],
+        "externalId": external_id,
+        "active": true
+    });
+    let r = scim(
+        fns,
+        Some(&secret),
+        HttpEvent::new("POST", "/scim/v2/Users", &[]),
+        Some(&user),
+    )
+    .await;
+    let created = r.json();
+    assert_eq!(r.status, 201, "{created}");
+    let id = created["id"].as_str().expect("SCIM id").to_owned();
+    assert!(id.starts_with("usr_"), "{created}");
+    assert_eq!(created["userName"], json!(user_name), "{created}");
+    assert_eq!(created["externalId"], json!(external_id), "{created}");
+    assert_eq!(created["active"], true, "{created}");
+    assert_eq!(created["meta"]["resourceType"], "User", "{created}");
+    let location = created["meta"]["location"].as_str().unwrap_or("");
+    assert!(
+        location.starts_with("https://") && location.ends_with(&format!("/scim/v2/Users/{id}")),
+        "{created}"
+    );
+    assert_eq!(
+        r.header("location"),
+        Some(location),
+        "Location is meta.location"
+    );
+
+    // Without the token: 401 with a SCIM Error and a Bearer challenge.
+    let r = scim(
+        fns,
+        None,
+        HttpEvent::new("GET", "/scim/v2/Users", &[]),
+        None,
+    )
+    .await;
+    assert_scim_error(&r, 401, "no token");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+
+    // A member of the organization, from SCIM.
+    let member_route = || {
+        HttpEvent::new(
+            "GET",
+            "/orgs/{org}/users/{usr}",
+            &[("org", org_id), ("usr", id.as_str())],
+        )
+        .claims(owner)
+    };
+    let (st, member) = call(fns, "list", member_route()).await;
+    assert_eq!(st, 200, "{member}");
+    assert_eq!(member["source"], "scim", "{member}");
+    assert_eq!(member["status"], "active", "{member}");
+    assert_eq!(member["external_id"], json!(external_id), "{member}");
+    assert_eq!(member["name"], "Dana Scully", "{member}");
+
+    // GET /Users?filter=userName eq "…" (a key lookup), as Okta checks before creating.
+    let filter = format!("userName eq \"{}\"", user_name.to_uppercase());
+    let r = scim(
+        fns,
+        Some(&secret),
+        HttpEvent::new("GET", "/scim/v2/Users", &[])
+            .query("filter", &filter)
+            .query("startIndex", "1")
+            .query("count", "100"),
+        None,
+    )
+    .await;
+    let found = r.json();
+    assert_eq!(r.status, 200, "{found}");
+    assert_eq!(found["schemas"], json!([LIST_RESPONSE_SCHEMA]), "{found}");
+    assert_eq!(
+        found["totalResults"], 1,
+        "userName is case-insensitive: {found}"
+    );
+    assert_eq!(found["Resources"][0]["id"], json!(id), "{found}");
+
+    // PATCH active false (Okta's deactivation): the member is suspended.
+    let patch = json!({
+        "schemas": [PATCH_OP_SCHEMA],
+        "Operations": [{"op": "replace", "value": {"active": false}}]
+    });
+    let r = scim(
+        fns,
+        Some(&secret),
+        HttpEvent::new("PATCH", "/scim/v2/Users/{id}", &[("id", &id)]),
+        Some(&patch),
+    )
+    .await;
+    let patched = r.json();
+    assert_eq!(r.status, 200, "{patched}");
+    assert_eq!(patched["active"], false, "{patched}");
+    assert_eq!(patched["userName"], json!(user_name), "{patched}");
+    let (st, member) = call(fns, "list", member_route()).await;
+    assert_eq!(st, 200, "{member}");
+    assert_eq!(member["status"], "suspended", "{member}");
+
+    // An unfiltered page: the owner (no SCIM record: a derived resource) and Dana.
+    let r = scim(
+        fns,
+        Some(&secret),
+        HttpEvent::new("GET", "/scim/v2/Users", &[])
+            .query("startIndex", "1")
+            .query("count", "10"),
+        None,
+    )
+    .await;
+    let page = r.json();
+    assert_eq!(r.status, 200, "{page}");
+    assert_eq!(page["totalResults"], 2, "{page}");
+    let users: BTreeMap<&str, &Value> = page["Resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| Some((u["id"].as_str()?, u)))
+        .collect();
+    assert_eq!(users.len(), 2, "{page}");
+    assert_eq!(users[id.as_str()]["active"], false, "{page}");
+    assert!(
+        users.values().any(|u| u["userName"] == json!(owner.email)),
+        "the owner's userName is their email: {page}"
+    );
+
+    // DELETE: 204, then the resource and the member are gone.
+    let user_route = || HttpEvent::new("DELETE", "/scim/v2/Users/{id}", &[("id", &id)]);
+    let r = scim(fns, Some(&secret), user_route(), None).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = scim(
+        fns,
+        Some(&secret),
+        HttpEvent::new("GET", "/scim/v2/Users/{id}", &[("id", &id)]),
+        None,
+    )
+    .await;
+    assert_scim_error(&r, 404, "deleted user");
+    let (st, gone) = call(fns, "list", member_route()).await;
+    assert_eq!(st, 404, "{gone}");
+    assert_eq!(gone["error"]["code"], "member_not_found", "{gone}");
+
+    // Revoke the token (delete): the identity provider's next request is refused.
+    let (st, body) = call(
+        fns,
+        "delete",
+        HttpEvent::new(
+            "DELETE",
+            "/orgs/{org}/scim-tokens/{sct}",
+            &[("org", org_id), ("sct", &sct)],
+        )
+        .claims(owner),
+    )
+    .await;
+    assert_eq!(st, 204, "{body}");
+    let r = scim(
+        fns,
+        Some(&secret),
+        HttpEvent::new("GET", "/scim/v2/Users", &[]),
+        None,
+    )
+    .await;
+    assert_scim_error(&r, 401, "revoked token");
+    secret
 }
 
 fn print_table(rows: &[(&str, FunctionStats, usize, Vec<String>)]) {
