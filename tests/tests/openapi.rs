@@ -1,9 +1,10 @@
 //! Keeps `docs/openapi.json` true to the code: every route of `rollcall_api::route_table()` is
-//! documented with its method, path, function group and authentication, the document has no
+//! documented with its method, path, function group and authentication (a JWT, none, or for the
+//! SCIM routes the organization's SCIM token), the document has no
 //! operation the server does not serve (except those marked `x-local-only`), every `$ref`
 //! resolves, and every error code it lists is explained in `docs/api.md`.
 
-use rollcall_api::{RouteAuth, RouteInfo, route_table};
+use rollcall_api::{FunctionGroup, RouteAuth, RouteInfo, route_table};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -58,11 +59,27 @@ fn key(route: &RouteInfo) -> (String, String) {
     (route.method.as_str().to_lowercase(), route.path.to_owned())
 }
 
-/// Whether an operation needs no identity: `security: []` on the operation.
-fn is_public(op: &Value) -> bool {
-    op.get("security")
-        .and_then(Value::as_array)
-        .is_some_and(Vec::is_empty)
+/// The security requirements of an operation: its own `security`, else the document's default.
+fn security<'a>(doc: &'a Value, op: &'a Value) -> &'a Value {
+    op.get("security").unwrap_or(&doc["security"])
+}
+
+/// The security schemes an operation's requirements name.
+fn schemes(doc: &Value, op: &Value) -> BTreeSet<String> {
+    security(doc, op)
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .flat_map(|r| r.keys().cloned())
+        .collect()
+}
+
+/// Whether an operation is served without a JWT (`RouteAuth::Public`, no JWT authorizer): its
+/// requirements do not name `bearerAuth`. That is `security: []` (no identity at all), or the
+/// SCIM token (`scimToken`), which the handler checks instead of the authorizer.
+fn is_public(doc: &Value, op: &Value) -> bool {
+    !schemes(doc, op).contains("bearerAuth")
 }
 
 #[test]
@@ -79,6 +96,12 @@ fn document_is_openapi_3_1_with_bearer_jwt() {
         serde_json::json!([{ "bearerAuth": [] }]),
         "bearer JWT is the default for every operation"
     );
+    let scim = &doc["components"]["securitySchemes"]["scimToken"];
+    assert_eq!(
+        scim["type"], "http",
+        "the SCIM token is an HTTP bearer token"
+    );
+    assert_eq!(scim["scheme"], "bearer");
 }
 
 #[test]
@@ -127,7 +150,7 @@ fn every_documented_operation_is_a_route() {
 }
 
 #[test]
-fn public_routes_are_exactly_the_operations_without_security() {
+fn public_routes_are_exactly_the_operations_without_jwt_security() {
     let doc = document();
     let public_routes: BTreeSet<(String, String)> = route_table()
         .iter()
@@ -136,17 +159,42 @@ fn public_routes_are_exactly_the_operations_without_security() {
         .collect();
     let public_ops: BTreeSet<(String, String)> = operations(&doc)
         .into_iter()
-        .filter(|(_, o)| !o.local_only && is_public(&o.op))
+        .filter(|(_, o)| !o.local_only && is_public(&doc, &o.op))
         .map(|(k, _)| k)
         .collect();
     assert_eq!(public_routes, public_ops);
     for (k, o) in operations(&doc) {
         if let Some(security) = o.op.get("security") {
-            let ok = security
-                .as_array()
-                .is_some_and(|s| s.is_empty() || s.iter().all(|r| r.get("bearerAuth").is_some()));
-            assert!(ok, "{k:?}: security must be [] or bearerAuth");
+            let ok = security.as_array().is_some_and(|s| {
+                s.is_empty()
+                    || s.iter().all(|r| r.get("bearerAuth").is_some())
+                    || s.iter().all(|r| r.get("scimToken").is_some())
+            });
+            assert!(ok, "{k:?}: security must be [], bearerAuth or scimToken");
         }
+    }
+}
+
+#[test]
+fn scim_routes_and_only_they_take_the_scim_token() {
+    let doc = document();
+    let ops = operations(&doc);
+    for route in route_table() {
+        let Some(o) = ops.get(&key(&route)) else {
+            continue; // reported by every_route_is_documented_with_its_method_path_and_group
+        };
+        let want: BTreeSet<String> = match (route.group, route.auth) {
+            (FunctionGroup::Scim, _) => ["scimToken".to_owned()].into(),
+            (_, RouteAuth::Jwt) => ["bearerAuth".to_owned()].into(),
+            (_, RouteAuth::Public) => BTreeSet::new(),
+        };
+        assert_eq!(
+            schemes(&doc, &o.op),
+            want,
+            "security of {} {}",
+            route.method,
+            route.path
+        );
     }
 }
 
