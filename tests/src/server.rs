@@ -310,11 +310,135 @@ impl TestServer {
     }
 }
 
+/// A SCIM response: status, headers and JSON body (`Value::Null` for an empty body).
+#[derive(Debug)]
+pub struct ScimResponse {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// JSON body (a string when it is not JSON).
+    pub body: Value,
+}
+
+impl ScimResponse {
+    /// A response header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// An organization set up for SCIM: its id, its manager's JWT and a SCIM token.
+#[derive(Debug, Clone)]
+pub struct ScimOrgSetup {
+    /// The organization.
+    pub org: String,
+    /// A bearer JWT of its organization manager.
+    pub manager: String,
+    /// A SCIM token of the organization (`rcs_…`).
+    pub scim_token: String,
+}
+
+impl TestServer {
+    /// Sends a SCIM request to `/scim/v2{path}` with `Authorization: Bearer {token}`; a body is
+    /// sent as `application/scim+json`.
+    pub async fn scim(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> ScimResponse {
+        let body = body.map(|b| (b.to_string().into_bytes(), "application/scim+json"));
+        self.scim_raw(method, path, token, body).await
+    }
+
+    /// Sends a SCIM request with raw bytes and their content type.
+    pub async fn scim_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(Vec<u8>, &str)>,
+    ) -> ScimResponse {
+        let mut req = self
+            .http
+            .request(method, format!("{}/scim/v2{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some((bytes, content_type)) = body {
+            req = req.header("content-type", content_type).body(bytes);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        ScimResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Creates an organization managed by `owner_email` and a SCIM token for it.
+    pub async fn scim_org(&self, owner_email: &str, name: &str) -> ScimOrgSetup {
+        let manager = self.token(owner_email, Some(name), true);
+        let (st, org) = self
+            .call(
+                Method::POST,
+                "/orgs",
+                Some(&manager),
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{org}");
+        let org = org["id"].as_str().expect("org id").to_owned();
+        let (st, made) = self
+            .call(
+                Method::POST,
+                &format!("/orgs/{org}/scim-tokens"),
+                Some(&manager),
+                Some(serde_json::json!({"description": "identity provider"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{made}");
+        let scim_token = made["token"].as_str().expect("SCIM token").to_owned();
+        ScimOrgSetup {
+            org,
+            manager,
+            scim_token,
+        }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Percent-encodes a query-string value (everything but unreserved characters), e.g. a SCIM
+/// filter: `format!("/Users?filter={}", url_encode(r#"userName eq "a+b@x.test""#))`.
+pub fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The token carried by an accept link inside a mail body.

@@ -1,5 +1,5 @@
-//! Guards over HTTP, on both backends: tenant isolation for every route, bad input that changes
-//! nothing, and single-use accept under 20 concurrent requests.
+//! Guards over HTTP, on both backends: tenant isolation for every route (SCIM included), bad input
+//! that changes nothing, and single-use accept under 20 concurrent requests.
 
 use reqwest::{Method, StatusCode};
 use rollcall_api::{RouteAuth, route_table};
@@ -23,6 +23,11 @@ struct Tenant {
     invitation_token: String,
     link: String,
     member: String,
+    /// A SCIM token of the organization and its id.
+    scim_token: String,
+    scim_token_id: String,
+    /// A member provisioned over SCIM.
+    scim_user: String,
 }
 
 async fn tenant(s: &TestServer, who: &str) -> Tenant {
@@ -86,6 +91,32 @@ async fn tenant(s: &TestServer, who: &str) -> Tenant {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{link}");
     let link = link["id"].as_str().unwrap().to_owned();
+    let (st, made) = s
+        .call(
+            Method::POST,
+            &format!("/orgs/{org}/scim-tokens"),
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{made}");
+    let scim_token = made["token"].as_str().unwrap().to_owned();
+    let scim_token_id = made["id"].as_str().unwrap().to_owned();
+    let created = s
+        .scim(
+            Method::POST,
+            "/Users",
+            Some(&scim_token),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": format!("scim@{who}.test"),
+                "externalId": format!("ext-{who}"),
+                "emails": [{"value": format!("scim@{who}.test"), "primary": true}]
+            })),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let scim_user = created.body["id"].as_str().unwrap().to_owned();
     Tenant {
         token,
         org,
@@ -94,6 +125,9 @@ async fn tenant(s: &TestServer, who: &str) -> Tenant {
         invitation_token,
         link,
         member,
+        scim_token,
+        scim_token_id,
+        scim_user,
     }
 }
 
@@ -127,6 +161,117 @@ fn fill(path: &str, b: &Tenant) -> String {
         .replace("{lnk}", &b.link)
         .replace("{usr}", &b.member)
         .replace("{token}", &b.invitation_token)
+        .replace("{sct}", &b.scim_token_id)
+}
+
+/// A SCIM route called with organization A's SCIM token on organization B's data: B's users are
+/// not found, lists and searches show none of them, discovery says nothing about B; and the JWT
+/// of A's manager is no SCIM credential (401).
+async fn scim_route_is_isolated(
+    s: &TestServer,
+    method: &Method,
+    path: &str,
+    a: &Tenant,
+    b: &Tenant,
+) {
+    let user_body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "intruder@alpha-side.test",
+        "emails": [{"value": "intruder@alpha-side.test", "primary": true}]
+    });
+    let body = match (method.as_str(), path) {
+        ("POST", "/scim/v2/Users") | ("PUT", _) => Some(user_body.clone()),
+        ("PATCH", _) => Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": false}}]
+        })),
+        ("POST", _) => Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": format!("userName eq \"scim@{0}.test\" or emails.value eq \"member@{0}.test\" or externalId eq \"ext-{0}\"", "beta")
+        })),
+        _ => None,
+    };
+    let ids: Vec<&str> = if path.contains("/Users/{id}") {
+        vec![&b.member, &b.scim_user]
+    } else {
+        vec!["User"]
+    };
+    for id in ids {
+        let sub = path
+            .trim_start_matches("/scim/v2")
+            .replace(
+                "Schemas/{id}",
+                "Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+            )
+            .replace("{id}", id);
+        let what = format!("{method} {path} ({sub}) with another org's SCIM token");
+        // A JWT is not a SCIM token.
+        let r = s
+            .scim(method.clone(), &sub, Some(&a.token), body.clone())
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{what} as JWT: {}",
+            r.body
+        );
+        let r = s
+            .scim(method.clone(), &sub, Some(&a.scim_token), body.clone())
+            .await;
+        let what = format!("{what} → {} {}", r.status, r.body);
+        // Nothing of B in the answer (a 404's detail may echo the id that was asked for).
+        let text = r.body.to_string().replace(id, "");
+        assert!(
+            !text.contains(&b.org)
+                && !text.contains("beta.test")
+                && !text.contains(&b.scim_user)
+                && !text.contains(&b.member),
+            "{what}"
+        );
+        match (method.as_str(), path) {
+            (_, "/scim/v2/Users/{id}") => {
+                assert_eq!(r.status, StatusCode::NOT_FOUND, "{what}");
+                assert_eq!(r.body["status"], "404", "{what}");
+            }
+            ("GET", "/scim/v2/Users") => {
+                assert_eq!(r.status, StatusCode::OK, "{what}");
+                let filtered = s
+                    .scim(
+                        Method::GET,
+                        "/Users?filter=userName%20eq%20%22scim%40beta.test%22",
+                        Some(&a.scim_token),
+                        None,
+                    )
+                    .await;
+                assert_eq!(filtered.body["totalResults"], 0, "{}", filtered.body);
+            }
+            ("POST", "/scim/v2/Users/.search") => {
+                assert_eq!(r.status, StatusCode::OK, "{what}");
+                assert_eq!(r.body["totalResults"], 0, "{what}");
+            }
+            // Root search, where served, is a search of the caller's Users.
+            ("POST", "/scim/v2/.search") => {
+                assert_eq!(r.status, StatusCode::OK, "{what}");
+                assert_eq!(r.body["totalResults"], 0, "{what}");
+            }
+            // Creating a User creates it in the token's organization only.
+            ("POST", "/scim/v2/Users") => {
+                assert_eq!(r.status, StatusCode::CREATED, "{what}");
+                let seen = s
+                    .call(
+                        Method::GET,
+                        &format!("/orgs/{}/users/{}", b.org, r.body["id"].as_str().unwrap()),
+                        Some(&b.token),
+                        None,
+                    )
+                    .await;
+                assert_eq!(seen.0, StatusCode::NOT_FOUND, "{}", seen.1);
+            }
+            // Discovery: the same documents for every organization.
+            ("GET", _) => assert_eq!(r.status, StatusCode::OK, "{what}"),
+            _ => panic!("SCIM route {method} {path} has no isolation check: add one here"),
+        }
+    }
 }
 
 #[tokio::test]
@@ -136,6 +281,11 @@ async fn every_route_hides_other_organizations() {
         let b = tenant(&s, "beta").await;
         let mut checked = 0;
         for route in route_table() {
+            if route.path.starts_with("/scim/") {
+                scim_route_is_isolated(&s, &route.method, route.path, &a, &b).await;
+                checked += 1;
+                continue;
+            }
             let path = fill(route.path, &b);
             let body = body_for(&route.method, route.path, &b);
             let (st, resp) = s
@@ -200,6 +350,32 @@ async fn every_route_hides_other_organizations() {
             )
             .await;
         assert_eq!(m["assignments"], json!([{"role": "member"}]), "{m}");
+        // B's SCIM token still works and B's SCIM user is untouched (still active).
+        let (_, tokens) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}/scim-tokens", b.org),
+                Some(&b.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            tokens["items"].as_array().map(Vec::len),
+            Some(1),
+            "{tokens}"
+        );
+        for id in [&b.scim_user, &b.member] {
+            let r = s
+                .scim(
+                    Method::GET,
+                    &format!("/Users/{id}"),
+                    Some(&b.scim_token),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            assert_eq!(r.body["active"], true, "{}", r.body);
+        }
     }
 }
 
