@@ -1,8 +1,11 @@
-//! `cargo run --release -p rollcall-tests --bin rollcall-bench [-- --members 10000 --concurrency 4]`
+//! `cargo run --release -p rollcall-tests --bin rollcall-bench [-- --members 10000 --scim-users 10000 --concurrency 4]`
 //!
 //! Starts the release `rollcall serve` on the embedded store, seeds an organization with many
 //! members through the API, and prints requests/second and p50/p99 latency for the main stories:
-//! bulk invite of 100, accept, list 50 members, preview.
+//! bulk invite of 100, accept, list 50 members, preview. Then provisions `--scim-users` Users in
+//! another organization over SCIM and measures what identity providers do: `POST /Users`,
+//! `userName eq` lookups, `PATCH` deactivation, and an import through `startIndex` pages of 100.
+//! `--members 0` or `--scim-users 0` skips a part.
 
 use reqwest::{Method, StatusCode};
 use rollcall_tests::server::{Backend, TestServer};
@@ -72,6 +75,7 @@ where
 #[tokio::main]
 async fn main() {
     let members = arg("--members", 10_000);
+    let scim_users = arg("--scim-users", 10_000);
     let concurrency = arg("--concurrency", 4);
     // The release server unless ROLLCALL_BIN names another.
     let bin = match std::env::var("ROLLCALL_BIN") {
@@ -84,10 +88,26 @@ async fn main() {
     };
     let s = TestServer::start_with(Backend::Embedded, bin.clone()).await;
     println!(
-        "rollcall-bench: {} at {} (embedded store), {members} members, concurrency {concurrency}",
+        "rollcall-bench: {} at {} (embedded store), {members} members, {scim_users} SCIM users, \
+         concurrency {concurrency}",
         bin.display(),
         s.base
     );
+    let mut results = Vec::new();
+    if members > 0 {
+        results.extend(invitation_stories(&s, members, concurrency).await);
+    }
+    if scim_users > 0 {
+        results.extend(scim_stories(&s, scim_users, concurrency).await);
+    }
+    println!();
+    for stats in &mut results {
+        stats.print();
+    }
+}
+
+/// Bulk invite, preview, accept and list in an organization of `members`.
+async fn invitation_stories(s: &TestServer, members: usize, concurrency: usize) -> Vec<Stats> {
     let owner = s.token("owner@bench.test", Some("Owner"), true);
     let (_, org) = s
         .call(
@@ -98,12 +118,28 @@ async fn main() {
         )
         .await;
     let org = org["id"].as_str().expect("org").to_owned();
+    // The highest invitation limits an organization may set (the defaults allow 500 an hour).
+    assert!(
+        members <= 10_000,
+        "--members is at most 10000 (the highest invitations_per_hour)"
+    );
+    let (st, res) = s
+        .call(
+            Method::PATCH,
+            &format!("/orgs/{org}"),
+            Some(&owner),
+            Some(json!({"settings": {
+                "invitations_per_hour": 10_000,
+                "max_pending_invitations": 10_000,
+            }})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{res}");
 
     // Bulk invite of 100 (no email, so the accept URLs come back), until `members` are invited.
     let batches = members.div_ceil(100);
     let urls = std::sync::Mutex::new(Vec::with_capacity(members));
-    let mut bulk = run("bulk invite of 100", batches, concurrency.min(2), |b| {
-        let s = &s;
+    let bulk = run("bulk invite of 100", batches, concurrency.min(2), |b| {
         let owner = &owner;
         let org = &org;
         let urls = &urls;
@@ -125,7 +161,7 @@ async fn main() {
                 let email = r["email"].as_str().expect("email").to_owned();
                 let token = r["accept_url"]
                     .as_str()
-                    .expect("accept_url")
+                    .unwrap_or_else(|| panic!("no accept_url in {r}"))
                     .rsplit("token=")
                     .next()
                     .expect("token")
@@ -139,8 +175,7 @@ async fn main() {
 
     // Preview of pending invitations (before they are accepted).
     let previews = invited.len().min(5_000);
-    let mut preview = run("preview", previews, concurrency, |i| {
-        let s = &s;
+    let preview = run("preview", previews, concurrency, |i| {
         let token = &invited[i].1;
         async move {
             let (st, _) = s
@@ -156,8 +191,7 @@ async fn main() {
         .iter()
         .map(|(email, _)| s.token(email, None, true))
         .collect();
-    let mut accept = run("accept", invited.len(), concurrency, |i| {
-        let s = &s;
+    let accept = run("accept", invited.len(), concurrency, |i| {
         let bearer = &tokens[i];
         let token = &invited[i].1;
         async move {
@@ -184,8 +218,7 @@ async fn main() {
         )
         .await;
     let deep_cursor = first["next_cursor"].as_str().map(str::to_owned);
-    let mut list = run("list 50 members", 2_000, concurrency, |i| {
-        let s = &s;
+    let list = run("list 50 members", 2_000, concurrency, |i| {
         let owner = &owner;
         let org = &org;
         let cursor = deep_cursor.clone();
@@ -201,8 +234,119 @@ async fn main() {
     })
     .await;
 
-    println!();
-    for stats in [&mut bulk, &mut accept, &mut list, &mut preview] {
-        stats.print();
+    vec![bulk, accept, list, preview]
+}
+
+/// SCIM in an organization of `users` provisioned Users: POST, `userName eq`, PATCH deactivate,
+/// and a full import through `startIndex` pages of 100.
+async fn scim_stories(s: &TestServer, users: usize, concurrency: usize) -> Vec<Stats> {
+    let owner = s.token("scim-owner@bench.test", Some("Owner"), true);
+    let (_, org) = s
+        .call(
+            Method::POST,
+            "/orgs",
+            Some(&owner),
+            Some(json!({"name": "SCIM bench"})),
+        )
+        .await;
+    let org = org["id"].as_str().expect("org").to_owned();
+    let (st, token) = s
+        .call(
+            Method::POST,
+            &format!("/orgs/{org}/scim-tokens"),
+            Some(&owner),
+            Some(json!({"description": "bench"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{token}");
+    let bearer = token["token"].as_str().expect("token").to_owned();
+    let bearer = &bearer;
+    let user_name = |i: usize| format!("user{i:05}@scim.bench.test");
+
+    let ids = std::sync::Mutex::new(vec![String::new(); users]);
+    let post = run("SCIM POST /Users", users, concurrency, |i| {
+        let ids = &ids;
+        async move {
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name(i),
+                "externalId": format!("ext-{i}"),
+                "name": {"givenName": "User", "familyName": format!("{i}")},
+                "emails": [{"value": user_name(i), "type": "work", "primary": true}],
+                "active": true,
+            });
+            let (st, res) = s
+                .call(Method::POST, "/scim/v2/Users", Some(bearer), Some(body))
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{res}");
+            ids.lock().expect("lock")[i] = res["id"].as_str().expect("id").to_owned();
+        }
+    })
+    .await;
+    let ids = ids.into_inner().expect("lock");
+
+    let lookups = users.min(5_000);
+    let by_user_name = run("SCIM userName eq", lookups, concurrency, |i| async move {
+        let n = (i * 7919) % users;
+        let path = format!(
+            "/scim/v2/Users?filter=userName%20eq%20%22{}%22",
+            user_name(n)
+        );
+        let (st, res) = s.call(Method::GET, &path, Some(bearer), None).await;
+        assert_eq!(st, StatusCode::OK, "{res}");
+        assert_eq!(res["totalResults"], 1, "{res}");
+    })
+    .await;
+
+    let deactivations = users.min(2_000);
+    let patch = run("SCIM PATCH active false", deactivations, concurrency, |i| {
+        let id = &ids[i];
+        async move {
+            // Entra's shape: capitalized op, a string boolean.
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+            });
+            let (st, res) = s
+                .call(
+                    Method::PATCH,
+                    &format!("/scim/v2/Users/{id}"),
+                    Some(bearer),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{res}");
+            assert_eq!(res["active"], false, "{res}");
+        }
+    })
+    .await;
+
+    // Imports as Okta and Entra do: sequential pages of 100 through startIndex, three times.
+    let total = users + 1;
+    let pages = total.div_ceil(100);
+    let mut samples = Vec::with_capacity(3 * pages);
+    let started = Instant::now();
+    for _ in 0..3 {
+        let mut seen = 0;
+        for p in 0..pages {
+            let t = Instant::now();
+            let path = format!("/scim/v2/Users?startIndex={}&count=100", p * 100 + 1);
+            let (st, res) = s.call(Method::GET, &path, Some(bearer), None).await;
+            samples.push(t.elapsed());
+            assert_eq!(st, StatusCode::OK, "{res}");
+            assert_eq!(res["totalResults"].as_u64(), Some(total as u64), "{res}");
+            seen += res["Resources"].as_array().map_or(0, Vec::len);
+        }
+        assert_eq!(seen, total, "an import sees every User once");
     }
+    let import = Stats {
+        name: "SCIM page of 100 (import)",
+        samples,
+        wall: started.elapsed(),
+    };
+    println!(
+        "SCIM import of {total} Users in {pages} pages of 100: {:.0} ms per full import",
+        import.wall.as_secs_f64() * 1000.0 / 3.0
+    );
+    vec![post, by_user_name, patch, import]
 }
