@@ -10,7 +10,7 @@ use rollcall_domain::email::Email;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::{
     EmailStatus, Invitation, InvitationStatus, InviteLink, MemberSource, MemberStatus, Membership,
-    Organization, Pool, ScimToken, Settings, Timestamp, User,
+    Organization, PLACEHOLDER_SUB_PREFIX, Pool, ScimToken, ScimUser, Settings, Timestamp, User,
 };
 use rollcall_domain::page::PageRequest;
 use rollcall_domain::ports::{
@@ -631,6 +631,118 @@ async fn call_counts_per_method() {
         "delete_scim_token",
         calls(1, 0, 0, 1, 0, 0),
         s.delete_scim_token(&org.id, &tok.id)
+    )
+    .unwrap();
+
+    // SCIM: a member provisioned with a placeholder user, its record and claims, in one
+    // transaction; each lookup is one or two key reads; the first sign-in links the subject.
+    let mut scim_member = membership(&org.id, vec![]);
+    scim_member.source = MemberSource::Scim;
+    scim_member.external_id = Some(format!("ext-{}", id().simple()));
+    let placeholder = User {
+        id: scim_member.user_id.clone(),
+        sub: format!("{PLACEHOLDER_SUB_PREFIX}{}", id().simple()),
+        email: scim_member.email.clone(),
+        name: None,
+        created_at: t,
+    };
+    let record = ScimUser {
+        org_id: org.id.clone(),
+        user_id: scim_member.user_id.clone(),
+        user_name: format!("Scim.{}", scim_member.email.normalized()),
+        resource: serde_json::json!({"userName": "x"}),
+        created_at: t,
+        updated_at: t,
+        version: 1,
+    };
+    pin!(
+        s,
+        "provision_scim_member",
+        calls(0, 0, 0, 1, 0, 0),
+        s.provision_scim_member(
+            Some(&placeholder),
+            &MembershipWrite::Create(scim_member.clone()),
+            &record,
+            None,
+            t
+        )
+    )
+    .unwrap();
+    pin!(
+        s,
+        "get_scim_user",
+        calls(1, 0, 0, 0, 0, 0),
+        s.get_scim_user(&org.id, &scim_member.user_id)
+    )
+    .unwrap()
+    .unwrap();
+    pin!(
+        s,
+        "get_scim_users (2)",
+        calls(0, 0, 1, 0, 0, 0),
+        s.get_scim_users(&org.id, &[scim_member.user_id.clone(), user.id.clone()])
+    )
+    .unwrap();
+    pin!(
+        s,
+        "find_scim_user_by_user_name",
+        calls(2, 0, 0, 0, 0, 0),
+        s.find_scim_user_by_user_name(&org.id, &record.user_name.to_uppercase())
+    )
+    .unwrap()
+    .unwrap();
+    pin!(
+        s,
+        "find_membership_by_external_id",
+        calls(2, 0, 0, 0, 0, 0),
+        s.find_membership_by_external_id(&org.id, scim_member.external_id.as_deref().unwrap())
+    )
+    .unwrap()
+    .unwrap();
+    pin!(
+        s,
+        "count_memberships",
+        calls(1, 0, 0, 0, 0, 0),
+        s.count_memberships(&org.id)
+    )
+    .unwrap();
+    let renamed = ScimUser {
+        user_name: format!("renamed.{}", scim_member.email.normalized()),
+        updated_at: t,
+        ..record.clone()
+    };
+    let suspended = Membership {
+        status: MemberStatus::Suspended,
+        version: 2,
+        ..scim_member.clone()
+    };
+    pin!(
+        s,
+        "update_scim_member (rename + suspend)",
+        calls(0, 0, 0, 1, 0, 0),
+        s.update_scim_member(
+            &MembershipWrite::Update {
+                before: scim_member.clone(),
+                after: suspended
+            },
+            Some(&record),
+            &renamed
+        )
+    )
+    .unwrap();
+    pin!(
+        s,
+        "find_user_by_email",
+        calls(0, 1, 0, 0, 0, 0),
+        s.find_user_by_email(placeholder.email.normalized())
+    )
+    .unwrap()
+    .unwrap();
+    pin!(
+        s,
+        "link_user_subject",
+        calls(0, 0, 0, 1, 0, 0),
+        s.link_user_subject(&placeholder, &format!("idp|{}", id().simple()))
     )
     .unwrap();
 
