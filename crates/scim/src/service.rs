@@ -391,15 +391,8 @@ impl ScimService {
         base: &str,
     ) -> Result<Value, ScimError> {
         let resource = normalize_user(body)?;
-        for _ in 0..RETRIES {
-            let (m, s) = self.load(org, id).await?;
-            match self.write(m, s, &resource, Omitted::Keep, base).await {
-                Err(Some(e)) => return Err(e),
-                Err(None) => continue,
-                Ok(v) => return Ok(v),
-            }
-        }
-        Err(concurrent())
+        self.rewrite(org, id, Omitted::Keep, base, |_, _| Ok(resource.clone()))
+            .await
     }
 
     /// `PATCH /Users/{id}`: applies the operations to the current resource (see [`crate::patch`]).
@@ -410,11 +403,26 @@ impl ScimService {
         body: &Value,
         base: &str,
     ) -> Result<Value, ScimError> {
+        self.rewrite(org, id, Omitted::Clear, base, |m, s| {
+            apply_patch(&to_resource(m, s, base), body).map_err(ScimError::from)
+        })
+        .await
+    }
+
+    /// Reads the member, computes its new resource with `next` and writes it; reads again and
+    /// retries after a concurrent change.
+    async fn rewrite(
+        &self,
+        org: &ScimOrg,
+        id: &str,
+        omitted: Omitted,
+        base: &str,
+        next: impl Fn(&Membership, Option<&ScimUser>) -> Result<Value, ScimError>,
+    ) -> Result<Value, ScimError> {
         for _ in 0..RETRIES {
             let (m, s) = self.load(org, id).await?;
-            let current = to_resource(&m, s.as_ref(), base);
-            let patched = apply_patch(&current, body)?;
-            match self.write(m, s, &patched, Omitted::Clear, base).await {
+            let resource = next(&m, s.as_ref())?;
+            match self.write(m, s, &resource, omitted, base).await {
                 Err(Some(e)) => return Err(e),
                 Err(None) => continue,
                 Ok(v) => return Ok(v),
