@@ -67,22 +67,34 @@ impl Mailer for NoMailer {
     }
 }
 
-/// JSON logs filtered by `ROLLCALL_LOG_LEVEL`, else `RUST_LOG`, else `info`.
+/// JSON logs filtered by `ROLLCALL_LOG_LEVEL`, else `RUST_LOG`, else `info`: a level (`debug`) or
+/// `target=level` directives (`info,rollcall_api=debug`). A value that does not parse is reported
+/// and `info` is used.
 fn init_json_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("ROLLCALL_LOG_LEVEL")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .and_then(|v| EnvFilter::try_new(v).ok())
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .with_ansi(false)
-        .with_env_filter(filter)
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let configured = ["ROLLCALL_LOG_LEVEL", "RUST_LOG"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
+    let parsed = configured.as_deref().map(|v| v.trim().parse::<Targets>());
+    let filter = match &parsed {
+        Some(Ok(targets)) => targets.clone(),
+        _ => Targets::new().with_default(tracing::Level::INFO),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_target(false)
+                .with_ansi(false),
+        )
+        .with(filter)
         .try_init();
+    if let Some(Err(e)) = parsed {
+        tracing::warn!(error = %e, "the log level setting does not parse; logging at info");
+    }
 }
