@@ -609,3 +609,64 @@ async fn invitations_and_scim_meet() {
         assert_eq!(m["status"], "active", "{m}");
     }
 }
+
+#[tokio::test]
+async fn allowed_email_domains_bind_scim_as_they_bind_invitations() {
+    for s in servers().await {
+        let t = s.scim_org("owner@domains.test", "Domains").await;
+        let (st, org) = s
+            .call(
+                Method::PATCH,
+                &format!("/orgs/{}", t.org),
+                Some(&t.manager),
+                Some(json!({"settings": {"allowed_email_domains": ["domains.test"]}})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{org}");
+        let user = |email: &str| {
+            json!({"schemas": [CORE], "userName": email,
+            "emails": [{"value": email, "type": "work", "primary": true}]})
+        };
+
+        // Another domain: refused, nothing created.
+        let r = s
+            .scim(
+                Method::POST,
+                "/Users",
+                Some(&t.scim_token),
+                Some(user("mallory@elsewhere.test")),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(r.body["scimType"], "invalidValue", "{}", r.body);
+        let found = lookup(&s, &t.scim_token, "userName eq \"mallory@elsewhere.test\"").await;
+        assert_eq!(found["totalResults"], 0, "{found}");
+
+        // The org's domain (any case): provisioned; moving the email away is refused, unchanged.
+        let created = scim_ok(
+            &s,
+            &t,
+            Method::POST,
+            "/Users",
+            Some(user("grace@Domains.test")),
+        )
+        .await;
+        let path = format!("/Users/{}", id(&created));
+        let r = s
+            .scim(
+                Method::PATCH,
+                &path,
+                Some(&t.scim_token),
+                Some(patch(
+                    json!([{"op": "replace", "path": "emails[type eq \"work\"].value",
+                    "value": "grace@elsewhere.test"}]),
+                )),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(r.body["scimType"], "invalidValue", "{}", r.body);
+        let (st, m) = member(&s, &t, &id(&created)).await;
+        assert_eq!(st, StatusCode::OK, "{m}");
+        assert_eq!(m["email"], "grace@Domains.test", "{m}");
+    }
+}

@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rollcall_domain::ErrorKind;
-use rollcall_domain::email::normalize_email;
+use rollcall_domain::email::{Email, normalize_email};
 use rollcall_domain::ids::{OrgId, ScimTokenId, UserId};
 use rollcall_domain::model::{
     Invitation, InvitationStatus, MemberSource, MemberStatus, Membership, PLACEHOLDER_SUB_PREFIX,
-    ScimUser, Timestamp, User, user_name_key,
+    ScimUser, Settings, Timestamp, User, user_name_key,
 };
 use rollcall_domain::page::{MAX_LIMIT, PageRequest};
 use rollcall_domain::permissions::is_org_manager;
@@ -272,6 +272,7 @@ impl ScimService {
             let organization = organization.map_err(store_error)?.ok_or_else(|| {
                 ScimError::unauthorized("The SCIM token's organization no longer exists")
             })?;
+            require_allowed_domain(&organization.settings, &email)?;
             if by_email.map_err(store_error)?.is_some() {
                 return Err(already_member());
             }
@@ -468,6 +469,19 @@ impl ScimService {
             external_id,
             ..bump(&before, now)
         };
+        if after.email != before.email {
+            let organization = self
+                .store
+                .get_org(&before.org_id)
+                .await
+                .map_err(|e| Some(store_error(e)))?
+                .ok_or_else(|| {
+                    Some(ScimError::unauthorized(
+                        "The SCIM token's organization no longer exists",
+                    ))
+                })?;
+            require_allowed_domain(&organization.settings, &after.email).map_err(Some)?;
+        }
         let unchanged_member = after.email == before.email
             && after.name == before.name
             && after.phone == before.phone
@@ -830,6 +844,18 @@ impl ScimService {
         }
         Ok(out)
     }
+}
+
+/// 400 `invalidValue` when the organization's `allowed_email_domains` does not allow `email` (the
+/// same rule invitations follow).
+fn require_allowed_domain(settings: &Settings, email: &Email) -> Result<(), ScimError> {
+    if settings.allows_domain(email) {
+        return Ok(());
+    }
+    Err(ScimError::invalid_value(format!(
+        "The email domain {} is not allowed by this organization's allowed_email_domains",
+        email.domain()
+    )))
 }
 
 /// `active eq true|false` as a top-level conjunct: a status the store can filter on.
