@@ -2929,11 +2929,35 @@ pub async fn scim_token_lifecycle(store: Arc<dyn Store>) {
     assert!(store.delete_scim_token(fx.id(), &t1.id).await.unwrap());
     assert!(!store.delete_scim_token(fx.id(), &t1.id).await.unwrap());
     assert_eq!(store.find_scim_token(&t1.token_hash).await.unwrap(), None);
-    assert_eq!(store.list_scim_tokens(fx.id()).await.unwrap(), vec![t2]);
+    assert_eq!(
+        store.list_scim_tokens(fx.id()).await.unwrap(),
+        vec![t2.clone()]
+    );
     assert_eq!(
         store.find_scim_token(&t3.token_hash).await.unwrap(),
-        Some(t3)
+        Some(t3.clone())
     );
+
+    // A use is recorded on the token both ways it is read; a deleted token stays deleted.
+    let used_at = now();
+    store.record_scim_token_use(&t2, used_at).await.unwrap();
+    let used = ScimToken {
+        last_used_at: Some(used_at),
+        ..t2.clone()
+    };
+    assert_eq!(
+        store.find_scim_token(&t2.token_hash).await.unwrap(),
+        Some(used.clone())
+    );
+    assert_eq!(store.list_scim_tokens(fx.id()).await.unwrap(), vec![used]);
+    assert_eq!(
+        store.find_scim_token(&t3.token_hash).await.unwrap(),
+        Some(t3),
+        "other tokens untouched"
+    );
+    store.record_scim_token_use(&t1, used_at).await.unwrap();
+    assert_eq!(store.find_scim_token(&t1.token_hash).await.unwrap(), None);
+    assert!(!store.delete_scim_token(fx.id(), &t1.id).await.unwrap());
 }
 
 // ====================================================================== SCIM provisioning

@@ -100,8 +100,10 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
     (
         "scim",
         &[
-            // Every request: the SCIM token by its hash (authenticate_scim_token).
+            // Every request: the SCIM token by its hash (authenticate_scim_token), and at most
+            // once an hour its last use.
             "find_scim_token",
+            "record_scim_token_use",
             // GET /Users/{id}, and the read before PUT, PATCH and DELETE.
             "get_membership",
             "get_scim_user",
@@ -223,6 +225,8 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     ("list_scim_tokens", &["Query"], &[]),
     ("find_scim_token", &["GetItem"], &[]),
     ("delete_scim_token", &["GetItem", "DeleteItem"], &[]),
+    // Put the token and its hash copy (condition: they still exist).
+    ("record_scim_token_use", &["PutItem"], &[]),
     ("find_user_by_email", &[], &["GSI2"]),
     // Put the user with its subject (condition: old subject), Delete the old subject claim,
     // Put the new one.

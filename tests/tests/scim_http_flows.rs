@@ -670,3 +670,31 @@ async fn allowed_email_domains_bind_scim_as_they_bind_invitations() {
         assert_eq!(m["email"], "grace@Domains.test", "{m}");
     }
 }
+
+#[tokio::test]
+async fn a_scim_tokens_last_use_is_shown_to_the_hour() {
+    for s in servers().await {
+        let t = s.scim_org("owner@lastuse.test", "Last use").await;
+        let tokens = || async {
+            let (st, list) = s
+                .call(
+                    Method::GET,
+                    &format!("/orgs/{}/scim-tokens", t.org),
+                    Some(&t.manager),
+                    None,
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{list}");
+            assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+            list["items"][0].clone()
+        };
+        assert_eq!(tokens().await["last_used_at"], Value::Null);
+        lookup(&s, &t.scim_token, "userName eq \"nobody\"").await;
+        let first = tokens().await["last_used_at"].clone();
+        assert!(first.is_string(), "recorded: {first}");
+        // Within the hour it is not written again.
+        lookup(&s, &t.scim_token, "userName eq \"nobody\"").await;
+        assert_eq!(tokens().await["last_used_at"], first);
+        assert!(tokens().await.get("token").is_none(), "never the secret");
+    }
+}

@@ -329,6 +329,9 @@ pub trait Store: Send + Sync {
     async fn find_scim_token(&self, token_hash: &str) -> StoreResult<Option<ScimToken>>;
     /// Deletes a token of `org`; `false` if there was none.
     async fn delete_scim_token(&self, org: &OrgId, id: &ScimTokenId) -> StoreResult<bool>;
+    /// Sets `last_used_at` of `token` to `at` (on the token and on its hash lookup). A token
+    /// deleted meanwhile stays deleted: nothing is written and it is not an error.
+    async fn record_scim_token_use(&self, token: &ScimToken, at: Timestamp) -> StoreResult<()>;
 
     // ---- SCIM provisioning (spec §5) ----
     // Claims: one userName key per org (held by the member's SCIM record) and one externalId per

@@ -198,7 +198,7 @@ impl ScimService {
                 ));
             }
         };
-        match authenticate_scim_token(self.store.as_ref(), token).await {
+        match authenticate_scim_token(self.store.as_ref(), token, self.clock.now()).await {
             Ok(t) => Ok(ScimOrg {
                 org_id: t.org_id,
                 token_id: t.id,

@@ -1379,6 +1379,25 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn record_scim_token_use(&self, token: &ScimToken, at: Timestamp) -> StoreResult<()> {
+        // Both copies (the org's list reads one, authentication the other), only while the token
+        // exists: a revocation in between wins.
+        let used = ScimToken {
+            last_used_at: Some(at),
+            ..token.clone()
+        };
+        let res = self
+            .run(vec![
+                Action::put(item::scim_item(&used)?).if_present(),
+                Action::put(item::scim_hash_item(&used)?).if_present(),
+            ])
+            .await;
+        match res {
+            Ok(()) | Err(StoreError::Conflict(Conflict::Stale)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let partition = keys::user_email_partition(&email.trim().to_lowercase());
         decode(self.query_first(keys::GSI2, &partition).await?)

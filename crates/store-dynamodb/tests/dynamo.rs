@@ -628,6 +628,13 @@ async fn call_counts_per_method() {
     .unwrap();
     pin!(
         s,
+        "record_scim_token_use",
+        calls(0, 0, 0, 1, 0, 0),
+        s.record_scim_token_use(&tok, t)
+    )
+    .unwrap();
+    pin!(
+        s,
         "delete_scim_token",
         calls(1, 0, 0, 1, 0, 0),
         s.delete_scim_token(&org.id, &tok.id)

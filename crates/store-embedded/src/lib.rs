@@ -420,6 +420,12 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn record_scim_token_use(&self, token: &ScimToken, at: Timestamp) -> StoreResult<()> {
+        let token = token.clone();
+        self.write(move |tx| ops::record_scim_token_use(tx, &token, at))
+            .await
+    }
+
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let email = ops::email_key(email);
         self.read(move |r| ops::find_user_by_email(r, &email)).await

@@ -1187,6 +1187,22 @@ pub(crate) fn delete_scim_token(
     Ok(true)
 }
 
+pub(crate) fn record_scim_token_use(
+    tx: &WriteTransaction,
+    token: &ScimToken,
+    at: Timestamp,
+) -> StoreResult<()> {
+    let key = keys::scim_token(&token.org_id, &token.id);
+    let Some(stored) = get::<ScimToken>(tx, keys::SCIM_TOKENS, &key)? else {
+        return Ok(());
+    };
+    let used = ScimToken {
+        last_used_at: Some(at),
+        ..stored
+    };
+    put(tx, keys::SCIM_TOKENS, &key, &used)
+}
+
 // ---------------------------------------------------------------- SCIM provisioning
 
 /// [`Conflict::Stale`] unless `record` is about the member `membership` writes.

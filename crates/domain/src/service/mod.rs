@@ -19,7 +19,7 @@ pub use orgs::{MeView, MyMembership, OrgView, SettingsPatch, UpdateOrgRequest};
 pub use pools::{CreatePoolRequest, UpdatePoolRequest};
 pub use scim_tokens::{
     CreateScimTokenRequest, CreatedScimToken, MAX_SCIM_TOKEN_DESCRIPTION_LEN, MAX_SCIM_TOKENS,
-    authenticate_scim_token,
+    SCIM_TOKEN_USE_RESOLUTION, authenticate_scim_token,
 };
 
 use crate::email::Email;

@@ -5,7 +5,7 @@ use super::validate;
 use super::{Caller, Service};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{OrgId, ScimTokenId};
-use crate::model::ScimToken;
+use crate::model::{ScimToken, Timestamp};
 use crate::permissions::is_org_manager;
 use crate::ports::Store;
 use crate::secret::{SecretKind, hash_secret, looks_like, verify_secret};
@@ -16,6 +16,9 @@ use uuid::Uuid;
 pub const MAX_SCIM_TOKENS: usize = 20;
 /// Longest token description.
 pub const MAX_SCIM_TOKEN_DESCRIPTION_LEN: usize = 200;
+/// How often a token's `last_used_at` is written: at most once an hour, so that a busy identity
+/// provider costs one write an hour, not one per request.
+pub const SCIM_TOKEN_USE_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// `POST /orgs/{org}/scim-tokens` body.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -123,14 +126,20 @@ impl Service {
 
     /// The token a SCIM request presents (see [`authenticate_scim_token`]).
     pub async fn authenticate_scim_token(&self, presented: &str) -> Result<ScimToken> {
-        authenticate_scim_token(self.store.as_ref(), presented).await
+        authenticate_scim_token(self.store.as_ref(), presented, self.clock.now()).await
     }
 }
 
 /// The stored token matching a presented `rcs_…` secret: shape checked first (no lookup for
 /// obvious garbage), then one key lookup by hash and a constant-time comparison. Anything else is
-/// 401 `unauthenticated`, with the same message whatever was wrong.
-pub async fn authenticate_scim_token(store: &dyn Store, presented: &str) -> Result<ScimToken> {
+/// 401 `unauthenticated`, with the same message whatever was wrong. `last_used_at` is brought up
+/// to `now` when it is older than [`SCIM_TOKEN_USE_RESOLUTION`] (a failure to record it is logged;
+/// the request goes on).
+pub async fn authenticate_scim_token(
+    store: &dyn Store,
+    presented: &str,
+    now: Timestamp,
+) -> Result<ScimToken> {
     let refused = || {
         Error::new(
             ErrorKind::Unauthenticated,
@@ -142,8 +151,22 @@ pub async fn authenticate_scim_token(store: &dyn Store, presented: &str) -> Resu
     if !looks_like(SecretKind::Scim, presented) {
         return Err(refused());
     }
-    match store.find_scim_token(&hash_secret(presented)).await? {
-        Some(token) if verify_secret(presented, &token.token_hash) => Ok(token),
-        _ => Err(refused()),
+    let token = match store.find_scim_token(&hash_secret(presented)).await? {
+        Some(token) if verify_secret(presented, &token.token_hash) => token,
+        _ => return Err(refused()),
+    };
+    if token
+        .last_used_at
+        .is_some_and(|used| now - used < SCIM_TOKEN_USE_RESOLUTION)
+    {
+        return Ok(token);
     }
+    if let Err(e) = store.record_scim_token_use(&token, now).await {
+        tracing::warn!(scim_token = %token.id, error = %e, "could not record the SCIM token's use");
+        return Ok(token);
+    }
+    Ok(ScimToken {
+        last_used_at: Some(now),
+        ..token
+    })
 }
