@@ -456,6 +456,7 @@ pub async fn user_upsert_is_keyed_by_subject(store: Arc<dyn Store>) {
         id: user_id(),
         sub: sub.clone(),
         email: email("ada"),
+        email_verified: true,
         name: Some("Ada".into()),
         created_at: now(),
     };
@@ -470,6 +471,7 @@ pub async fn user_upsert_is_keyed_by_subject(store: Arc<dyn Store>) {
         id: user_id(),
         sub: sub.clone(),
         email: email("ada-new"),
+        email_verified: true,
         name: Some("Ada L".into()),
         created_at: now(),
     };
@@ -2968,6 +2970,7 @@ pub fn placeholder_user(email: Email) -> User {
         id: user_id(),
         sub: format!("{PLACEHOLDER_SUB_PREFIX}{}", uuid().simple()),
         email,
+        email_verified: true,
         name: Some("Provisioned Person".into()),
         created_at: now(),
     }
@@ -3816,6 +3819,7 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
         id: user_id(),
         sub: format!("sub|{}", uuid()),
         email: shared.clone(),
+        email_verified: true,
         name: None,
         created_at: t,
     };
@@ -3833,6 +3837,7 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
         id: user_id(),
         sub: format!("sub|{}", uuid()),
         email: Email::parse(&shared.as_str().to_uppercase()).unwrap(),
+        email_verified: true,
         name: Some("Older".into()),
         created_at: t - Duration::days(3),
     };
@@ -3866,6 +3871,46 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
             .await
             .unwrap(),
         Some(moved)
+    );
+
+    // An unverified claim owns no address, however old the user; verifying it makes it owned.
+    let claimed = email("claimed");
+    let unverified = User {
+        id: user_id(),
+        sub: format!("sub|{}", uuid()),
+        email: claimed.clone(),
+        email_verified: false,
+        name: None,
+        created_at: t - Duration::days(30),
+    };
+    store.upsert_user(&unverified).await.unwrap();
+    assert_eq!(
+        store
+            .find_user_by_email(claimed.normalized())
+            .await
+            .unwrap(),
+        None
+    );
+    let verified = User {
+        email_verified: true,
+        ..unverified.clone()
+    };
+    assert_eq!(store.upsert_user(&verified).await.unwrap(), verified);
+    assert_eq!(
+        store
+            .find_user_by_email(claimed.normalized())
+            .await
+            .unwrap(),
+        Some(verified.clone())
+    );
+    // And losing the verification (a new unverified claim of the address) gives it up again.
+    assert_eq!(store.upsert_user(&unverified).await.unwrap(), unverified);
+    assert_eq!(
+        store
+            .find_user_by_email(claimed.normalized())
+            .await
+            .unwrap(),
+        None
     );
 }
 

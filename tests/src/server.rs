@@ -171,6 +171,20 @@ impl TestServer {
         key.mint(&claims, chrono::Duration::hours(1)).expect("mint")
     }
 
+    /// A bearer token for another subject than [`TestServer::token`]'s (`local|<email>`): two
+    /// identities may then claim one address.
+    pub fn token_with_subject(&self, sub: &str, email: &str, verified: bool) -> String {
+        let key = rollcall::local_auth::LocalKey::load_or_create(self.data_dir.path())
+            .expect("signing key");
+        let claims = rollcall_domain::service::Claims {
+            sub: sub.to_owned(),
+            email: Some(email.to_owned()),
+            email_verified: verified,
+            name: None,
+        };
+        key.mint(&claims, chrono::Duration::hours(1)).expect("mint")
+    }
+
     /// A token minted by the real `rollcall token` command (to prove the command works).
     pub fn token_from_cli(&self, email: &str) -> String {
         let out = Command::new(rollcall_bin())

@@ -698,3 +698,47 @@ async fn a_scim_tokens_last_use_is_shown_to_the_hour() {
         assert!(tokens().await.get("token").is_none(), "never the secret");
     }
 }
+
+#[tokio::test]
+async fn an_unverified_email_claim_does_not_catch_a_provisioned_membership() {
+    for s in servers().await {
+        let t = s.scim_org("owner@acme-idp.test", "Acme").await;
+        let me = |token: String| {
+            let s = &s;
+            async move {
+                let (st, me) = s.call(Method::GET, "/me", Some(&token), None).await;
+                assert_eq!(st, StatusCode::OK, "{me}");
+                me
+            }
+        };
+        // Someone signs in first with the CEO's address, unverified.
+        let squatter = s.token_with_subject("evil|1", "ceo@acme-idp.test", false);
+        let squatter_id = me(squatter.clone()).await["user"]["id"].clone();
+
+        // The identity provider provisions the CEO: a placeholder gets the membership.
+        let created = scim_ok(
+            &s,
+            &t,
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [CORE], "userName": "ceo@acme-idp.test"})),
+        )
+        .await;
+        let uid = id(&created);
+        assert_ne!(json!(uid), squatter_id, "not the unverified claimant");
+        let (st, orgs) = s.call(Method::GET, "/orgs", Some(&squatter), None).await;
+        assert_eq!(st, StatusCode::OK, "{orgs}");
+        assert_eq!(
+            orgs["items"],
+            json!([]),
+            "the squatter is in no organization"
+        );
+
+        // The real CEO signs in with the address verified: theirs.
+        let ceo = s.token_with_subject("idp|ceo", "ceo@acme-idp.test", true);
+        assert_eq!(me(ceo.clone()).await["user"]["id"], json!(uid));
+        let (st, orgs) = s.call(Method::GET, "/orgs", Some(&ceo), None).await;
+        assert_eq!(st, StatusCode::OK, "{orgs}");
+        assert_eq!(orgs["items"][0]["id"], json!(t.org), "{orgs}");
+    }
+}

@@ -16,8 +16,12 @@ pub struct User {
     pub id: UserId,
     /// The identity provider's subject (`sub` claim).
     pub sub: String,
-    /// The verified email last seen for this subject.
+    /// The email last seen for this subject.
     pub email: Email,
+    /// Whether the identity provider said it verified `email` (the `email_verified` claim last
+    /// seen). Only a verified address, or a placeholder's, makes the user findable by email.
+    #[serde(default)]
+    pub email_verified: bool,
     /// The display name last seen.
     pub name: Option<String>,
     /// First sight.
@@ -386,5 +390,12 @@ impl User {
     /// Whether this user was provisioned and has not signed in yet.
     pub fn is_placeholder(&self) -> bool {
         self.sub.starts_with(PLACEHOLDER_SUB_PREFIX)
+    }
+
+    /// Whether the user may be found by their email (the stores' email index, used to give a
+    /// SCIM-provisioned membership to the person who owns the address): a placeholder, or an
+    /// address the identity provider verified. An unverified email claim owns nothing.
+    pub fn owns_email(&self) -> bool {
+        self.email_verified || self.is_placeholder()
     }
 }

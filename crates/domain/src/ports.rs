@@ -338,11 +338,13 @@ pub trait Store: Send + Sync {
     // org (held by every membership whose `external_id` is set; every membership write moves it
     // when the value changes, so [`Store::write_membership`] changing `external_id` can also fail
     // with [`Conflict::ExternalIdTaken`]). A claim already held by the same member counts as free.
-    /// The user whose email normalizes to `email` (a global index on the normalized email of
-    /// users; when several users share an address, the oldest by `created_at`).
+    /// The user who owns the address `email` normalizes to ([`User::owns_email`]: verified, or a
+    /// placeholder; an unverified claim is never indexed), from a global index on the normalized
+    /// email; when several users own an address, the oldest by `created_at`.
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    /// Replaces a placeholder user's subject with the real one at first sign-in: stores `user`
-    /// (its other fields as given) with `new_sub` and returns it; the old subject finds nothing
+    /// Replaces a placeholder user's subject with the real one at first sign-in with the email
+    /// verified: stores `user` (its other fields as given) with `new_sub` and `email_verified`
+    /// set, and returns it; the old subject finds nothing
     /// any more. Conditions: the stored user still has `user.sub` ([`Conflict::Stale`]); no user
     /// has `new_sub` yet (else [`Conflict::Stale`] too: the caller re-reads by subject).
     async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User>;

@@ -294,6 +294,9 @@ impl ScimService {
                         id: UserId::from_uuid(Uuid::now_v7()),
                         sub: format!("{PLACEHOLDER_SUB_PREFIX}{}", Uuid::now_v7().simple()),
                         email: email.clone(),
+                        // The organization's identity provider asserts the address, not the
+                        // person; the placeholder owns it until someone signs in with it verified.
+                        email_verified: false,
                         name: fields.name.clone(),
                         created_at: now,
                     };

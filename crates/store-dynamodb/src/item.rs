@@ -171,14 +171,16 @@ fn set_index(item: &mut Item, index: keys::Index, (pk, sk): (String, String)) {
     item.insert(index.sk.to_owned(), s(sk));
 }
 
-/// The user item, with its email index.
+/// The user item, with its email index when the user owns the address ([`User::owns_email`]).
 pub fn user_item(u: &User) -> StoreResult<Item> {
     let mut item = with_key(to_item(u)?, keys::user(&u.id));
-    set_index(
-        &mut item,
-        keys::GSI2,
-        keys::user_email_gsi2(u.email.normalized(), u.created_at, &u.id),
-    );
+    if u.owns_email() {
+        set_index(
+            &mut item,
+            keys::GSI2,
+            keys::user_email_gsi2(u.email.normalized(), u.created_at, &u.id),
+        );
+    }
     Ok(item)
 }
 

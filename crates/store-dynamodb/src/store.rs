@@ -387,11 +387,15 @@ impl DynamoStore {
     }
 
     async fn refresh_user(&self, current: User, seen: &User) -> StoreResult<User> {
-        if current.email == seen.email && current.name == seen.name {
+        if current.email == seen.email
+            && current.email_verified == seen.email_verified
+            && current.name == seen.name
+        {
             return Ok(current);
         }
         let updated = User {
             email: seen.email.clone(),
+            email_verified: seen.email_verified,
             name: seen.name.clone(),
             ..current
         };
@@ -1400,15 +1404,18 @@ impl Store for DynamoStore {
 
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let partition = keys::user_email_partition(&email.trim().to_lowercase());
-        decode(self.query_first(keys::GSI2, &partition).await?)
+        let user: Option<User> = decode(self.query_first(keys::GSI2, &partition).await?)?;
+        Ok(user.filter(User::owns_email))
     }
 
     async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User> {
         if new_sub == user.sub {
             return conflict(Conflict::Stale);
         }
+        // Linking happens at a sign-in with the placeholder's email verified.
         let linked = User {
             sub: new_sub.to_owned(),
+            email_verified: true,
             ..user.clone()
         };
         let old_sub = s(user.sub.as_str());

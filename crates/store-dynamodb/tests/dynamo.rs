@@ -228,6 +228,7 @@ async fn call_counts_per_method() {
         id: UserId::from_uuid(id()),
         sub: format!("sub-{}", id().simple()),
         email: email("user"),
+        email_verified: true,
         name: None,
         created_at: t,
     };
@@ -650,6 +651,7 @@ async fn call_counts_per_method() {
         id: scim_member.user_id.clone(),
         sub: format!("{PLACEHOLDER_SUB_PREFIX}{}", id().simple()),
         email: scim_member.email.clone(),
+        email_verified: true,
         name: None,
         created_at: t,
     };

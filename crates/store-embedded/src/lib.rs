@@ -519,6 +519,7 @@ mod tests {
             id: UserId::from_uuid(Uuid::now_v7()),
             sub: sub.into(),
             email: Email::parse("ada@example.com").unwrap(),
+            email_verified: true,
             name: None,
             created_at: chrono::Utc::now(),
         }

@@ -105,17 +105,29 @@ pub(crate) fn get_user_by_sub(r: &ReadTransaction, sub: &str) -> StoreResult<Opt
     }
 }
 
-/// The key of a user in [`keys::USER_EMAILS`].
-fn user_email_key(u: &User) -> String {
-    keys::user_email(u.email.normalized(), u.created_at, &u.id)
+/// The key of a user in [`keys::USER_EMAILS`], when the user owns the address
+/// ([`User::owns_email`]).
+fn user_email_key(u: &User) -> Option<String> {
+    u.owns_email()
+        .then(|| keys::user_email(u.email.normalized(), u.created_at, &u.id))
+}
+
+/// Adds `user`'s email index entry, if any.
+fn index_user_email(tx: &WriteTransaction, user: &User) -> StoreResult<()> {
+    match user_email_key(user) {
+        Some(k) => put_str(tx, keys::USER_EMAILS, &k, ""),
+        None => Ok(()),
+    }
 }
 
 /// Replaces `stored` with `user` (same id), moving its email index entry when needed.
 fn rewrite_user(tx: &WriteTransaction, stored: &User, user: &User) -> StoreResult<()> {
     let (old, new) = (user_email_key(stored), user_email_key(user));
     if old != new {
-        del(tx, keys::USER_EMAILS, &old)?;
-        put_str(tx, keys::USER_EMAILS, &new, "")?;
+        if let Some(old) = &old {
+            del(tx, keys::USER_EMAILS, old)?;
+        }
+        index_user_email(tx, user)?;
     }
     put(tx, keys::USERS, user.id.as_str(), user)
 }
@@ -128,16 +140,20 @@ fn create_user(tx: &WriteTransaction, user: &User) -> StoreResult<()> {
     }
     put(tx, keys::USERS, user.id.as_str(), user)?;
     put_str(tx, keys::USER_SUBS, &user.sub, user.id.as_str())?;
-    put_str(tx, keys::USER_EMAILS, &user_email_key(user), "")
+    index_user_email(tx, user)
 }
 
 pub(crate) fn upsert_user(tx: &WriteTransaction, user: &User) -> StoreResult<User> {
     if let Some(id) = get_str(tx, keys::USER_SUBS, &user.sub)? {
         let stored: User = get(tx, keys::USERS, &id)?
             .ok_or_else(|| corrupt(format!("user {id} indexed but missing")))?;
-        if stored.email != user.email || stored.name != user.name {
+        if stored.email != user.email
+            || stored.email_verified != user.email_verified
+            || stored.name != user.name
+        {
             let updated = User {
                 email: user.email.clone(),
+                email_verified: user.email_verified,
                 name: user.name.clone(),
                 ..stored.clone()
             };
@@ -157,6 +173,7 @@ pub(crate) fn find_user_by_email(r: &ReadTransaction, email: &str) -> StoreResul
         };
         if let Some(u) = get::<User>(r, keys::USERS, id)?
             && u.email.normalized() == email
+            && u.owns_email()
         {
             return Ok(Some(u));
         }
@@ -178,8 +195,10 @@ pub(crate) fn link_user_subject(
     {
         return conflict(Conflict::Stale);
     }
+    // Linking happens at a sign-in with the placeholder's email verified.
     let linked = User {
         sub: new_sub.to_owned(),
+        email_verified: true,
         ..user.clone()
     };
     del(tx, keys::USER_SUBS, &user.sub)?;
@@ -1363,7 +1382,7 @@ fn all_values<T: serde::de::DeserializeOwned>(
 /// memberships, and claims the externalIds memberships already have.
 pub(crate) fn upgrade_from_v1(tx: &WriteTransaction) -> StoreResult<()> {
     for u in all_values::<User>(tx, keys::USERS)? {
-        put_str(tx, keys::USER_EMAILS, &user_email_key(&u), "")?;
+        index_user_email(tx, &u)?;
     }
     let mut members: std::collections::BTreeMap<OrgId, u64> = Default::default();
     for m in all_values::<Membership>(tx, keys::MEMBERSHIPS)? {

@@ -138,7 +138,13 @@ impl Service {
             existing = self.link_placeholder(sub, &email).await?;
         }
         let user = match existing {
-            Some(u) if u.email == email && u.name == name => u,
+            Some(u)
+                if u.email == email
+                    && u.email_verified == claims.email_verified
+                    && u.name == name =>
+            {
+                u
+            }
             existing => {
                 let candidate = User {
                     id: existing
@@ -146,6 +152,7 @@ impl Service {
                         .unwrap_or_else(|| UserId::from_uuid(Uuid::now_v7())),
                     sub: sub.to_owned(),
                     email,
+                    email_verified: claims.email_verified,
                     name,
                     created_at: self.clock.now(),
                 };
