@@ -75,6 +75,7 @@ macro_rules! store_conformance_tests {
             concurrent_joins_respect_max_uses,
             scim_token_lifecycle,
             scim_provision_creates_user_membership_and_record,
+            scim_provision_needs_its_pools,
             count_memberships_follows_every_path,
             scim_user_name_is_unique_case_insensitively,
             scim_concurrent_provisions_of_one_user_name_have_one_winner,
@@ -3036,6 +3037,40 @@ pub fn provisioned(org: &OrgId) -> Provisioned {
         membership,
         record,
     }
+}
+
+/// Provisioning with an assignment on a pool that is gone writes nothing.
+pub async fn scim_provision_needs_its_pools(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let mut p = provisioned(fx.id());
+    let gone = PoolId::from_uuid(uuid());
+    p.membership.assignments = vec![
+        Assignment::org_wide(Role::Member),
+        Assignment::on_pool(Role::Engineer, gone.clone()),
+    ];
+    assert_eq!(
+        conflict_of(provision(&store, &p).await),
+        Conflict::PoolMissing(gone)
+    );
+    assert_eq!(store.get_user(&p.user.id).await.unwrap(), None);
+    assert_eq!(
+        store.get_membership(fx.id(), &p.user.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_scim_user(fx.id(), &p.user.id).await.unwrap(),
+        None
+    );
+    // On an existing pool it goes through.
+    p.membership.assignments = vec![
+        Assignment::org_wide(Role::Member),
+        Assignment::on_pool(Role::Engineer, fx.root.id.clone()),
+    ];
+    provision(&store, &p).await.unwrap();
+    assert_eq!(
+        store.get_membership(fx.id(), &p.user.id).await.unwrap(),
+        Some(p.membership)
+    );
 }
 
 /// Stores `p` with `provision_scim_member` (no invitation accepted).

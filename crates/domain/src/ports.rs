@@ -354,9 +354,10 @@ pub trait Store: Send + Sync {
     /// exist yet and must be about the membership's org and user, else [`Conflict::Stale`]),
     /// claims its userName and externalId in the org ([`Conflict::UserNameTaken`],
     /// [`Conflict::ExternalIdTaken`]) and, when `accepts` is given, accepts that pending invitation
-    /// as [`Store::accept_invitation`] would (its conditions apply). Pools are not checked: pass
-    /// assignments on existing pools. When several conditions fail, the first of: new user,
-    /// invitation, membership, record, userName, externalId is reported.
+    /// as [`Store::accept_invitation`] would (its conditions apply). Every pool the membership's
+    /// assignments name must exist and not be being deleted, as for [`Store::accept_invitation`]'s
+    /// required pools ([`Conflict::PoolMissing`]). When several conditions fail, the first of: new
+    /// user, invitation, membership, pools, record, userName, externalId is reported.
     async fn provision_scim_member(
         &self,
         new_user: Option<&User>,

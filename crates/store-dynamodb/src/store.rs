@@ -314,6 +314,14 @@ fn membership_org(w: &MembershipWrite) -> &OrgId {
     membership_target(w).0
 }
 
+/// The membership as a write leaves it.
+fn membership_after(w: &MembershipWrite) -> &Membership {
+    match w {
+        MembershipWrite::Create(m) => m,
+        MembershipWrite::Update { after, .. } => after,
+    }
+}
+
 /// Releases a closing invitation's slot and pending count, and updates its token claim to the
 /// closed state (after its own Put).
 fn release_invitation(before: &Invitation, after: &Invitation) -> StoreResult<Vec<Action>> {
@@ -1451,6 +1459,11 @@ impl Store for DynamoStore {
         }
         let m = membership_actions(membership)?;
         core.extend(m.core);
+        // Like accept: every pool the membership is given must exist and not be being deleted.
+        let granted: Vec<PoolId> = item::pools_of(&membership_after(membership).assignments)
+            .into_iter()
+            .collect();
+        core.extend(pool_grant_checks(org, &granted));
         core.push(Action::put(item::scim_user_item(scim)?).if_absent());
         core.push(take_claim(
             keys::user_name_claim(org, &scim.user_name_key()),

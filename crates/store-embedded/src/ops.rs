@@ -1250,6 +1250,15 @@ pub(crate) fn provision_scim_member(
     if let Some((before, after)) = accepts {
         close_accepted(tx, before, after, now)?;
     }
+    // Like accept: every pool the membership is given must exist.
+    let granted: Vec<PoolId> = match membership {
+        MembershipWrite::Create(m) => &m.assignments,
+        MembershipWrite::Update { after, .. } => &after.assignments,
+    }
+    .iter()
+    .filter_map(|a| a.pool_id.clone())
+    .collect();
+    require_pools(tx, org, &granted)?;
     apply_membership_core(tx, membership)?;
     let record_key = keys::scim_user(org, user);
     if exists(tx, keys::SCIM_USERS, &record_key)? {
