@@ -742,3 +742,31 @@ async fn an_unverified_email_claim_does_not_catch_a_provisioned_membership() {
         assert_eq!(orgs["items"][0]["id"], json!(t.org), "{orgs}");
     }
 }
+
+#[tokio::test]
+async fn overlong_user_names_and_external_ids_are_refused_the_same_on_both_stores() {
+    for s in servers().await {
+        let t = s.scim_org("owner@long.test", "Long").await;
+        let long = format!("{}@long.test", "é".repeat(300));
+        for body in [
+            json!({"schemas": [CORE], "userName": long}),
+            json!({"schemas": [CORE], "userName": "ok@long.test", "externalId": "x".repeat(513)}),
+        ] {
+            let r = s
+                .scim(Method::POST, "/Users", Some(&t.scim_token), Some(body))
+                .await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+            assert_eq!(r.body["scimType"], "invalidValue", "{}", r.body);
+        }
+        // 512 bytes is fine.
+        let created = scim_ok(
+            &s,
+            &t,
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [CORE], "userName": "ok@long.test", "externalId": "x".repeat(512)})),
+        )
+        .await;
+        assert_eq!(created["externalId"], json!("x".repeat(512)));
+    }
+}

@@ -40,6 +40,9 @@ use crate::mapping::{
 use crate::patch::apply_patch;
 use crate::resource::normalize_user;
 
+/// Longest `userName` or `externalId`, in bytes: both are keys of uniqueness claims (DynamoDB
+/// sort keys hold at most 1024 bytes).
+pub const MAX_KEY_BYTES: usize = 512;
 /// Most members a filter without a key lookup is evaluated over.
 pub const MAX_FILTER_SCAN: u64 = 10_000;
 /// How long a cached list cursor is used.
@@ -257,6 +260,7 @@ impl ScimService {
         })?;
         let user_name = user_name(&resource)
             .ok_or_else(|| ScimError::invalid_value("'userName' is required"))?;
+        require_key_sizes(&user_name, fields.external_id.as_deref())?;
         let stored = stored_resource(&resource);
         let org_id = &org.org_id;
         let normalized = email.normalized();
@@ -448,6 +452,7 @@ impl ScimService {
         let fields = member_fields(resource);
         let user_name = user_name(resource)
             .ok_or_else(|| Some(ScimError::invalid_value("'userName' is required")))?;
+        require_key_sizes(&user_name, fields.external_id.as_deref()).map_err(Some)?;
         let status = match (fields.active, omitted) {
             (Some(true), _) => MemberStatus::Active,
             (Some(false), _) => MemberStatus::Suspended,
@@ -847,6 +852,19 @@ impl ScimService {
         }
         Ok(out)
     }
+}
+
+/// 400 `invalidValue` for a `userName` or `externalId` longer than [`MAX_KEY_BYTES`] (they are
+/// unique per organization, so the stores key claims on them).
+fn require_key_sizes(user_name: &str, external_id: Option<&str>) -> Result<(), ScimError> {
+    for (name, value) in [("userName", Some(user_name)), ("externalId", external_id)] {
+        if value.is_some_and(|v| v.len() > MAX_KEY_BYTES) {
+            return Err(ScimError::invalid_value(format!(
+                "'{name}' is longer than {MAX_KEY_BYTES} bytes (UTF-8)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// 400 `invalidValue` when the organization's `allowed_email_domains` does not allow `email` (the
