@@ -1570,8 +1570,23 @@ pub async fn remove_member_refuses_last_manager_and_stale(store: Arc<dyn Store>)
             .unwrap()
             .is_some()
     );
+    // The successor must be another member of the org.
+    let current = after_of(&write);
+    for successor in [user_id(), current.user_id.clone()] {
+        assert_eq!(
+            conflict_of(store.remove_member(&current, &successor).await),
+            Conflict::Stale
+        );
+    }
+    assert!(
+        store
+            .get_membership(fx.id(), &plain.user_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
     let handover = store
-        .remove_member(&after_of(&write), &fx.owner.user_id)
+        .remove_member(&current, &fx.owner.user_id)
         .await
         .unwrap();
     assert_eq!(handover, Handover::default());

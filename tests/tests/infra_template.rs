@@ -180,10 +180,17 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
         &[],
     ),
     // GetItem: the member's SCIM record (in parallel with the GSI3 Query of what they own), and
-    // before a batched hand-over the membership and the managers counter.
+    // before a batched hand-over the membership, the successor's and the managers counter;
+    // ConditionCheck: the successor is still a member.
     (
         "remove_member",
-        &["GetItem", "PutItem", "UpdateItem", "DeleteItem"],
+        &[
+            "GetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "ConditionCheckItem",
+        ],
         &["GSI3"],
     ),
     ("get_invitation", &["GetItem"], &[]),

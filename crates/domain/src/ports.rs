@@ -220,8 +220,9 @@ pub trait Store: Send + Sync {
     /// pools they own, invite links they created, pending invitations they sent. One atomic change,
     /// or, when more than one transaction can hold, hand-over batches first and the removal last,
     /// so a failed call can simply be repeated. [`Conflict::LastOrganizationManager`] if the member
-    /// is the last active organization manager. The member's SCIM record and its userName and
-    /// externalId claims go with the membership.
+    /// is the last active organization manager; [`Conflict::Stale`] if `successor` is the member
+    /// or not a member of the org. The member's SCIM record and its userName and externalId claims
+    /// go with the membership.
     async fn remove_member(&self, member: &Membership, successor: &UserId)
     -> StoreResult<Handover>;
 

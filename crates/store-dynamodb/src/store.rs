@@ -982,9 +982,15 @@ impl Store for DynamoStore {
             self.get_as::<ScimUser>(keys::scim_user(org, user))
         );
         let ((groups, handover), record) = (owned?, record?);
+        if successor == user {
+            return conflict(Conflict::Stale);
+        }
         let v = member.version;
-        let mut removal =
-            vec![Action::delete(key(keys::membership(org, user))).when(|e| version_is(e, v))];
+        let mut removal = vec![
+            Action::delete(key(keys::membership(org, user))).when(|e| version_is(e, v)),
+            // The successor is still a member when the assets reach them.
+            Action::check(key(keys::membership(org, successor))).if_present(),
+        ];
         if member.is_active_org_manager() {
             removal.push(
                 counter_dec_keep_one(org, Counter::Managers).or(Conflict::LastOrganizationManager),
@@ -1018,6 +1024,9 @@ impl Store for DynamoStore {
         {
             Some(m) if m.version == member.version => {}
             _ => return conflict(Conflict::Stale),
+        }
+        if self.get(keys::membership(org, successor)).await?.is_none() {
+            return conflict(Conflict::Stale);
         }
         if member.is_active_org_manager() {
             let managers = self.get(keys::counter(org, Counter::Managers)).await?;
