@@ -76,6 +76,7 @@ macro_rules! store_conformance_tests {
             scim_token_lifecycle,
             scim_provision_creates_user_membership_and_record,
             scim_provision_needs_its_pools,
+            scim_update_moves_a_placeholders_email,
             count_memberships_follows_every_path,
             scim_user_name_is_unique_case_insensitively,
             scim_concurrent_provisions_of_one_user_name_have_one_winner,
@@ -3088,6 +3089,78 @@ pub async fn scim_provision_needs_its_pools(store: Arc<dyn Store>) {
     );
 }
 
+/// A member's new email carries their placeholder user along (its email index too); once the
+/// placeholder is linked, that is `Stale`.
+pub async fn scim_update_moves_a_placeholders_email(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let p = provisioned(fx.id());
+    provision(&store, &p).await.unwrap();
+    let new_email = email("renamed");
+    let write = updated(&p.membership, |m| m.email = new_email.clone());
+    let moved = User {
+        email: new_email.clone(),
+        ..p.user.clone()
+    };
+    let record = record_updated(&p.record, |_| {});
+    store
+        .update_scim_member(&write, Some(&p.record), &record, Some((&p.user, &moved)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_user(&p.user.id).await.unwrap(),
+        Some(moved.clone())
+    );
+    assert_eq!(
+        store
+            .find_user_by_email(new_email.normalized())
+            .await
+            .unwrap(),
+        Some(moved.clone())
+    );
+    assert_eq!(
+        store
+            .find_user_by_email(p.user.email.normalized())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Linked meanwhile: the placeholder is gone, nothing is written.
+    let linked = store
+        .link_user_subject(&moved, &format!("idp|{}", uuid().simple()))
+        .await
+        .unwrap();
+    let member = after_of(&write);
+    let again = updated(&member, |m| m.email = email("again"));
+    let back = User {
+        email: after_of(&again).email,
+        ..moved.clone()
+    };
+    let stored_record = store
+        .get_scim_user(fx.id(), &p.user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        conflict_of(
+            store
+                .update_scim_member(
+                    &again,
+                    Some(&stored_record),
+                    &record_updated(&stored_record, |_| {}),
+                    Some((&moved, &back))
+                )
+                .await
+        ),
+        Conflict::Stale
+    );
+    assert_eq!(store.get_user(&p.user.id).await.unwrap(), Some(linked));
+    assert_eq!(
+        store.get_membership(fx.id(), &p.user.id).await.unwrap(),
+        Some(member)
+    );
+}
+
 /// Stores `p` with `provision_scim_member` (no invitation accepted).
 pub async fn provision(store: &Arc<dyn Store>, p: &Provisioned) -> StoreResult<()> {
     store
@@ -3649,7 +3722,7 @@ pub async fn scim_update_moves_the_claims(store: Arc<dyn Store>) {
         r.resource["displayName"] = serde_json::json!("Ada King");
     });
     store
-        .update_scim_member(&write, Some(&a.record), &after)
+        .update_scim_member(&write, Some(&a.record), &after, None)
         .await
         .unwrap();
     assert_eq!(
@@ -3717,7 +3790,8 @@ pub async fn scim_update_moves_the_claims(store: Arc<dyn Store>) {
                 .update_scim_member(
                     &updated(&a_now, |m| m.name = Some("X".into())),
                     Some(&after),
-                    &clash
+                    &clash,
+                    None
                 )
                 .await
         ),
@@ -3730,7 +3804,8 @@ pub async fn scim_update_moves_the_claims(store: Arc<dyn Store>) {
                 .update_scim_member(
                     &updated(&a_now, |m| m.external_id = Some(old_ext.clone())),
                     Some(&after),
-                    &ext_clash
+                    &ext_clash,
+                    None
                 )
                 .await
         ),
@@ -3742,7 +3817,8 @@ pub async fn scim_update_moves_the_claims(store: Arc<dyn Store>) {
                 .update_scim_member(
                     &updated(&a_now, |m| m.name = Some("Y".into())),
                     Some(&a.record),
-                    &record_updated(&a.record, |_| {})
+                    &record_updated(&a.record, |_| {}),
+                    None
                 )
                 .await
         ),
@@ -3752,7 +3828,7 @@ pub async fn scim_update_moves_the_claims(store: Arc<dyn Store>) {
     assert_eq!(
         conflict_of(
             store
-                .update_scim_member(&write, Some(&after), &record_updated(&after, |_| {}))
+                .update_scim_member(&write, Some(&after), &record_updated(&after, |_| {}), None)
                 .await
         ),
         Conflict::Stale,
@@ -3775,7 +3851,7 @@ pub async fn scim_update_moves_the_claims(store: Arc<dyn Store>) {
         m.external_id = Some(format!("ext-{}", uuid().simple()));
     });
     store
-        .update_scim_member(&write, None, &record)
+        .update_scim_member(&write, None, &record, None)
         .await
         .unwrap();
     assert_eq!(
@@ -3799,7 +3875,8 @@ pub async fn scim_update_moves_the_claims(store: Arc<dyn Store>) {
                 .update_scim_member(
                     &updated(&after_of(&write), |_| {}),
                     None,
-                    &scim_record(fx.id(), &invited.user_id, &user_name("twice"))
+                    &scim_record(fx.id(), &invited.user_id, &user_name("twice")),
+                    None
                 )
                 .await
         ),
@@ -3814,7 +3891,7 @@ pub async fn scim_suspending_the_last_org_manager_is_refused(store: Arc<dyn Stor
     let record = scim_record(fx.id(), &fx.owner.user_id, &user_name("owner"));
     let linked = updated(&fx.owner, |m| m.source = MemberSource::Scim);
     store
-        .update_scim_member(&linked, None, &record)
+        .update_scim_member(&linked, None, &record, None)
         .await
         .unwrap();
     let owner = after_of(&linked);
@@ -3824,7 +3901,7 @@ pub async fn scim_suspending_the_last_org_manager_is_refused(store: Arc<dyn Stor
     assert_eq!(
         conflict_of(
             store
-                .update_scim_member(&suspend, Some(&record), &suspended_record)
+                .update_scim_member(&suspend, Some(&record), &suspended_record, None)
                 .await
         ),
         Conflict::LastOrganizationManager
@@ -3846,7 +3923,7 @@ pub async fn scim_suspending_the_last_org_manager_is_refused(store: Arc<dyn Stor
     )
     .await;
     store
-        .update_scim_member(&suspend, Some(&record), &suspended_record)
+        .update_scim_member(&suspend, Some(&record), &suspended_record, None)
         .await
         .unwrap();
     assert_eq!(

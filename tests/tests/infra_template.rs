@@ -114,8 +114,10 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "find_pending_invitation",
             "list_pools",
             "provision_scim_member",
-            // PUT and PATCH /Users/{id}.
+            // PUT and PATCH /Users/{id} (with a new email: the org's domains and the user, whose
+            // email follows when a placeholder).
             "update_scim_member",
+            "get_user",
             // DELETE /Users/{id}: another organization manager takes over.
             "list_memberships",
             "remove_member",

@@ -770,3 +770,44 @@ async fn overlong_user_names_and_external_ids_are_refused_the_same_on_both_store
         assert_eq!(created["externalId"], json!("x".repeat(512)));
     }
 }
+
+#[tokio::test]
+async fn a_new_email_before_the_first_sign_in_is_where_the_person_finds_the_membership() {
+    for s in servers().await {
+        let t = s.scim_org("owner@rename.test", "Rename").await;
+        let created = scim_ok(
+            &s,
+            &t,
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [CORE], "userName": "a.smith@rename.test",
+                "emails": [{"value": "a.smith@rename.test", "type": "work", "primary": true}]})),
+        )
+        .await;
+        let uid = id(&created);
+        // Entra renames the person before they ever sign in.
+        scim_ok(
+            &s,
+            &t,
+            Method::PATCH,
+            &format!("/Users/{uid}"),
+            Some(patch(json!([
+                {"op": "Replace", "path": "userName", "value": "a.jones@rename.test"},
+                {"op": "Replace", "path": "emails[type eq \"work\"].value",
+                 "value": "a.jones@rename.test"}
+            ]))),
+        )
+        .await;
+        let person = s.token_with_subject("idp|a", "a.jones@rename.test", true);
+        let (st, me) = s.call(Method::GET, "/me", Some(&person), None).await;
+        assert_eq!(st, StatusCode::OK, "{me}");
+        assert_eq!(me["user"]["id"], json!(uid), "{me}");
+        let (st, orgs) = s.call(Method::GET, "/orgs", Some(&person), None).await;
+        assert_eq!(st, StatusCode::OK, "{orgs}");
+        assert_eq!(orgs["items"][0]["id"], json!(t.org), "{orgs}");
+        // The old address finds nothing any more.
+        let old = s.token_with_subject("idp|old", "a.smith@rename.test", true);
+        let (_, orgs) = s.call(Method::GET, "/orgs", Some(&old), None).await;
+        assert_eq!(orgs["items"], json!([]), "{orgs}");
+    }
+}

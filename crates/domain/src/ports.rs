@@ -373,11 +373,15 @@ pub trait Store: Send + Sync {
     /// not exist), uniqueness as on provisioning, membership rules
     /// ([`Conflict::LastOrganizationManager`] when suspending the last one). The record is stored
     /// as `after` with version `before.version + 1` (as given when `before` is `None`).
+    /// `placeholder` (before, after): the member's user is a placeholder whose email follows the
+    /// member's, in the same change (condition: the stored user is still `before`, not linked
+    /// meanwhile, else [`Conflict::Stale`]), so that its owner's first sign-in still finds it.
     async fn update_scim_member(
         &self,
         membership: &MembershipWrite,
         before: Option<&ScimUser>,
         after: &ScimUser,
+        placeholder: Option<(&User, &User)>,
     ) -> StoreResult<()>;
     /// The SCIM record of a member.
     async fn get_scim_user(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<ScimUser>>;

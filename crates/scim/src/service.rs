@@ -477,18 +477,34 @@ impl ScimService {
             external_id,
             ..bump(&before, now)
         };
+        // A new email: the organization's domain rule, and a placeholder user (not signed in
+        // yet) follows it, so that the person's first sign-in with the new address finds them.
+        let mut placeholder = None;
         if after.email != before.email {
-            let organization = self
-                .store
-                .get_org(&before.org_id)
-                .await
-                .map_err(|e| Some(store_error(e)))?
-                .ok_or_else(|| {
-                    Some(ScimError::unauthorized(
-                        "The SCIM token's organization no longer exists",
-                    ))
-                })?;
+            let (organization, user) = futures_util::future::join(
+                self.store.get_org(&before.org_id),
+                self.store.get_user(&before.user_id),
+            )
+            .await;
+            let organization =
+                organization
+                    .map_err(|e| Some(store_error(e)))?
+                    .ok_or_else(|| {
+                        Some(ScimError::unauthorized(
+                            "The SCIM token's organization no longer exists",
+                        ))
+                    })?;
             require_allowed_domain(&organization.settings, &after.email).map_err(Some)?;
+            placeholder = user
+                .map_err(|e| Some(store_error(e)))?
+                .filter(|u| u.is_placeholder() && u.email != after.email)
+                .map(|u| {
+                    let moved = User {
+                        email: after.email.clone(),
+                        ..u.clone()
+                    };
+                    (u, moved)
+                });
         }
         let unchanged_member = after.email == before.email
             && after.name == before.name
@@ -516,7 +532,12 @@ impl ScimService {
         };
         match self
             .store
-            .update_scim_member(&write, record.as_ref(), &new_record)
+            .update_scim_member(
+                &write,
+                record.as_ref(),
+                &new_record,
+                placeholder.as_ref().map(|(b, a)| (b, a)),
+            )
             .await
         {
             Ok(()) => {

@@ -1488,6 +1488,7 @@ impl Store for DynamoStore {
         membership: &MembershipWrite,
         before: Option<&ScimUser>,
         after: &ScimUser,
+        placeholder: Option<(&User, &User)>,
     ) -> StoreResult<()> {
         same_member(membership, after)?;
         if let Some(b) = before {
@@ -1496,6 +1497,23 @@ impl Store for DynamoStore {
         let (org, user) = (&after.org_id, &after.user_id);
         let m = membership_actions(membership)?;
         let mut core = m.core;
+        if let Some((was, becomes)) = placeholder {
+            if &was.id != user
+                || becomes.id != was.id
+                || becomes.sub != was.sub
+                || !was.is_placeholder()
+            {
+                return conflict(Conflict::Stale);
+            }
+            // The user item (and its email index) and the subject claim's copy, while the
+            // placeholder is not linked (the membership's version orders concurrent renames).
+            let sub = s(was.sub.as_str());
+            core.push(
+                Action::put(item::user_item(becomes)?)
+                    .when(|e| format!("{} = {}", e.name("sub"), e.val(sub))),
+            );
+            core.push(Action::put(item::sub_item(becomes)?).if_present());
+        }
         match before {
             Some(b) => {
                 let v = b.version;

@@ -735,7 +735,8 @@ async fn call_counts_per_method() {
                 after: suspended
             },
             Some(&record),
-            &renamed
+            &renamed,
+            None
         )
     )
     .unwrap();

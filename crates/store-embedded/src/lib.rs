@@ -465,10 +465,20 @@ impl Store for EmbeddedStore {
         membership: &MembershipWrite,
         before: Option<&ScimUser>,
         after: &ScimUser,
+        placeholder: Option<(&User, &User)>,
     ) -> StoreResult<()> {
         let (membership, before, after) = (membership.clone(), before.cloned(), after.clone());
-        self.write(move |tx| ops::update_scim_member(tx, &membership, before.as_ref(), &after))
-            .await
+        let placeholder = placeholder.map(|(b, a)| (b.clone(), a.clone()));
+        self.write(move |tx| {
+            ops::update_scim_member(
+                tx,
+                &membership,
+                before.as_ref(),
+                &after,
+                placeholder.as_ref().map(|(b, a)| (b, a)),
+            )
+        })
+        .await
     }
 
     async fn get_scim_user(&self, org: &OrgId, user: &UserId) -> StoreResult<Option<ScimUser>> {

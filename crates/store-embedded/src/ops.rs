@@ -1280,12 +1280,25 @@ pub(crate) fn update_scim_member(
     membership: &MembershipWrite,
     before: Option<&ScimUser>,
     after: &ScimUser,
+    placeholder: Option<(&User, &User)>,
 ) -> StoreResult<()> {
     same_member(membership, after)?;
     if let Some(b) = before {
         same_member(membership, b)?;
     }
     let (org, user) = (&after.org_id, &after.user_id);
+    if let Some((was, becomes)) = placeholder {
+        let stored = get::<User>(tx, keys::USERS, was.id.as_str())?;
+        if &was.id != user
+            || becomes.id != was.id
+            || becomes.sub != was.sub
+            || !was.is_placeholder()
+            || stored.as_ref() != Some(was)
+        {
+            return conflict(Conflict::Stale);
+        }
+        rewrite_user(tx, was, becomes)?;
+    }
     apply_membership_core(tx, membership)?;
     let record_key = keys::scim_user(org, user);
     let stored: Option<ScimUser> = get(tx, keys::SCIM_USERS, &record_key)?;
