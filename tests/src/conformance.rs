@@ -74,6 +74,7 @@ macro_rules! store_conformance_tests {
             join_with_link_rules,
             concurrent_joins_respect_max_uses,
             scim_token_lifecycle,
+            scim_token_limit_holds_under_concurrency,
             scim_provision_creates_user_membership_and_record,
             scim_provision_needs_its_pools,
             scim_update_moves_a_placeholders_email,
@@ -2926,8 +2927,18 @@ pub async fn scim_token_lifecycle(store: Arc<dyn Store>) {
     let t2 = make(fx.id(), "entra");
     let t3 = make(other.id(), "theirs");
     for t in [&t1, &t2, &t3] {
-        store.create_scim_token(t).await.unwrap();
+        store.create_scim_token(t, 2).await.unwrap();
     }
+    // The limit counts per org, in the write.
+    let extra = make(fx.id(), "one too many");
+    assert_eq!(
+        conflict_of(store.create_scim_token(&extra, 2).await),
+        Conflict::ScimTokenLimit
+    );
+    assert_eq!(
+        store.find_scim_token(&extra.token_hash).await.unwrap(),
+        None
+    );
     let mut mine = vec![t1.clone(), t2.clone()];
     mine.sort_by(|a, b| b.id.cmp(&a.id));
     assert_eq!(store.list_scim_tokens(fx.id()).await.unwrap(), mine);
@@ -2977,6 +2988,42 @@ pub async fn scim_token_lifecycle(store: Arc<dyn Store>) {
     store.record_scim_token_use(&t1, used_at).await.unwrap();
     assert_eq!(store.find_scim_token(&t1.token_hash).await.unwrap(), None);
     assert!(!store.delete_scim_token(fx.id(), &t1.id).await.unwrap());
+
+    // A revoked token frees its place (once: revoking it again changed nothing).
+    store.create_scim_token(&extra, 2).await.unwrap();
+    assert_eq!(
+        conflict_of(store.create_scim_token(&make(fx.id(), "third"), 2).await),
+        Conflict::ScimTokenLimit
+    );
+}
+
+/// Concurrent creates cannot pass the limit.
+pub async fn scim_token_limit_holds_under_concurrency(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let results = futures_util::future::join_all((0..8).map(|i| {
+        let store = store.clone();
+        let token = ScimToken {
+            id: ScimTokenId::from_uuid(uuid()),
+            org_id: fx.id().clone(),
+            description: Some(format!("t{i}")),
+            token_hash: token_hash(),
+            created_by: fx.owner.user_id.clone(),
+            created_at: now(),
+            last_used_at: None,
+        };
+        async move { store.create_scim_token(&token, 3).await }
+    }))
+    .await;
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(created, 3, "{results:?}");
+    assert!(results.iter().all(|r| matches!(
+        r,
+        Ok(())
+            | Err(StoreError::Conflict(
+                Conflict::ScimTokenLimit | Conflict::Stale
+            ))
+    )));
+    assert_eq!(store.list_scim_tokens(fx.id()).await.unwrap().len(), 3);
 }
 
 // ====================================================================== SCIM provisioning

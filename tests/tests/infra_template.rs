@@ -93,7 +93,6 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "create_pool",
             "update_pool",
             "write_membership",
-            "list_scim_tokens",
             "create_scim_token",
         ],
     ),
@@ -230,10 +229,15 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
         &["ConditionCheckItem", "PutItem", "UpdateItem"],
         &[],
     ),
-    ("create_scim_token", &["PutItem"], &[]),
+    // The token, its hash copy, and the org's token counter (bounded).
+    ("create_scim_token", &["PutItem", "UpdateItem"], &[]),
     ("list_scim_tokens", &["Query"], &[]),
     ("find_scim_token", &["GetItem"], &[]),
-    ("delete_scim_token", &["GetItem", "DeleteItem"], &[]),
+    (
+        "delete_scim_token",
+        &["GetItem", "DeleteItem", "UpdateItem"],
+        &[],
+    ),
     // Put the token and its hash copy (condition: they still exist).
     ("record_scim_token_use", &["PutItem"], &[]),
     ("find_user_by_email", &[], &["GSI2"]),

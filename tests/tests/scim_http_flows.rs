@@ -811,3 +811,40 @@ async fn a_new_email_before_the_first_sign_in_is_where_the_person_finds_the_memb
         assert_eq!(orgs["items"], json!([]), "{orgs}");
     }
 }
+
+#[tokio::test]
+async fn an_organization_holds_at_most_twenty_scim_tokens() {
+    for s in servers().await {
+        let t = s.scim_org("owner@tokens.test", "Tokens").await;
+        let path = format!("/orgs/{}/scim-tokens", t.org);
+        let create = || async {
+            s.call(
+                Method::POST,
+                &path,
+                Some(&t.manager),
+                Some(json!({"description": "rotation"})),
+            )
+            .await
+        };
+        for _ in 1..20 {
+            let (st, body) = create().await;
+            assert_eq!(st, StatusCode::CREATED, "{body}");
+        }
+        let (st, body) = create().await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], "scim_token_limit_reached", "{body}");
+        let (_, list) = s.call(Method::GET, &path, Some(&t.manager), None).await;
+        let oldest = list["items"][19]["id"].as_str().unwrap().to_owned();
+        let (st, _) = s
+            .call(
+                Method::DELETE,
+                &format!("{path}/{oldest}"),
+                Some(&t.manager),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, body) = create().await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+    }
+}

@@ -142,6 +142,14 @@ fn conflict_error(c: Conflict) -> Error {
             "pool_limit_reached",
             "The organization has as many pools as allowed",
         ),
+        Conflict::ScimTokenLimit => Error::new(
+            ErrorKind::Unprocessable,
+            "scim_token_limit_reached",
+            format!(
+                "An organization can hold at most {} SCIM tokens; revoke one first",
+                crate::service::MAX_SCIM_TOKENS
+            ),
+        ),
         Conflict::PoolMissing(p) => {
             Error::not_found("pool_not_found", format!("Pool {p} does not exist"))
         }

@@ -35,6 +35,8 @@ pub enum Conflict {
     PoolHasChildren,
     /// The organization has as many pools as allowed.
     PoolLimit,
+    /// The organization has as many SCIM tokens as allowed.
+    ScimTokenLimit,
     /// A pool the write depends on (parent, or a pool in accepted assignments) does not exist.
     PoolMissing(PoolId),
     /// A pending invitation for this org and email exists.
@@ -322,8 +324,9 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<()>;
 
     // ---- SCIM tokens ----
-    /// Creates a SCIM token.
-    async fn create_scim_token(&self, token: &ScimToken) -> StoreResult<()>;
+    /// Creates a SCIM token, if the org holds fewer than `max_tokens` ([`Conflict::ScimTokenLimit`],
+    /// counted in the same write, so concurrent creates cannot pass the limit).
+    async fn create_scim_token(&self, token: &ScimToken, max_tokens: u32) -> StoreResult<()>;
     /// Tokens of `org`, newest first.
     async fn list_scim_tokens(&self, org: &OrgId) -> StoreResult<Vec<ScimToken>>;
     /// The token whose secret hashes to `token_hash`.

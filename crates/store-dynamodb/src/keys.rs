@@ -105,15 +105,18 @@ pub enum Counter {
     Pending,
     /// Memberships.
     Members,
+    /// SCIM tokens.
+    ScimTokens,
 }
 
-/// `ORG#org` / `COUNT#managers|pools|pending|members`: a counter item (attribute `n`).
+/// `ORG#org` / `COUNT#managers|pools|pending|members|scim-tokens`: a counter item (attribute `n`).
 pub fn counter(org: &OrgId, c: Counter) -> (String, String) {
     let name = match c {
         Counter::Managers => "managers",
         Counter::Pools => "pools",
         Counter::Pending => "pending",
         Counter::Members => "members",
+        Counter::ScimTokens => "scim-tokens",
     };
     (org_pk(org), format!("COUNT#{name}"))
 }

@@ -1364,10 +1364,16 @@ impl Store for DynamoStore {
         self.run_with_refs(core, m.refs).await
     }
 
-    async fn create_scim_token(&self, token: &ScimToken) -> StoreResult<()> {
+    async fn create_scim_token(&self, token: &ScimToken, max_tokens: u32) -> StoreResult<()> {
         self.run(vec![
             Action::put(item::scim_item(token)?).if_absent(),
             Action::put(item::scim_hash_item(token)?).if_absent(),
+            bounded_increment(
+                keys::counter(&token.org_id, Counter::ScimTokens),
+                Some(max_tokens),
+                None,
+            )
+            .or(Conflict::ScimTokenLimit),
         ])
         .await
     }
@@ -1391,6 +1397,7 @@ impl Store for DynamoStore {
             .run(vec![
                 Action::delete(key(keys::scim_token(org, id))).if_present(),
                 Action::delete(key(keys::scim_token_hash(&token.token_hash))),
+                counter_add(org, Counter::ScimTokens, -1),
             ])
             .await;
         match res {

@@ -609,7 +609,7 @@ async fn call_counts_per_method() {
         s,
         "create_scim_token",
         calls(0, 0, 0, 1, 0, 0),
-        s.create_scim_token(&tok)
+        s.create_scim_token(&tok, 20)
     )
     .unwrap();
     pin!(

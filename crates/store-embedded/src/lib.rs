@@ -398,9 +398,9 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn create_scim_token(&self, token: &ScimToken) -> StoreResult<()> {
+    async fn create_scim_token(&self, token: &ScimToken, max_tokens: u32) -> StoreResult<()> {
         let token = token.clone();
-        self.write(move |tx| ops::create_scim_token(tx, &token))
+        self.write(move |tx| ops::create_scim_token(tx, &token, max_tokens))
             .await
     }
 

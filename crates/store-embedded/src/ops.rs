@@ -36,6 +36,9 @@ pub(crate) struct Counters {
     /// Memberships.
     #[serde(default)]
     pub members: u64,
+    /// SCIM tokens.
+    #[serde(default)]
+    pub scim_tokens: u32,
 }
 
 fn conflict<T>(c: Conflict) -> StoreResult<T> {
@@ -247,6 +250,7 @@ pub(crate) fn create_org(
         pools: 1,
         pending_invitations: 0,
         members: 1,
+        scim_tokens: 0,
     };
     put_counters(tx, &org.id, &c)
 }
@@ -1161,7 +1165,11 @@ pub(crate) fn join_with_link(
 
 // ---------------------------------------------------------------- SCIM tokens
 
-pub(crate) fn create_scim_token(tx: &WriteTransaction, token: &ScimToken) -> StoreResult<()> {
+pub(crate) fn create_scim_token(
+    tx: &WriteTransaction,
+    token: &ScimToken,
+    max_tokens: u32,
+) -> StoreResult<()> {
     require_org(tx, &token.org_id)?;
     let key = keys::scim_token(&token.org_id, &token.id);
     if exists(tx, keys::SCIM_TOKENS, &key)?
@@ -1169,6 +1177,12 @@ pub(crate) fn create_scim_token(tx: &WriteTransaction, token: &ScimToken) -> Sto
     {
         return conflict(Conflict::Stale);
     }
+    let mut c = counters(tx, &token.org_id)?;
+    if c.scim_tokens >= max_tokens {
+        return conflict(Conflict::ScimTokenLimit);
+    }
+    c.scim_tokens += 1;
+    put_counters(tx, &token.org_id, &c)?;
     put(tx, keys::SCIM_TOKENS, &key, token)?;
     put_str(tx, keys::SCIM_TOKEN_HASHES, &token.token_hash, &key)
 }
@@ -1200,6 +1214,9 @@ pub(crate) fn delete_scim_token(
         return Ok(false);
     };
     del(tx, keys::SCIM_TOKENS, &key)?;
+    let mut c = counters(tx, org)?;
+    c.scim_tokens = c.scim_tokens.saturating_sub(1);
+    put_counters(tx, org, &c)?;
     if get_str(tx, keys::SCIM_TOKEN_HASHES, &stored.token_hash)?.as_deref() == Some(key.as_str()) {
         del(tx, keys::SCIM_TOKEN_HASHES, &stored.token_hash)?;
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 /// Most SCIM tokens an organization may hold at once (enough to rotate, small enough to audit).
-pub const MAX_SCIM_TOKENS: usize = 20;
+pub const MAX_SCIM_TOKENS: u32 = 20;
 /// Longest token description.
 pub const MAX_SCIM_TOKEN_DESCRIPTION_LEN: usize = 200;
 /// How often a token's `last_used_at` is written: at most once an hour, so that a busy identity
@@ -65,15 +65,6 @@ impl Service {
                 MAX_SCIM_TOKEN_DESCRIPTION_LEN,
             )?),
         };
-        if self.store.list_scim_tokens(org_id).await?.len() >= MAX_SCIM_TOKENS {
-            return Err(Error::new(
-                ErrorKind::Unprocessable,
-                "scim_token_limit_reached",
-                format!(
-                    "An organization can hold at most {MAX_SCIM_TOKENS} SCIM tokens; revoke one first"
-                ),
-            ));
-        }
         let secret = self.new_secret(SecretKind::Scim)?;
         let token = ScimToken {
             id: ScimTokenId::from_uuid(Uuid::now_v7()),
@@ -84,7 +75,9 @@ impl Service {
             created_at: self.clock.now(),
             last_used_at: None,
         };
-        self.store.create_scim_token(&token).await?;
+        self.store
+            .create_scim_token(&token, MAX_SCIM_TOKENS)
+            .await?;
         tracing::info!(org = %org_id, scim_token = %token.id, "SCIM token created");
         Ok(CreatedScimToken {
             token,
