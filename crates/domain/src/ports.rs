@@ -132,6 +132,22 @@ pub enum MembershipWrite {
     },
 }
 
+impl MembershipWrite {
+    /// The membership as the write leaves it.
+    pub fn after(&self) -> &Membership {
+        match self {
+            MembershipWrite::Create(m) => m,
+            MembershipWrite::Update { after, .. } => after,
+        }
+    }
+
+    /// Whether the write is about `user`'s membership of `org`.
+    pub fn is_about(&self, org: &OrgId, user: &UserId) -> bool {
+        let m = self.after();
+        &m.org_id == org && &m.user_id == user
+    }
+}
+
 /// What a member's removal handed to the successor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Handover {

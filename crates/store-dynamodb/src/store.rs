@@ -271,18 +271,9 @@ fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
     }
 }
 
-/// The org and user a membership write is about.
-fn membership_target(w: &MembershipWrite) -> (&OrgId, &UserId) {
-    match w {
-        MembershipWrite::Create(m) => (&m.org_id, &m.user_id),
-        MembershipWrite::Update { after, .. } => (&after.org_id, &after.user_id),
-    }
-}
-
 /// [`Conflict::Stale`] unless `record` is about the member `w` writes.
 fn same_member(w: &MembershipWrite, record: &ScimUser) -> StoreResult<()> {
-    let (org, user) = membership_target(w);
-    if &record.org_id == org && &record.user_id == user {
+    if w.is_about(&record.org_id, &record.user_id) {
         Ok(())
     } else {
         conflict(Conflict::Stale)
@@ -308,18 +299,6 @@ fn accept_actions(
     ];
     out.extend(release_invitation(before, after)?);
     Ok(out)
-}
-
-fn membership_org(w: &MembershipWrite) -> &OrgId {
-    membership_target(w).0
-}
-
-/// The membership as a write leaves it.
-fn membership_after(w: &MembershipWrite) -> &Membership {
-    match w {
-        MembershipWrite::Create(m) => m,
-        MembershipWrite::Update { after, .. } => after,
-    }
 }
 
 /// Releases a closing invitation's slot and pending count, and updates its token claim to the
@@ -1248,7 +1227,7 @@ impl Store for DynamoStore {
         let m = membership_actions(membership)?;
         core.extend(m.core);
         core.extend(pool_grant_checks(
-            membership_org(membership),
+            &membership.after().org_id,
             required_pools,
         ));
         core.extend(m.claims);
@@ -1357,7 +1336,7 @@ impl Store for DynamoStore {
         let m = membership_actions(membership)?;
         core.extend(m.core);
         core.extend(pool_grant_checks(
-            membership_org(membership),
+            &membership.after().org_id,
             required_pools,
         ));
         core.extend(m.claims);
@@ -1476,7 +1455,7 @@ impl Store for DynamoStore {
         let m = membership_actions(membership)?;
         core.extend(m.core);
         // Like accept: every pool the membership is given must exist and not be being deleted.
-        let granted: Vec<PoolId> = item::pools_of(&membership_after(membership).assignments)
+        let granted: Vec<PoolId> = item::pools_of(&membership.after().assignments)
             .into_iter()
             .collect();
         core.extend(pool_grant_checks(org, &granted));

@@ -596,18 +596,10 @@ fn apply_membership(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResu
     apply_external_id(tx, write)
 }
 
-/// The org and user a membership write is about.
-fn membership_target(write: &MembershipWrite) -> (&OrgId, &UserId) {
-    match write {
-        MembershipWrite::Create(m) => (&m.org_id, &m.user_id),
-        MembershipWrite::Update { after, .. } => (&after.org_id, &after.user_id),
-    }
-}
-
 /// Moves the externalId claim of a membership write: releases the old value's, takes the new
 /// one's ([`Conflict::ExternalIdTaken`]). Nothing when the value does not change.
 fn apply_external_id(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResult<()> {
-    let (org, user) = membership_target(write);
+    let (org, user) = (&write.after().org_id, &write.after().user_id);
     let (old, new) = match write {
         MembershipWrite::Create(m) => (None, m.external_id.as_deref()),
         MembershipWrite::Update { before, after } => {
@@ -1243,8 +1235,7 @@ pub(crate) fn record_scim_token_use(
 
 /// [`Conflict::Stale`] unless `record` is about the member `membership` writes.
 fn same_member(write: &MembershipWrite, record: &ScimUser) -> StoreResult<()> {
-    let (org, user) = membership_target(write);
-    if &record.org_id == org && &record.user_id == user {
+    if write.is_about(&record.org_id, &record.user_id) {
         Ok(())
     } else {
         conflict(Conflict::Stale)
@@ -1268,13 +1259,12 @@ pub(crate) fn provision_scim_member(
         close_accepted(tx, before, after, now)?;
     }
     // Like accept: every pool the membership is given must exist.
-    let granted: Vec<PoolId> = match membership {
-        MembershipWrite::Create(m) => &m.assignments,
-        MembershipWrite::Update { after, .. } => &after.assignments,
-    }
-    .iter()
-    .filter_map(|a| a.pool_id.clone())
-    .collect();
+    let granted: Vec<PoolId> = membership
+        .after()
+        .assignments
+        .iter()
+        .filter_map(|a| a.pool_id.clone())
+        .collect();
     require_pools(tx, org, &granted)?;
     apply_membership_core(tx, membership)?;
     let record_key = keys::scim_user(org, user);
