@@ -148,6 +148,26 @@ impl MembershipWrite {
     }
 }
 
+/// Whether the arguments of [`Store::update_scim_member`] are about one member: both records and
+/// the membership write, and the placeholder (its id, unchanged subject, still a placeholder).
+/// The stores answer [`Conflict::Stale`] otherwise.
+pub fn scim_update_is_consistent(
+    membership: &MembershipWrite,
+    before: Option<&ScimUser>,
+    after: &ScimUser,
+    placeholder: Option<(&User, &User)>,
+) -> bool {
+    let (org, user) = (&after.org_id, &after.user_id);
+    membership.is_about(org, user)
+        && before.is_none_or(|b| membership.is_about(&b.org_id, &b.user_id))
+        && placeholder.is_none_or(|(was, becomes)| {
+            &was.id == user
+                && becomes.id == was.id
+                && becomes.sub == was.sub
+                && was.is_placeholder()
+        })
+}
+
 /// What a member's removal handed to the successor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Handover {

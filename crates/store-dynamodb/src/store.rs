@@ -18,7 +18,7 @@ use rollcall_domain::model::{
 use rollcall_domain::page::{Page, PageRequest};
 use rollcall_domain::ports::{
     Conflict, Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, RateLimit,
-    Store, StoreError, StoreResult,
+    Store, StoreError, StoreResult, scim_update_is_consistent,
 };
 use rollcall_domain::role::{Assignment, Role, normal_form};
 use serde::de::DeserializeOwned;
@@ -1476,21 +1476,13 @@ impl Store for DynamoStore {
         after: &ScimUser,
         placeholder: Option<(&User, &User)>,
     ) -> StoreResult<()> {
-        same_member(membership, after)?;
-        if let Some(b) = before {
-            same_member(membership, b)?;
+        if !scim_update_is_consistent(membership, before, after, placeholder) {
+            return conflict(Conflict::Stale);
         }
         let (org, user) = (&after.org_id, &after.user_id);
         let m = membership_actions(membership)?;
         let mut core = m.core;
         if let Some((was, becomes)) = placeholder {
-            if &was.id != user
-                || becomes.id != was.id
-                || becomes.sub != was.sub
-                || !was.is_placeholder()
-            {
-                return conflict(Conflict::Stale);
-            }
             // The user item (and its email index) and the subject claim's copy, while the
             // placeholder is not linked (the membership's version orders concurrent renames).
             let sub = s(was.sub.as_str());

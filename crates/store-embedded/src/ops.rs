@@ -18,7 +18,7 @@ use rollcall_domain::model::{
 use rollcall_domain::page::{MAX_LIMIT, Page, PageRequest};
 use rollcall_domain::ports::{
     Conflict, Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, RateLimit,
-    StoreError, StoreResult,
+    StoreError, StoreResult, scim_update_is_consistent,
 };
 use rollcall_domain::role::{Assignment, Role, normal_form};
 use serde::{Deserialize, Serialize};
@@ -1289,19 +1289,12 @@ pub(crate) fn update_scim_member(
     after: &ScimUser,
     placeholder: Option<(&User, &User)>,
 ) -> StoreResult<()> {
-    same_member(membership, after)?;
-    if let Some(b) = before {
-        same_member(membership, b)?;
+    if !scim_update_is_consistent(membership, before, after, placeholder) {
+        return conflict(Conflict::Stale);
     }
     let (org, user) = (&after.org_id, &after.user_id);
     if let Some((was, becomes)) = placeholder {
-        let stored = get::<User>(tx, keys::USERS, was.id.as_str())?;
-        if &was.id != user
-            || becomes.id != was.id
-            || becomes.sub != was.sub
-            || !was.is_placeholder()
-            || stored.as_ref() != Some(was)
-        {
+        if get::<User>(tx, keys::USERS, was.id.as_str())?.as_ref() != Some(was) {
             return conflict(Conflict::Stale);
         }
         rewrite_user(tx, was, becomes)?;
