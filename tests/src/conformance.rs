@@ -50,6 +50,7 @@ macro_rules! store_conformance_tests {
             pool_delete_drops_assignments,
             membership_create_update_and_versions,
             membership_find_by_email,
+            membership_email_is_claimed_per_org,
             membership_filters,
             membership_pagination,
             invalid_cursor_is_refused,
@@ -462,6 +463,7 @@ pub async fn user_upsert_is_keyed_by_subject(store: Arc<dyn Store>) {
         email_verified: true,
         name: Some("Ada".into()),
         created_at: now(),
+        provisioned_by: None,
     };
     assert_eq!(store.upsert_user(&first).await.unwrap(), first);
     assert_eq!(
@@ -477,6 +479,7 @@ pub async fn user_upsert_is_keyed_by_subject(store: Arc<dyn Store>) {
         email_verified: true,
         name: Some("Ada L".into()),
         created_at: now(),
+        provisioned_by: None,
     };
     let stored = store.upsert_user(&second).await.unwrap();
     assert_eq!(stored.id, first.id, "the existing id is kept");
@@ -913,6 +916,94 @@ pub async fn membership_create_update_and_versions(store: Arc<dyn Store>) {
         ),
         Conflict::OrgMissing
     );
+}
+
+/// One member per normalized email per organization: a claim taken by every write that creates
+/// a membership or changes its email (write, SCIM provisioning, update), released by removal;
+/// another organization is not concerned.
+pub async fn membership_email_is_claimed_per_org(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let taken = email("taken");
+    let first = membership(fx.id(), &user_id(), taken.clone(), vec![]);
+    store
+        .write_membership(&MembershipWrite::Create(first.clone()))
+        .await
+        .unwrap();
+    // The same address in another case is the same address.
+    let upper = Email::parse(&taken.as_str().to_uppercase()).unwrap();
+    let second = membership(fx.id(), &user_id(), upper.clone(), vec![]);
+    assert_eq!(
+        conflict_of(
+            store
+                .write_membership(&MembershipWrite::Create(second.clone()))
+                .await
+        ),
+        Conflict::MemberEmailTaken
+    );
+    assert_eq!(
+        store
+            .get_membership(fx.id(), &second.user_id)
+            .await
+            .unwrap(),
+        None
+    );
+    // Over SCIM too, and nothing of the provisioning is stored.
+    let mut p = provisioned(fx.id());
+    p.membership.email = upper.clone();
+    assert_eq!(
+        conflict_of(provision(&store, &p).await),
+        Conflict::MemberEmailTaken
+    );
+    assert_not_provisioned(&store, &p).await;
+    // Changing another member's email to it.
+    let other = membership(fx.id(), &user_id(), email("other"), vec![]);
+    store
+        .write_membership(&MembershipWrite::Create(other.clone()))
+        .await
+        .unwrap();
+    let onto = updated(&other, |m| m.email = upper.clone());
+    assert_eq!(
+        conflict_of(store.write_membership(&onto).await),
+        Conflict::MemberEmailTaken
+    );
+    assert_eq!(
+        store.get_membership(fx.id(), &other.user_id).await.unwrap(),
+        Some(other.clone())
+    );
+    // Another organization may have a member with the address.
+    let elsewhere = new_org(&store).await;
+    store
+        .write_membership(&MembershipWrite::Create(membership(
+            elsewhere.id(),
+            &user_id(),
+            taken.clone(),
+            vec![],
+        )))
+        .await
+        .unwrap();
+    // The holder moves to another address: the old one is free, the new one is held.
+    let moved = updated(&first, |m| m.email = email("moved"));
+    store.write_membership(&moved).await.unwrap();
+    store.write_membership(&onto).await.unwrap();
+    let third = membership(fx.id(), &user_id(), after_of(&moved).email, vec![]);
+    assert_eq!(
+        conflict_of(
+            store
+                .write_membership(&MembershipWrite::Create(third))
+                .await
+        ),
+        Conflict::MemberEmailTaken
+    );
+    // A removal frees the address.
+    let holder = after_of(&onto);
+    store
+        .remove_member(&holder, &fx.owner.user_id)
+        .await
+        .unwrap();
+    store
+        .write_membership(&MembershipWrite::Create(second))
+        .await
+        .unwrap();
 }
 
 /// Members are found by normalized email within their org, following email changes and removal.
@@ -3037,6 +3128,7 @@ pub fn placeholder_user(email: Email) -> User {
         email_verified: true,
         name: Some("Provisioned Person".into()),
         created_at: now(),
+        provisioned_by: None,
     }
 }
 
@@ -3090,7 +3182,10 @@ pub struct Provisioned {
 
 /// A provisioned member of `org` (not stored), with a fresh userName and externalId.
 pub fn provisioned(org: &OrgId) -> Provisioned {
-    let user = placeholder_user(email("scim"));
+    let user = User {
+        provisioned_by: Some(org.clone()),
+        ..placeholder_user(email("scim"))
+    };
     let mut membership = membership(org, &user.id, user.email.clone(), vec![]);
     membership.source = MemberSource::Scim;
     membership.external_id = Some(format!("00u{}", uuid().simple()));
@@ -3996,6 +4091,7 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
         email_verified: true,
         name: None,
         created_at: t,
+        provisioned_by: None,
     };
     store.upsert_user(&younger).await.unwrap();
     assert_eq!(
@@ -4014,6 +4110,7 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
         email_verified: true,
         name: Some("Older".into()),
         created_at: t - Duration::days(3),
+        provisioned_by: None,
     };
     store.upsert_user(&older).await.unwrap();
     assert_eq!(
@@ -4056,6 +4153,7 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
         email_verified: false,
         name: None,
         created_at: t - Duration::days(30),
+        provisioned_by: None,
     };
     store.upsert_user(&unverified).await.unwrap();
     assert_eq!(
@@ -4101,8 +4199,10 @@ pub async fn link_user_subject_replaces_the_placeholder(store: Arc<dyn Store>) {
         linked,
         User {
             sub: real.clone(),
+            provisioned_by: None,
             ..p.user.clone()
-        }
+        },
+        "a person's account now, no longer the organization's placeholder"
     );
     assert!(!linked.is_placeholder());
     assert_eq!(store.get_user_by_sub(&p.user.sub).await.unwrap(), None);

@@ -186,5 +186,9 @@ fn conflict_error(c: Conflict) -> Error {
             "external_id_taken",
             "Another member of the organization has this externalId",
         ),
+        Conflict::MemberEmailTaken => Error::conflict(
+            "member_email_taken",
+            "Another member of the organization has this email address",
+        ),
     }
 }

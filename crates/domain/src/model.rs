@@ -26,6 +26,12 @@ pub struct User {
     pub name: Option<String>,
     /// First sight.
     pub created_at: Timestamp,
+    /// For a placeholder: the one organization whose SCIM provisioning made it. A placeholder
+    /// belongs to that organization alone (no other organization's write reaches it) until the
+    /// person signs in. `None` for a person's account, and for placeholders stored before
+    /// placeholders were scoped to an organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioned_by: Option<OrgId>,
 }
 
 /// Organization settings (spec §6).
@@ -390,6 +396,12 @@ impl User {
     /// Whether this user was provisioned and has not signed in yet.
     pub fn is_placeholder(&self) -> bool {
         self.sub.starts_with(PLACEHOLDER_SUB_PREFIX)
+    }
+
+    /// Whether this user is a placeholder that `org`'s SCIM provisioning made, and so one that
+    /// `org`'s SCIM writes may change (its email follows the member's).
+    pub fn is_placeholder_of(&self, org: &OrgId) -> bool {
+        self.is_placeholder() && self.provisioned_by.as_ref() == Some(org)
     }
 
     /// Whether the user may be found by their email (the stores' email index, used to give a

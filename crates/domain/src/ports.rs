@@ -57,6 +57,8 @@ pub enum Conflict {
     UserNameTaken,
     /// Another member of the org has this externalId.
     ExternalIdTaken,
+    /// Another member of the org has this (normalized) email: one member per email per org.
+    MemberEmailTaken,
 }
 
 /// Why a store call failed.
@@ -149,7 +151,8 @@ impl MembershipWrite {
 }
 
 /// Whether the arguments of [`Store::update_scim_member`] are about one member: both records and
-/// the membership write, and the placeholder (its id, unchanged subject, still a placeholder).
+/// the membership write, and the placeholder (its id, unchanged subject, still a placeholder made
+/// by the member's organization: no other organization's write moves it).
 /// The stores answer [`Conflict::Stale`] otherwise.
 pub fn scim_update_is_consistent(
     membership: &MembershipWrite,
@@ -164,7 +167,8 @@ pub fn scim_update_is_consistent(
             &was.id == user
                 && becomes.id == was.id
                 && becomes.sub == was.sub
-                && was.is_placeholder()
+                && becomes.provisioned_by == was.provisioned_by
+                && was.is_placeholder_of(org)
         })
 }
 
@@ -378,13 +382,17 @@ pub trait Store: Send + Sync {
     // org (held by every membership whose `external_id` is set; every membership write moves it
     // when the value changes, so [`Store::write_membership`] changing `external_id` can also fail
     // with [`Conflict::ExternalIdTaken`]). A claim already held by the same member counts as free.
+    // Every membership also claims its normalized email in its org (one member per email per
+    // org): every write that creates a membership or changes its email (accept, join, SCIM
+    // provisioning and updates, `write_membership`) fails with [`Conflict::MemberEmailTaken`]
+    // when another member holds it; a removal releases it.
     /// The user who owns the address `email` normalizes to ([`User::owns_email`]: verified, or a
     /// placeholder; an unverified claim is never indexed), from a global index on the normalized
     /// email; when several users own an address, the oldest by `created_at`.
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Replaces a placeholder user's subject with the real one at first sign-in with the email
     /// verified: stores `user` (its other fields as given) with `new_sub` and `email_verified`
-    /// set, and returns it; the old subject finds nothing
+    /// set and `provisioned_by` cleared (it is a person's account from now on), and returns it; the old subject finds nothing
     /// any more. Conditions: the stored user still has `user.sub` ([`Conflict::Stale`]); no user
     /// has `new_sub` yet (else [`Conflict::Stale`] too: the caller re-reads by subject).
     async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User>;

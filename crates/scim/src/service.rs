@@ -149,7 +149,9 @@ fn write_error(e: StoreError) -> ScimError {
     match e {
         StoreError::Conflict(Conflict::UserNameTaken) => user_name_taken(),
         StoreError::Conflict(Conflict::ExternalIdTaken) => external_id_taken(),
-        StoreError::Conflict(Conflict::MembershipExists) => already_member(),
+        StoreError::Conflict(Conflict::MembershipExists | Conflict::MemberEmailTaken) => {
+            already_member()
+        }
         StoreError::Conflict(Conflict::LastOrganizationManager) => last_manager(),
         other => store_error(other),
     }
@@ -240,8 +242,8 @@ impl ScimService {
     }
 
     /// `POST /Users`: provisions a member (see the module docs of [`crate::mapping`]). The user is
-    /// the existing user with the primary email, or a new placeholder who becomes the real user at
-    /// first sign-in; the org's `scim_default_assignments` are given; a pending invitation for the
+    /// always a new placeholder of this organization, which becomes the person's account at their
+    /// first sign-in with the address verified; the org's `scim_default_assignments` are given; a pending invitation for the
     /// email is accepted by the same write. 409 `uniqueness` for a taken `userName` or
     /// `externalId`, or when the person is already a member.
     pub async fn create_user(
@@ -266,10 +268,9 @@ impl ScimService {
         let normalized = email.normalized();
         for _ in 0..RETRIES {
             let now = self.clock.now();
-            let (organization, by_email, existing_user, pending) = futures_util::future::join4(
+            let (organization, by_email, pending) = futures_util::future::join3(
                 self.store.get_org(org_id),
                 self.store.find_membership_by_email(org_id, normalized),
-                self.store.find_user_by_email(normalized),
                 self.store.find_pending_invitation(org_id, normalized),
             )
             .await;
@@ -280,33 +281,23 @@ impl ScimService {
             if by_email.map_err(store_error)?.is_some() {
                 return Err(already_member());
             }
-            let (new_user, user) = match existing_user.map_err(store_error)? {
-                Some(u) => {
-                    if self
-                        .store
-                        .get_membership(org_id, &u.id)
-                        .await
-                        .map_err(store_error)?
-                        .is_some()
-                    {
-                        return Err(already_member());
-                    }
-                    (None, u)
-                }
-                None => {
-                    let u = User {
-                        id: UserId::from_uuid(Uuid::now_v7()),
-                        sub: format!("{PLACEHOLDER_SUB_PREFIX}{}", Uuid::now_v7().simple()),
-                        email: email.clone(),
-                        // The organization's identity provider asserts the address, not the
-                        // person; the placeholder owns it until someone signs in with it verified.
-                        email_verified: false,
-                        name: fields.name.clone(),
-                        created_at: now,
-                    };
-                    (Some(u.clone()), u)
-                }
+            // Always a new placeholder of this organization alone, never an existing account
+            // (found by email, it would tell this organization that the account exists and put
+            // the organization in the person's `/me` without their consent), and never another
+            // organization's placeholder (whose email this organization could then move). The
+            // placeholder becomes the person's account at their first sign-in with the address
+            // verified.
+            let user = User {
+                id: UserId::from_uuid(Uuid::now_v7()),
+                sub: format!("{PLACEHOLDER_SUB_PREFIX}{}", Uuid::now_v7().simple()),
+                email: email.clone(),
+                // The organization's identity provider asserts the address, not the person.
+                email_verified: false,
+                name: fields.name.clone(),
+                created_at: now,
+                provisioned_by: Some(org_id.clone()),
             };
+            let new_user = Some(user.clone());
             let accepts = pending
                 .map_err(store_error)?
                 .filter(|inv| inv.is_open(now))
@@ -478,7 +469,9 @@ impl ScimService {
             ..bump(&before, now)
         };
         // A new email: the organization's domain rule, and a placeholder user (not signed in
-        // yet) follows it, so that the person's first sign-in with the new address finds them.
+        // yet) follows it, so that the person's first sign-in with the new address finds them;
+        // only a placeholder this organization made (another organization's, or a person's
+        // account, is never moved by this organization's writes).
         let mut placeholder = None;
         if after.email != before.email {
             let (organization, user) = futures_util::future::join(
@@ -497,7 +490,7 @@ impl ScimService {
             require_allowed_domain(&organization.settings, &after.email).map_err(Some)?;
             placeholder = user
                 .map_err(|e| Some(store_error(e)))?
-                .filter(|u| u.is_placeholder() && u.email != after.email)
+                .filter(|u| u.is_placeholder_of(&before.org_id) && u.email != after.email)
                 .map(|u| {
                     let moved = User {
                         email: after.email.clone(),

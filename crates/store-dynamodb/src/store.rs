@@ -208,6 +208,22 @@ fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
         }
     };
     let mut claims = Vec::new();
+    let (old_email, new_email) = match w {
+        MembershipWrite::Create(m) => (None, m.email.normalized()),
+        MembershipWrite::Update { before, after } => {
+            (Some(before.email.normalized()), after.email.normalized())
+        }
+    };
+    if old_email != Some(new_email) {
+        if let Some(old) = old_email {
+            claims.push(release_claim(keys::member_email_claim(org, old), user));
+        }
+        claims.push(take_claim(
+            keys::member_email_claim(org, new_email),
+            user,
+            Conflict::MemberEmailTaken,
+        ));
+    }
     if old_ext != new_ext {
         if let Some(x) = old_ext {
             claims.push(release_claim(keys::external_id_claim(org, x), user));
@@ -692,6 +708,11 @@ impl Store for DynamoStore {
             Action::put(counter_item(&org.id, Counter::Pending, 0)),
             Action::put(counter_item(&org.id, Counter::Members, 1)),
         ];
+        actions.push(take_claim(
+            keys::member_email_claim(&org.id, owner.email.normalized()),
+            &owner.user_id,
+            Conflict::MemberEmailTaken,
+        ));
         if let Some(x) = &owner.external_id {
             actions.push(take_claim(
                 keys::external_id_claim(&org.id, x),
@@ -956,11 +977,13 @@ impl Store for DynamoStore {
     ) -> StoreResult<Handover> {
         let org = &member.org_id;
         let user = &member.user_id;
-        let (owned, record) = tokio::join!(
+        let email_claim = keys::member_email_claim(org, member.email.normalized());
+        let (owned, record, claim) = tokio::join!(
             self.handover_groups(member, successor),
-            self.get_as::<ScimUser>(keys::scim_user(org, user))
+            self.get_as::<ScimUser>(keys::scim_user(org, user)),
+            self.get(email_claim.clone())
         );
-        let ((groups, handover), record) = (owned?, record?);
+        let ((groups, handover), record, claim) = (owned?, record?, claim?);
         if successor == user {
             return conflict(Conflict::Stale);
         }
@@ -988,6 +1011,15 @@ impl Store for DynamoStore {
         }
         if let Some(x) = &member.external_id {
             removal.push(release_claim(keys::external_id_claim(org, x), user));
+        }
+        // The email claim, when the member holds it (a member stored before the claims existed
+        // may share its address with the one who holds it; that one keeps it).
+        if claim
+            .as_ref()
+            .and_then(|c| get_s(c, keys::TARGET))
+            .is_some_and(|t| t == user.as_str())
+        {
+            removal.push(release_claim(email_claim, user));
         }
         let size: usize = groups.iter().map(Vec::len).sum();
         if size + removal.len() <= MAX_TRANSACTION_ITEMS {
@@ -1419,6 +1451,7 @@ impl Store for DynamoStore {
         let linked = User {
             sub: new_sub.to_owned(),
             email_verified: true,
+            provisioned_by: None,
             ..user.clone()
         };
         let old_sub = s(user.sub.as_str());

@@ -231,6 +231,7 @@ async fn call_counts_per_method() {
         email_verified: true,
         name: None,
         created_at: t,
+        provisioned_by: None,
     };
     pin!(
         s,
@@ -654,6 +655,7 @@ async fn call_counts_per_method() {
         email_verified: true,
         name: None,
         created_at: t,
+        provisioned_by: Some(org.id.clone()),
     };
     let record = ScimUser {
         org_id: org.id.clone(),
@@ -778,7 +780,8 @@ async fn call_counts_per_method() {
     let h = pin!(
         s,
         "remove_member",
-        calls(1, 1, 0, 1, 0, 0),
+        // SCIM record and email claim (parallel), owned items (one query), one transaction.
+        calls(2, 1, 0, 1, 0, 0),
         s.remove_member(&leaver, &user.id)
     )
     .unwrap();

@@ -59,9 +59,11 @@ pub(crate) const SCIM_USERS: Table = TableDefinition::new("scim_users");
 pub(crate) const SCIM_USER_NAMES: Table = TableDefinition::new("scim_user_names");
 /// `org_id/external_id` → `user_id` (externalId claims of memberships).
 pub(crate) const EXTERNAL_IDS: Table = TableDefinition::new("external_ids");
+/// `org_id/email` → `user_id` (email claims: one member per normalized email per org).
+pub(crate) const MEMBER_EMAIL_CLAIMS: Table = TableDefinition::new("member_email_claims");
 
 /// Every table, created when the database is opened.
-pub(crate) const ALL_TABLES: [Table; 24] = [
+pub(crate) const ALL_TABLES: [Table; 25] = [
     USERS,
     USER_SUBS,
     ORGS,
@@ -85,6 +87,7 @@ pub(crate) const ALL_TABLES: [Table; 24] = [
     SCIM_USERS,
     SCIM_USER_NAMES,
     EXTERNAL_IDS,
+    MEMBER_EMAIL_CLAIMS,
     META,
 ];
 
@@ -138,6 +141,11 @@ pub(crate) fn member_emails(org: &OrgId, email: &str) -> String {
 /// `org_id/email/user_id`.
 pub(crate) fn member_email(org: &OrgId, email: &str, user: &UserId) -> String {
     format!("{}{user}", member_emails(org, email))
+}
+
+/// `org_id/email` (the email claim of a member).
+pub(crate) fn member_email_claim(org: &OrgId, email: &str) -> String {
+    join(org.as_str(), email)
 }
 
 /// `user_id/org_id`.
@@ -227,7 +235,7 @@ pub(crate) fn external_id(org: &OrgId, id: &str) -> String {
 /// The key of the format version in [`META`].
 pub(crate) const FORMAT_KEY: &str = "format";
 /// The format version this code writes (2: users by email, member counts, SCIM records and claims).
-pub(crate) const FORMAT_VERSION: u32 = 2;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 /// Which list a cursor belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

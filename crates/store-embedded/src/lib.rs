@@ -74,12 +74,16 @@ impl EmbeddedStore {
         match db::get::<u32>(&tx, keys::META, keys::FORMAT_KEY)? {
             None => db::put(&tx, keys::META, keys::FORMAT_KEY, &keys::FORMAT_VERSION)?,
             Some(v) if v == keys::FORMAT_VERSION => {}
-            Some(1) => {
-                ops::upgrade_from_v1(&tx)?;
+            Some(from @ (1 | 2)) => {
+                if from == 1 {
+                    ops::upgrade_from_v1(&tx)?;
+                }
+                ops::upgrade_from_v2(&tx)?;
                 db::put(&tx, keys::META, keys::FORMAT_KEY, &keys::FORMAT_VERSION)?;
                 tracing::info!(
+                    from,
                     format = keys::FORMAT_VERSION,
-                    "embedded store upgraded from format 1"
+                    "embedded store upgraded"
                 );
             }
             Some(v) => return Err(StoreError::Corrupt(format!("unsupported store format {v}"))),
@@ -532,6 +536,7 @@ mod tests {
             email_verified: true,
             name: None,
             created_at: chrono::Utc::now(),
+            provisioned_by: None,
         }
     }
 
@@ -546,6 +551,78 @@ mod tests {
         }
         let store = EmbeddedStore::open(&path).unwrap();
         assert_eq!(store.get_user_by_sub("sub-1").await.unwrap(), Some(u));
+    }
+
+    /// A format-2 store, where two members of one org could share an address, opens as format 3:
+    /// the oldest member holds the address's claim, the other keeps its membership and can still
+    /// be removed, and no third member can take the address.
+    #[tokio::test]
+    async fn format_2_upgrades_to_email_claims() {
+        use rollcall_domain::model::{MemberSource, MemberStatus};
+        use rollcall_domain::ports::{Conflict, MembershipWrite};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let org = OrgId::from_uuid(Uuid::now_v7());
+        let t = chrono::Utc::now();
+        let member = |user: UserId, at| Membership {
+            org_id: org.clone(),
+            user_id: user,
+            email: Email::parse("Shared@Example.com").unwrap(),
+            name: None,
+            phone: None,
+            status: MemberStatus::Active,
+            source: MemberSource::Invitation,
+            external_id: None,
+            assignments: vec![],
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        };
+        let older = member(
+            UserId::from_uuid(Uuid::now_v7()),
+            t - chrono::Duration::days(1),
+        );
+        let younger = member(UserId::from_uuid(Uuid::now_v7()), t);
+        {
+            let store = EmbeddedStore::open(&path).unwrap();
+            let (o, y, org2) = (older.clone(), younger.clone(), org.clone());
+            store
+                .write(move |tx| {
+                    // As format 2 wrote them: memberships, no claims (the organization
+                    // record only needs to exist here).
+                    db::put_raw(tx, keys::ORGS, org2.as_str(), b"{}")?;
+                    for m in [&y, &o] {
+                        db::put(
+                            tx,
+                            keys::MEMBERSHIPS,
+                            &keys::membership(&org2, &m.user_id),
+                            m,
+                        )?;
+                    }
+                    db::put(tx, keys::META, keys::FORMAT_KEY, &2u32)
+                })
+                .await
+                .unwrap();
+        }
+        let store = EmbeddedStore::open(&path).unwrap();
+        let claim = keys::member_email_claim(&org, "shared@example.com");
+        let holder = store
+            .read(move |r| db::get_str(r, keys::MEMBER_EMAIL_CLAIMS, &claim))
+            .await
+            .unwrap();
+        assert_eq!(holder.as_deref(), Some(older.user_id.as_str()));
+        let third = member(UserId::from_uuid(Uuid::now_v7()), t);
+        assert_eq!(
+            store
+                .write_membership(&MembershipWrite::Create(third))
+                .await,
+            Err(StoreError::Conflict(Conflict::MemberEmailTaken))
+        );
+        let format = store
+            .read(|r| db::get::<u32>(r, keys::META, keys::FORMAT_KEY))
+            .await
+            .unwrap();
+        assert_eq!(format, Some(keys::FORMAT_VERSION));
     }
 
     #[tokio::test]

@@ -202,6 +202,7 @@ pub(crate) fn link_user_subject(
     let linked = User {
         sub: new_sub.to_owned(),
         email_verified: true,
+        provisioned_by: None,
         ..user.clone()
     };
     del(tx, keys::USER_SUBS, &user.sub)?;
@@ -428,8 +429,16 @@ pub(crate) fn get_membership(
     get(r, keys::MEMBERSHIPS, &keys::membership(org, user))
 }
 
-/// Writes a membership's index entries (its user's org list, its email).
+/// Writes a membership's index entries (its user's org list, its email) and takes its email
+/// claim in the org ([`Conflict::MemberEmailTaken`]).
 fn index_membership(tx: &WriteTransaction, m: &Membership) -> StoreResult<()> {
+    take_claim(
+        tx,
+        keys::MEMBER_EMAIL_CLAIMS,
+        &keys::member_email_claim(&m.org_id, m.email.normalized()),
+        &m.user_id,
+        Conflict::MemberEmailTaken,
+    )?;
     put_str(
         tx,
         keys::USER_ORGS,
@@ -444,8 +453,12 @@ fn index_membership(tx: &WriteTransaction, m: &Membership) -> StoreResult<()> {
     )
 }
 
-/// Removes a membership's index entries.
+/// Removes a membership's index entries and releases its email claim.
 fn unindex_membership(tx: &WriteTransaction, m: &Membership) -> StoreResult<()> {
+    let claim = keys::member_email_claim(&m.org_id, m.email.normalized());
+    if get_str(tx, keys::MEMBER_EMAIL_CLAIMS, &claim)?.as_deref() == Some(m.user_id.as_str()) {
+        del(tx, keys::MEMBER_EMAIL_CLAIMS, &claim)?;
+    }
     del(tx, keys::USER_ORGS, &keys::user_org(&m.user_id, &m.org_id))?;
     del(
         tx,
@@ -1422,6 +1435,21 @@ pub(crate) fn upgrade_from_v1(tx: &WriteTransaction) -> StoreResult<()> {
         let mut c = counters(tx, &org)?;
         c.members = n;
         put_counters(tx, &org, &c)?;
+    }
+    Ok(())
+}
+
+/// Upgrades a format-2 database to format 3: each membership claims its email in its org (the
+/// oldest member keeps an address that several members of one org had before the claim existed;
+/// the others keep their memberships and may not take it back until it is free).
+pub(crate) fn upgrade_from_v2(tx: &WriteTransaction) -> StoreResult<()> {
+    let mut members = all_values::<Membership>(tx, keys::MEMBERSHIPS)?;
+    members.sort_by_key(|m| m.created_at);
+    for m in members {
+        let claim = keys::member_email_claim(&m.org_id, m.email.normalized());
+        if get_str(tx, keys::MEMBER_EMAIL_CLAIMS, &claim)?.is_none() {
+            put_str(tx, keys::MEMBER_EMAIL_CLAIMS, &claim, m.user_id.as_str())?;
+        }
     }
     Ok(())
 }

@@ -155,6 +155,7 @@ impl Service {
                     email_verified: claims.email_verified,
                     name,
                     created_at: self.clock.now(),
+                    provisioned_by: None,
                 };
                 self.store.upsert_user(&candidate).await?
             }

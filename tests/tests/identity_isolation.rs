@@ -1,0 +1,260 @@
+//! Identity across tenants, attacked as an organization that owns a SCIM token would (issue 8),
+//! on the embedded store and on DynamoDB (moto): no SCIM write of one organization changes what
+//! another organization or another person sees; a SCIM resource id says nothing about a person's
+//! account; one member per email per organization.
+
+use reqwest::{Method, StatusCode};
+use rollcall_tests::server::{Backend, ScimOrgSetup, TestServer, emulator_endpoint};
+use serde_json::{Value, json};
+
+const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+async fn servers() -> Vec<TestServer> {
+    let mut v = vec![TestServer::start(Backend::Embedded).await];
+    if let Some(endpoint) = emulator_endpoint() {
+        v.push(TestServer::start(Backend::Emulated { endpoint }).await);
+    }
+    v
+}
+
+fn user(email: &str) -> Value {
+    json!({"schemas": [CORE], "userName": email,
+        "emails": [{"value": email, "type": "work", "primary": true}]})
+}
+
+async fn provision(s: &TestServer, t: &ScimOrgSetup, body: Value) -> String {
+    let r = s
+        .scim(Method::POST, "/Users", Some(&t.scim_token), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body["id"].as_str().expect("id").to_owned()
+}
+
+/// The organization ids `token`'s person sees in `GET /orgs`.
+async fn orgs_of(s: &TestServer, token: &str) -> Vec<String> {
+    let (st, orgs) = s.call(Method::GET, "/orgs", Some(token), None).await;
+    assert_eq!(st, StatusCode::OK, "{orgs}");
+    orgs["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|o| o["id"].as_str().expect("org id").to_owned())
+        .collect()
+}
+
+async fn my_id(s: &TestServer, token: &str) -> String {
+    let (st, me) = s.call(Method::GET, "/me", Some(token), None).await;
+    assert_eq!(st, StatusCode::OK, "{me}");
+    me["user"]["id"].as_str().expect("user id").to_owned()
+}
+
+/// The members of `t`'s organization as its manager sees them.
+async fn members(s: &TestServer, t: &ScimOrgSetup) -> Value {
+    let (st, list) = s
+        .call(
+            Method::GET,
+            &format!("/orgs/{}/users?limit=200", t.org),
+            Some(&t.manager),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    list["items"].clone()
+}
+
+/// Finding 1: org B's SCIM cannot reach org A's provisioned (not yet signed-in) person.
+#[tokio::test]
+async fn another_orgs_scim_cannot_take_over_a_provisioned_membership() {
+    for s in servers().await {
+        let a = s.scim_org("owner@a-org.test", "A").await;
+        let b = s.scim_org("mallory@b-org.test", "B").await;
+        let alice_in_a = provision(&s, &a, user("alice@a.test")).await;
+        let (st, body) = s
+            .call(
+                Method::PUT,
+                &format!("/orgs/{}/users/{alice_in_a}/assignments", a.org),
+                Some(&a.manager),
+                Some(json!({"assignments": [{"role": "organization_manager"}]})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let a_members_before = members(&s, &a).await;
+
+        // B provisions the same person and moves "her" email to an address it controls.
+        let alice_in_b = provision(&s, &b, user("alice@a.test")).await;
+        assert_ne!(alice_in_b, alice_in_a, "B's resource is its own");
+        let r = s
+            .scim(
+                Method::PUT,
+                &format!("/Users/{alice_in_b}"),
+                Some(&b.scim_token),
+                Some(user("mallory@evil.test")),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = s
+            .scim(
+                Method::PATCH,
+                &format!("/Users/{alice_in_b}"),
+                Some(&b.scim_token),
+                Some(json!({"schemas": [PATCH_OP], "Operations": [
+                    {"op": "replace", "path": "emails", "value": [{"value": "mallory2@evil.test", "primary": true}]}
+                ]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(
+            members(&s, &a).await,
+            a_members_before,
+            "A sees nothing changed"
+        );
+
+        // Mallory signs in with the addresses she moved there: never in A.
+        for address in ["mallory@evil.test", "mallory2@evil.test"] {
+            let mallory = s.token_with_subject(&format!("evil|{address}"), address, true);
+            assert!(
+                !orgs_of(&s, &mallory).await.contains(&a.org),
+                "{address} is not in A"
+            );
+        }
+        // The real alice signs in: she is A's organization manager.
+        let alice = s.token_with_subject("idp|alice", "alice@a.test", true);
+        assert!(orgs_of(&s, &alice).await.contains(&a.org));
+        let (st, org) = s
+            .call(Method::GET, &format!("/orgs/{}", a.org), Some(&alice), None)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{org}");
+    }
+}
+
+/// Finding 2: provisioning an address that belongs to an existing account neither reveals the
+/// account nor puts the organization in the person's `/me` without their consent.
+#[tokio::test]
+async fn provisioning_an_existing_accounts_address_reveals_and_joins_nothing() {
+    for s in servers().await {
+        let victor = s.token_with_subject("idp|victor", "victor@v.test", true);
+        let (st, own) = s
+            .call(
+                Method::POST,
+                "/orgs",
+                Some(&victor),
+                Some(json!({"name": "Victor's"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{own}");
+        let victor_id = my_id(&s, &victor).await;
+
+        let b = s.scim_org("mallory@b-org.test", "B").await;
+        let provisioned = provision(&s, &b, user("victor@v.test")).await;
+        assert_ne!(provisioned, victor_id, "not the person's account id");
+        let (st, body) = s
+            .call(
+                Method::PUT,
+                &format!("/orgs/{}/users/{provisioned}/assignments", b.org),
+                Some(&b.manager),
+                Some(json!({"assignments": [{"role": "organization_manager"}]})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+
+        assert_eq!(
+            orgs_of(&s, &victor).await,
+            vec![own["id"].as_str().unwrap().to_owned()]
+        );
+        let (_, me) = s.call(Method::GET, "/me", Some(&victor), None).await;
+        assert!(!me.to_string().contains(&b.org), "B is not in /me: {me}");
+        // Re-provisioning after a removal is no different.
+        let r = s
+            .scim(
+                Method::DELETE,
+                &format!("/Users/{provisioned}"),
+                Some(&b.scim_token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        let again = provision(&s, &b, user("victor@v.test")).await;
+        assert_ne!(again, victor_id);
+        assert!(!orgs_of(&s, &victor).await.contains(&b.org));
+    }
+}
+
+/// Finding 5: one member per email per organization, also under concurrent SCIM POSTs and on
+/// email changes.
+#[tokio::test]
+async fn one_member_per_email_per_organization() {
+    for s in servers().await {
+        let t = s.scim_org("owner@one.test", "One").await;
+        let posts = (0..20).map(|i| {
+            let (s, t) = (&s, &t);
+            async move {
+                s.scim(
+                    Method::POST,
+                    "/Users",
+                    Some(&t.scim_token),
+                    Some(
+                        json!({"schemas": [CORE], "userName": format!("u{i}@one.test"),
+                        "emails": [{"value": "same@one.test", "primary": true}]}),
+                    ),
+                )
+                .await
+            }
+        });
+        let results = futures_util::future::join_all(posts).await;
+        let created = results
+            .iter()
+            .filter(|r| r.status == StatusCode::CREATED)
+            .count();
+        assert_eq!(created, 1, "exactly one member gets the address");
+        for r in results.iter().filter(|r| r.status != StatusCode::CREATED) {
+            assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+            assert_eq!(r.body["scimType"], "uniqueness", "{}", r.body);
+        }
+        let same: Vec<_> = members(&s, &t)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["email"] == "same@one.test")
+            .cloned()
+            .collect();
+        assert_eq!(same.len(), 1, "{same:?}");
+
+        // Moving another member's email onto a taken address (even the owner's) is 409.
+        let other = provision(&s, &t, user("other@one.test")).await;
+        for taken in ["same@one.test", "OWNER@one.test"] {
+            let r = s
+                .scim(
+                    Method::PUT,
+                    &format!("/Users/{other}"),
+                    Some(&t.scim_token),
+                    Some(json!({"schemas": [CORE], "userName": "other@one.test",
+                        "emails": [{"value": taken, "primary": true}]})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CONFLICT, "{taken}: {}", r.body);
+            assert_eq!(r.body["scimType"], "uniqueness", "{}", r.body);
+            let r = s
+                .scim(
+                    Method::PATCH,
+                    &format!("/Users/{other}"),
+                    Some(&t.scim_token),
+                    Some(json!({"schemas": [PATCH_OP], "Operations": [
+                        {"op": "replace", "path": "emails", "value": [{"value": taken, "primary": true}]}
+                    ]})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CONFLICT, "{taken}: {}", r.body);
+        }
+        let r = s
+            .scim(
+                Method::GET,
+                &format!("/Users/{other}"),
+                Some(&t.scim_token),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["emails"][0]["value"], "other@one.test", "{}", r.body);
+    }
+}
