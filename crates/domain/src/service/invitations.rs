@@ -253,6 +253,14 @@ impl Service {
                 .find_pending_invitation(&org.id, email.normalized())
                 .await?;
             let (outcome, written) = match pending {
+                // A merge changes the invitation's inviter, token and link: the caller must be
+                // allowed to manage it, as for resend and revoke.
+                Some(p)
+                    if p.is_open(now)
+                        && !can_manage_invitation(&ctx.me, &org.settings, &p, pools) =>
+                {
+                    return Err(pending_not_manageable());
+                }
                 Some(p) if p.is_open(now) => {
                     let after = Invitation {
                         assignments: merge_assignments(&p.assignments, &input.assignments),
@@ -542,6 +550,15 @@ struct InviteInput {
     assignments: Vec<Assignment>,
     days: u32,
     send_email: bool,
+}
+
+/// The entry error for an address whose pending invitation the caller may not manage (and so
+/// may not merge into).
+fn pending_not_manageable() -> Error {
+    Error::conflict(
+        "invitation_pending",
+        "This address has a pending invitation that you may not change; an organization manager can resend or revoke it",
+    )
 }
 
 fn rate_limited_entry(limit: RateLimit) -> Error {
