@@ -145,6 +145,17 @@ async fn preview(s: &TestServer, token: &str) -> (StatusCode, Value) {
         .await
 }
 
+fn assert_error(st: StatusCode, body: &Value, status: StatusCode, code: &str) {
+    assert_eq!(st, status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}
+
 /// Finding 3: with `managers_can_invite`, a manager of pool A re-invites addresses that have a
 /// pending invitation they may not manage (one offering `organization_manager`, one offering a
 /// role on the sibling pool B). Each entry is an error; the invitations keep their assignments,
@@ -250,5 +261,150 @@ async fn manager_cannot_merge_into_an_invitation_they_may_not_manage() {
             m["assignments"],
             json!([{"role": "engineer", "pool_id": pool_b}])
         );
+    }
+}
+/// Finding 6: invitations and a link made before `allowed_email_domains` was set. Accepting (by
+/// token and by id) and resending an invitation to another domain are refused with 403
+/// `email_domain_not_allowed` and leave it pending with its token; joining through the link is
+/// refused too. Addresses of the allowed domain still accept; the invitee may still decline and
+/// the organization may still revoke.
+#[tokio::test]
+async fn allowed_email_domains_hold_for_earlier_invitations_and_links() {
+    for s in servers().await {
+        let org = create_org(&s, "owner@acme.test", "Domains").await;
+        let r = invite(
+            &s,
+            &org,
+            &org.owner,
+            &[
+                "old@other.test",
+                "resend@other.test",
+                "byid@other.test",
+                "fine@acme.test",
+            ],
+            json!([]),
+        )
+        .await;
+        let (old_inv, old_token) = invited(&r[0]);
+        let (resend_inv, resend_token) = invited(&r[1]);
+        let (byid_inv, _) = invited(&r[2]);
+        let (_, fine_token) = invited(&r[3]);
+        let (st, link) = s
+            .call(
+                Method::POST,
+                &format!("/orgs/{}/invite-links", org.id),
+                Some(&org.owner),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{link}");
+        let link_token = link["token"].as_str().unwrap().to_owned();
+
+        patch_settings(&s, &org, json!({"allowed_email_domains": ["acme.test"]})).await;
+        let before_old = invitation(&s, &org, &old_inv).await;
+        let before_resend = invitation(&s, &org, &resend_inv).await;
+
+        // Accept by token.
+        let old = s.token("old@other.test", None, true);
+        let (st, body) = accept(&s, &old, &old_token).await;
+        assert_error(st, &body, StatusCode::FORBIDDEN, "email_domain_not_allowed");
+        // Accept by id.
+        let byid = s.token("byid@other.test", None, true);
+        let (st, body) = s
+            .call(
+                Method::POST,
+                &format!("/me/invitations/{byid_inv}/accept"),
+                Some(&byid),
+                None,
+            )
+            .await;
+        assert_error(st, &body, StatusCode::FORBIDDEN, "email_domain_not_allowed");
+        // Resend, with and without email.
+        for body in [json!({"send_email": false}), json!({})] {
+            let (st, body) = s
+                .call(
+                    Method::POST,
+                    &format!("/orgs/{}/invitations/{resend_inv}/resend", org.id),
+                    Some(&org.owner),
+                    Some(body),
+                )
+                .await;
+            assert_error(st, &body, StatusCode::FORBIDDEN, "email_domain_not_allowed");
+            assert!(body.get("accept_url").is_none(), "{body}");
+        }
+        // Left intact: pending, same token.
+        assert_eq!(invitation(&s, &org, &old_inv).await, before_old);
+        assert_eq!(invitation(&s, &org, &resend_inv).await, before_resend);
+        assert_eq!(invitation(&s, &org, &byid_inv).await["status"], "pending");
+        for t in [&old_token, &resend_token] {
+            let (st, p) = preview(&s, t).await;
+            assert_eq!(st, StatusCode::OK, "{p}");
+        }
+        let (st, users) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}/users", org.id),
+                Some(&org.owner),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{users}");
+        assert_eq!(users["items"].as_array().unwrap().len(), 1, "{users}");
+
+        // Joining through the older link.
+        let joiner = s.token("joiner@other.test", None, true);
+        let (st, body) = s
+            .call(
+                Method::POST,
+                "/join",
+                Some(&joiner),
+                Some(json!({"token": link_token})),
+            )
+            .await;
+        assert_error(st, &body, StatusCode::FORBIDDEN, "email_domain_not_allowed");
+
+        // The allowed domain still accepts and joins; the others can still be declined, revoked.
+        let fine = s.token("fine@acme.test", None, true);
+        let (st, body) = accept(&s, &fine, &fine_token).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let welcome = s.token("welcome@ACME.test", None, true);
+        let (st, body) = s
+            .call(
+                Method::POST,
+                "/join",
+                Some(&welcome),
+                Some(json!({"token": link_token})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let (st, body) = s
+            .call(
+                Method::POST,
+                "/invitations/decline",
+                Some(&old),
+                Some(json!({"token": old_token})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "declined", "{body}");
+        let (st, body) = s
+            .call(
+                Method::DELETE,
+                &format!("/orgs/{}/invitations/{resend_inv}", org.id),
+                Some(&org.owner),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+        let (st, users) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}/users", org.id),
+                Some(&org.owner),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{users}");
+        assert_eq!(users["items"].as_array().unwrap().len(), 3, "{users}");
     }
 }

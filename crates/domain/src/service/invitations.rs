@@ -1,7 +1,7 @@
 //! Inviting by email: bulk invite with per-entry results, resend, list, revoke.
 
 use super::validate::{self, optional_person_name, optional_phone};
-use super::{Caller, OrgContext, RETRIES, Service};
+use super::{Caller, OrgContext, RETRIES, Service, require_allowed_domain};
 use crate::email::{Email, normalize_email};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{InvitationId, OrgId, PoolId};
@@ -176,12 +176,7 @@ impl Service {
         if email.normalized() == caller.user.email.normalized() {
             return Err(Error::forbidden("You cannot invite yourself").with_code("self_invite"));
         }
-        if !ctx.org.settings.allows_domain(&email) {
-            return Err(Error::forbidden(
-                "The organization only invites addresses of its allowed domains",
-            )
-            .with_code("email_domain_not_allowed"));
-        }
+        require_allowed_domain(&ctx.org, &email)?;
         let name = optional_person_name(entry.name.as_deref())?;
         let phone = optional_phone(entry.phone.as_deref())?;
         let assignments = match &entry.assignments {
@@ -423,6 +418,8 @@ impl Service {
         if !before.is_open(now) {
             return Err(not_pending(&before, now));
         }
+        // Made before the organization limited its domains: kept pending, not sent again.
+        require_allowed_domain(&ctx.org, &before.email)?;
         let days = match req.expires_in_days {
             Some(d) => validate::in_range("expires_in_days", d, 1, 30)?,
             None => ctx.org.settings.invitation_expiry_days,
