@@ -95,6 +95,15 @@ impl TestServer {
 
     /// Starts the given `rollcall` binary on `backend`.
     pub async fn start_with(backend: Backend, bin: PathBuf) -> TestServer {
+        Self::start_configured(backend, bin, &[]).await
+    }
+
+    /// Starts a server on `backend` with extra environment variables (e.g. shorter timeouts).
+    pub async fn start_with_env(backend: Backend, env: &[(&str, &str)]) -> TestServer {
+        Self::start_configured(backend, rollcall_bin(), env).await
+    }
+
+    async fn start_configured(backend: Backend, bin: PathBuf, env: &[(&str, &str)]) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
         assert!(
             bin.exists(),
@@ -111,7 +120,8 @@ impl TestServer {
         cmd.env("ROLLCALL_ACCEPT_URL", "https://app.example.test/accept")
             .env("ROLLCALL_PRODUCT_NAME", "Rollcall Test")
             .env("ROLLCALL_SENDER", "invites@rollcall.example.test")
-            .env("ROLLCALL_LOG_LEVEL", "warn");
+            .env("ROLLCALL_LOG_LEVEL", "warn")
+            .envs(env.iter().copied());
         if let Backend::Emulated { endpoint } = &backend {
             let name = format!("rollcall-e2e-{}", uuid::Uuid::now_v7().simple());
             aws_env(&mut cmd, endpoint);

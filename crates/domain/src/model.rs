@@ -70,12 +70,17 @@ impl Default for Settings {
 impl Settings {
     /// Whether an address's domain is allowed by `allowed_email_domains`.
     pub fn allows_domain(&self, email: &Email) -> bool {
-        self.allowed_email_domains.is_empty()
-            || self
-                .allowed_email_domains
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(email.domain()))
+        domain_allowed(&self.allowed_email_domains, email)
     }
+}
+
+/// Whether `email`'s domain is in a list of allowed domains; an empty list allows any. The one
+/// domain rule of the organization's `allowed_email_domains` and a link's `allowed_domains`.
+pub fn domain_allowed(allowed: &[String], email: &Email) -> bool {
+    allowed.is_empty()
+        || allowed
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(email.domain()))
 }
 
 /// An organization (tenant).
@@ -328,6 +333,12 @@ pub struct InviteLink {
 }
 
 impl InviteLink {
+    /// Whether the link's own `allowed_domains` let `email` join (the organization's setting
+    /// applies as well: see `Settings::allows_domain`).
+    pub fn allows_domain(&self, email: &Email) -> bool {
+        domain_allowed(&self.allowed_domains, email)
+    }
+
     /// Whether someone may still join with it at `now`.
     pub fn is_usable(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none()

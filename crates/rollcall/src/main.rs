@@ -35,6 +35,17 @@ enum Command {
         /// Mail backend.
         #[arg(long, env = "ROLLCALL_MAILER", value_enum, default_value = "outbox")]
         mailer: MailerKind,
+        /// Seconds a client may take to send a request's head before the connection is closed.
+        #[arg(long, env = "ROLLCALL_HEADER_READ_TIMEOUT_SECS",
+              default_value_t = serve::DEFAULT_HEADER_READ_TIMEOUT_SECS,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_read_timeout_secs: u64,
+        /// Seconds a client may take to send a request's body (after its head) before it is
+        /// answered 408.
+        #[arg(long, env = "ROLLCALL_BODY_READ_TIMEOUT_SECS",
+              default_value_t = serve::DEFAULT_BODY_READ_TIMEOUT_SECS,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_read_timeout_secs: u64,
     },
     /// Print a bearer token for an identity, accepted by a server using the same data directory.
     Token {
@@ -69,12 +80,18 @@ fn main() -> ExitCode {
             data_dir,
             store,
             mailer,
+            header_read_timeout_secs,
+            body_read_timeout_secs,
         } => runtime().and_then(|rt| {
             rt.block_on(serve::run(serve::Options {
                 addr,
                 data_dir,
                 store,
                 mailer,
+                timeouts: serve::ReadTimeouts {
+                    header: std::time::Duration::from_secs(header_read_timeout_secs),
+                    body: std::time::Duration::from_secs(body_read_timeout_secs),
+                },
             }))
         }),
         Command::Token {

@@ -4,17 +4,58 @@ use crate::local_auth::{LocalKey, authenticate};
 use crate::{MailerKind, StoreKind};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rollcall_api::AppState;
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rollcall_api::{ApiError, AppState, REQUEST_ID_HEADER};
 use rollcall_domain::ports::{Mailer, OsRandomness, Store, SystemClock};
 use rollcall_domain::service::{Service, ServiceConfig};
 use rollcall_mail::{MailConfig, OutboxMailer, SesMailer};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tower_http::timeout::{DeadlineBody, TimeoutError};
+
+/// Default of `--header-read-timeout-secs` (`ROLLCALL_HEADER_READ_TIMEOUT_SECS`): how long a
+/// client may take to send a request's head (request line and headers), counted from when the
+/// connection is ready for it; then the connection is closed.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 30;
+
+/// Default of `--body-read-timeout-secs` (`ROLLCALL_BODY_READ_TIMEOUT_SECS`): how long a client
+/// may take to send a request's whole body, counted from the end of its head; then the request
+/// is answered 408 `request_timeout` and the connection closed.
+pub const DEFAULT_BODY_READ_TIMEOUT_SECS: u64 = 30;
+
+/// How long `serve` waits for the requests in flight at shutdown before it stops anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long the local server waits for a slow client (the Lambda functions never see a
+/// connection: API Gateway reads the request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadTimeouts {
+    /// Most time to receive a request's head.
+    pub header: Duration,
+    /// Most time to receive a request's body, from the end of its head.
+    pub body: Duration,
+}
+
+impl Default for ReadTimeouts {
+    fn default() -> Self {
+        ReadTimeouts {
+            header: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            body: Duration::from_secs(DEFAULT_BODY_READ_TIMEOUT_SECS),
+        }
+    }
+}
 
 /// What `serve` runs with.
 pub struct Options {
@@ -26,6 +67,8 @@ pub struct Options {
     pub store: StoreKind,
     /// Mail backend.
     pub mailer: MailerKind,
+    /// Header and body read timeouts.
+    pub timeouts: ReadTimeouts,
 }
 
 /// Runs the local server until Ctrl-C or SIGTERM.
@@ -90,9 +133,14 @@ pub async fn run(opts: Options) -> Result<(), String> {
             .with_state(outbox)
             .merge(app);
     }
-    let app = app.layer(axum::middleware::from_fn(move |req, next| {
-        authenticate(key.clone(), req, next)
-    }));
+    let app = app
+        .layer(axum::middleware::from_fn(move |req, next| {
+            authenticate(key.clone(), req, next)
+        }))
+        .layer(axum::middleware::from_fn_with_state(
+            opts.timeouts.body,
+            body_read_deadline,
+        ));
 
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
@@ -100,10 +148,88 @@ pub async fn run(opts: Options) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(addr = %local, store = ?opts.store, mailer = ?opts.mailer, data_dir = %opts.data_dir.display(), "rollcall listening");
     println!("rollcall listening on http://{local}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    serve_connections(listener, app, opts.timeouts.header).await;
+    Ok(())
+}
+
+/// Accepts connections until Ctrl-C or SIGTERM and serves each with HTTP/1.1, closing one whose
+/// request head takes longer than `header_timeout` (hyper's header read timeout; `axum::serve`
+/// has none). At shutdown, waits up to [`SHUTDOWN_GRACE`] for the requests in flight.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
-        .map_err(|e| format!("server error: {e}"))
+        .is_err()
+    {
+        tracing::warn!("requests still in flight at shutdown were cut off");
+    }
+}
+
+/// Gives the request body a deadline (tower-http's [`DeadlineBody`], from the end of the head):
+/// a body not received in time is answered 408 `request_timeout` with `Connection: close`,
+/// whatever the handler made of the failed read.
+async fn body_read_deadline(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let flag = timed_out.clone();
+    let req = req.map(|body| {
+        Body::new(DeadlineBody::new(timeout, body).map_err(move |e| {
+            if e.is::<TimeoutError>() {
+                flag.store(true, Ordering::Relaxed);
+            }
+            e
+        }))
+    });
+    let response = next.run(req).await;
+    if !timed_out.load(Ordering::Relaxed) {
+        return response;
+    }
+    let mut late = ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        format!(
+            "The request body was not received within {} seconds",
+            timeout.as_secs()
+        ),
+    )
+    .into_response();
+    if let Some(id) = response.headers().get(REQUEST_ID_HEADER) {
+        late.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+    }
+    tracing::info!(status = %response.status(), "request body not received in time; answered 408");
+    late.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    late
 }
 
 /// `rollcall create-table`.

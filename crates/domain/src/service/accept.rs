@@ -1,7 +1,7 @@
 //! The invitee's side: public preview, accept, decline, and my pending invitations.
 
 use super::invitations::{invitation_not_found, not_pending};
-use super::{Caller, RETRIES, Service};
+use super::{Caller, RETRIES, Service, require_allowed_domain};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::InvitationId;
 use crate::model::{Invitation, InvitationStatus, MemberSource, MemberStatus, Membership};
@@ -140,6 +140,17 @@ impl Service {
     /// Accepts `inv` for the caller: verified matching email, pending, unexpired; atomic and single-use.
     async fn accept(&self, caller: &Caller, mut inv: Invitation) -> Result<Membership> {
         check_invitee(caller, &inv)?;
+        let now = self.clock.now();
+        if !inv.is_open(now) {
+            return Err(not_pending(&inv, now));
+        }
+        // The organization may have limited its domains since it invited: refused, kept pending.
+        let org = self
+            .store
+            .get_org(&inv.org_id)
+            .await?
+            .ok_or_else(invitation_not_found)?;
+        require_allowed_domain(&org, &inv.email)?;
         for _ in 0..RETRIES {
             let now = self.clock.now();
             if !inv.is_open(now) {

@@ -1,7 +1,7 @@
 //! Inviting by email: bulk invite with per-entry results, resend, list, revoke.
 
 use super::validate::{self, optional_person_name, optional_phone};
-use super::{Caller, OrgContext, RETRIES, Service};
+use super::{Caller, OrgContext, RETRIES, Service, require_allowed_domain};
 use crate::email::{Email, normalize_email};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{InvitationId, OrgId, PoolId};
@@ -176,12 +176,7 @@ impl Service {
         if email.normalized() == caller.user.email.normalized() {
             return Err(Error::forbidden("You cannot invite yourself").with_code("self_invite"));
         }
-        if !ctx.org.settings.allows_domain(&email) {
-            return Err(Error::forbidden(
-                "The organization only invites addresses of its allowed domains",
-            )
-            .with_code("email_domain_not_allowed"));
-        }
+        require_allowed_domain(&ctx.org, &email)?;
         let name = optional_person_name(entry.name.as_deref())?;
         let phone = optional_phone(entry.phone.as_deref())?;
         let assignments = match &entry.assignments {
@@ -253,6 +248,14 @@ impl Service {
                 .find_pending_invitation(&org.id, email.normalized())
                 .await?;
             let (outcome, written) = match pending {
+                // A merge changes the invitation's inviter, token and link: the caller must be
+                // allowed to manage it, as for resend and revoke.
+                Some(p)
+                    if p.is_open(now)
+                        && !can_manage_invitation(&ctx.me, &org.settings, &p, pools) =>
+                {
+                    return Err(pending_not_manageable());
+                }
                 Some(p) if p.is_open(now) => {
                     let after = Invitation {
                         assignments: merge_assignments(&p.assignments, &input.assignments),
@@ -415,6 +418,8 @@ impl Service {
         if !before.is_open(now) {
             return Err(not_pending(&before, now));
         }
+        // Made before the organization limited its domains: kept pending, not sent again.
+        require_allowed_domain(&ctx.org, &before.email)?;
         let days = match req.expires_in_days {
             Some(d) => validate::in_range("expires_in_days", d, 1, 30)?,
             None => ctx.org.settings.invitation_expiry_days,
@@ -542,6 +547,15 @@ struct InviteInput {
     assignments: Vec<Assignment>,
     days: u32,
     send_email: bool,
+}
+
+/// The entry error for an address whose pending invitation the caller may not manage (and so
+/// may not merge into).
+fn pending_not_manageable() -> Error {
+    Error::conflict(
+        "invitation_pending",
+        "This address has a pending invitation that you may not change; an organization manager can resend or revoke it",
+    )
 }
 
 fn rate_limited_entry(limit: RateLimit) -> Error {

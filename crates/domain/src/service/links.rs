@@ -1,7 +1,7 @@
 //! Multi-use invite links and joining with one.
 
 use super::validate;
-use super::{Caller, RETRIES, Service};
+use super::{Caller, RETRIES, Service, require_allowed_domain};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{InviteLinkId, OrgId};
 use crate::model::{InviteLink, MemberSource, MemberStatus, Membership};
@@ -173,14 +173,13 @@ impl Service {
             .get_org(&link.org_id)
             .await?
             .ok_or_else(link_not_found)?;
-        let domain_ok =
-            |allowed: &[String]| allowed.is_empty() || allowed.iter().any(|d| d == email.domain());
-        if !domain_ok(&link.allowed_domains) || !org.settings.allows_domain(email) {
+        if !link.allows_domain(email) {
             return Err(
                 Error::forbidden("This invite link is not for your email domain")
                     .with_code("email_domain_not_allowed"),
             );
         }
+        require_allowed_domain(&org, email)?;
         for _ in 0..RETRIES {
             let now = self.clock.now();
             if !link.is_usable(now) {

@@ -31,6 +31,20 @@ use crate::secret::{IssuedSecret, SecretKind, issue_secret};
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// 403 `email_domain_not_allowed` unless the organization's `allowed_email_domains` admit `email`.
+/// Checked whenever an address is let in or offered a way in (invite, resend, accept, join), so
+/// invitations and links made before the setting changed obey it too.
+pub(crate) fn require_allowed_domain(org: &Organization, email: &Email) -> Result<()> {
+    if org.settings.allows_domain(email) {
+        return Ok(());
+    }
+    Err(Error::forbidden(format!(
+        "The organization admits only addresses of its allowed email domains, and {} is not one of them",
+        email.domain()
+    ))
+    .with_code("email_domain_not_allowed"))
+}
+
 /// The identity claims of a request, as the JWT authorizer (or the local server) hands them over.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Claims {
