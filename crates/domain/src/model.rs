@@ -62,13 +62,10 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Whether an address's domain is allowed by `allowed_email_domains`.
+    /// Whether an address's domain is allowed by `allowed_email_domains` (compared by the email
+    /// rule: [`Email::domain_in`]).
     pub fn allows_domain(&self, email: &Email) -> bool {
-        self.allowed_email_domains.is_empty()
-            || self
-                .allowed_email_domains
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(email.domain()))
+        self.allowed_email_domains.is_empty() || email.domain_in(&self.allowed_email_domains)
     }
 }
 

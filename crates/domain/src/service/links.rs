@@ -173,8 +173,7 @@ impl Service {
             .get_org(&link.org_id)
             .await?
             .ok_or_else(link_not_found)?;
-        let domain_ok =
-            |allowed: &[String]| allowed.is_empty() || allowed.iter().any(|d| d == email.domain());
+        let domain_ok = |allowed: &[String]| allowed.is_empty() || email.domain_in(allowed);
         if !domain_ok(&link.allowed_domains) || !org.settings.allows_domain(email) {
             return Err(
                 Error::forbidden("This invite link is not for your email domain")

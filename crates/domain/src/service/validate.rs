@@ -1,5 +1,6 @@
 //! Input rules shared by the use cases, each in one place.
 
+use crate::email::normalize_domain;
 use crate::error::{Error, Result};
 use crate::role::{Assignment, AssignmentError, normalize_assignments};
 use serde_json::json;
@@ -79,7 +80,8 @@ pub fn assignment_error(field: &'static str, e: &AssignmentError) -> Error {
     Error::invalid("invalid_assignment", e.to_string()).with_details(json!({ "field": field }))
 }
 
-/// Email domains, lowercased, each a dotted name of letters, digits and hyphens.
+/// Email domains in their IDNA ASCII form ([`normalize_domain`], the email rule), without
+/// duplicates.
 pub fn domains(field: &'static str, list: &[String]) -> Result<Vec<String>> {
     if list.len() > MAX_DOMAINS {
         return Err(field_error(
@@ -89,19 +91,13 @@ pub fn domains(field: &'static str, list: &[String]) -> Result<Vec<String>> {
     }
     let mut out = Vec::with_capacity(list.len());
     for d in list {
-        let d = d.trim().trim_start_matches('@').to_lowercase();
-        let ok = d.len() <= 253
-            && d.contains('.')
-            && d.split('.').all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
-        if !ok {
-            return Err(field_error(field, &format!("`{d}` is not a domain name")));
-        }
+        let Some(d) = normalize_domain(d) else {
+            let shown: String = d.trim().chars().take(64).collect();
+            return Err(field_error(
+                field,
+                &format!("`{shown}` is not a domain name"),
+            ));
+        };
         if !out.contains(&d) {
             out.push(d);
         }
@@ -136,5 +132,13 @@ mod tests {
             vec!["example.com"]
         );
         assert!(domains("d", &["nodot".into()]).is_err());
+        assert_eq!(
+            domains(
+                "d",
+                &["B\u{fc}cher.example".into(), "xn--bcher-kva.example".into()]
+            )
+            .unwrap(),
+            vec!["xn--bcher-kva.example"]
+        );
     }
 }
