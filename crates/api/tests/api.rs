@@ -955,3 +955,25 @@ async fn a_look_alike_address_does_not_take_an_invitation() {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
 }
+
+/// Issue 8, finding 7: the token's `name` claim cannot be refused, so it is cleaned: control,
+/// bidi override and isolate characters removed, whitespace collapsed, 200 characters at most.
+#[tokio::test]
+async fn token_names_are_cleaned() {
+    let h = Harness::new();
+    let app = h.all();
+    let cases = [
+        (
+            " Ada\u{0}\u{1b}\r\nLove\u{202E}lace\u{2066}\u{2069}\t Jr ".to_owned(),
+            json!("Ada Lovelace Jr"),
+        ),
+        ("\u{0}\u{202A}\r\n".to_owned(), Value::Null),
+        ("x".repeat(300), json!("x".repeat(200))),
+    ];
+    for (i, (name, want)) in cases.into_iter().enumerate() {
+        let who = claims(&format!("n{i}@a.test"), Some(&name), true);
+        let r = call(&app, Method::GET, "/me", Some(&who), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        assert_eq!(r.body["user"]["name"], want, "{name:?}: {r:?}");
+    }
+}
