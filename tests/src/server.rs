@@ -173,7 +173,7 @@ impl TestServer {
         let key = rollcall::local_auth::LocalKey::load_or_create(self.data_dir.path())
             .expect("signing key");
         let claims = rollcall_domain::service::Claims {
-            sub: format!("local|{}", email.trim().to_lowercase()),
+            sub: format!("local|{}", rollcall_domain::email::normalize_email(email)),
             email: Some(email.to_owned()),
             email_verified: verified,
             name: name.map(str::to_owned),

@@ -530,3 +530,70 @@ async fn twenty_concurrent_accepts_one_success() {
         );
     }
 }
+
+/// Issue 8, finding 4, on both stores: the Kelvin sign (U+212A) is not `k`. A verified
+/// `\u{212A}ate@a.test` neither sees nor accepts `kate@a.test`'s invitation (403
+/// `email_mismatch`), which stays pending for kate.
+#[tokio::test]
+async fn a_look_alike_address_does_not_take_an_invitation() {
+    for s in servers().await {
+        let owner = s.token("owner@kelvin.test", Some("Owner"), true);
+        let (st, org) = s
+            .call(
+                Method::POST,
+                "/orgs",
+                Some(&owner),
+                Some(json!({"name": "Kelvin"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{org}");
+        let org = org["id"].as_str().unwrap().to_owned();
+        let (st, r) = s
+            .call(
+                Method::POST,
+                &format!("/orgs/{org}/invitations"),
+                Some(&owner),
+                Some(json!({"invitations": [{"email": "kate@a.test"}], "send_email": false})),
+            )
+            .await;
+        assert_eq!(r["results"][0]["result"], "invited", "{st} {r}");
+        let url = r["results"][0]["accept_url"].as_str().unwrap();
+        let token = url.rsplit("token=").next().unwrap().to_owned();
+
+        let kelvin = s.token_with_subject("local|kelvin", "\u{212A}ate@a.test", true);
+        let (_, mine) = s
+            .call(Method::GET, "/me/invitations", Some(&kelvin), None)
+            .await;
+        assert_eq!(mine["items"], json!([]), "{:?}: {mine}", s.backend);
+        let (st, resp) = s
+            .call(
+                Method::POST,
+                "/invitations/accept",
+                Some(&kelvin),
+                Some(json!({"token": token})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{:?}: {resp}", s.backend);
+        assert_eq!(resp["error"]["code"], "email_mismatch");
+
+        let (_, pending) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{org}/invitations?status=pending"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(pending["items"][0]["email"], "kate@a.test", "{pending}");
+        let kate = s.token("kate@a.test", Some("Kate"), true);
+        let (st, resp) = s
+            .call(
+                Method::POST,
+                "/invitations/accept",
+                Some(&kate),
+                Some(json!({"token": token})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{:?}: {resp}", s.backend);
+    }
+}

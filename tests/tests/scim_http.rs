@@ -808,3 +808,107 @@ async fn removing_active_leaves_it_unassigned() {
         assert_eq!(m["status"], "active", "{m}");
     }
 }
+
+/// Issue 8, finding 7: SCIM names and phones follow the API's rules. A name (`displayName`,
+/// `name.formatted`, `givenName`, `middleName`, `familyName`) over 200 characters or with a
+/// control or bidi formatting character, or a phone that is not one, is 400 `invalidValue`
+/// naming the attribute, on POST, PUT and PATCH; nothing is written.
+#[tokio::test]
+async fn names_and_phones_follow_the_api_rules() {
+    for s in servers().await {
+        let o = s.scim_org("owner@names.test", "Names").await;
+        let t = o.scim_token.as_str();
+        let with = |extra: Value| {
+            let mut u = user("bad@names.test", "bad@names.test");
+            for (k, v) in extra.as_object().unwrap() {
+                u[k] = v.clone();
+            }
+            u
+        };
+        let bad = [
+            (
+                json!({"displayName": "Mallory\u{202E}gpj.exe"}),
+                "displayName",
+            ),
+            (json!({"displayName": "x".repeat(1024)}), "displayName"),
+            (json!({"displayName": "y".repeat(201)}), "displayName"),
+            (
+                json!({"displayName": "Ada\u{0}\u{1b}[2J\r\nLovelace"}),
+                "displayName",
+            ),
+            (
+                json!({"name": {"formatted": "Eve\u{2066}Admin\u{2069}"}}),
+                "name.formatted",
+            ),
+            (
+                json!({"name": {"givenName": "z".repeat(201)}}),
+                "name.givenName",
+            ),
+            (
+                json!({"name": {"givenName": "Eve", "familyName": "Ev\nil"}}),
+                "name.familyName",
+            ),
+            (
+                json!({"phoneNumbers": [{"value": "not-a-phone", "primary": true}]}),
+                "phoneNumbers",
+            ),
+        ];
+        for (extra, attr) in bad {
+            let what = format!("{:?} POST {extra}", s.backend);
+            let r = s
+                .scim(Method::POST, "/Users", Some(t), Some(with(extra.clone())))
+                .await;
+            assert_scim_error(&r, StatusCode::BAD_REQUEST, Some("invalidValue"), &what);
+            let detail = r.body["detail"].as_str().unwrap_or("");
+            assert!(detail.contains(attr), "{what}: {detail}");
+        }
+        assert!(
+            filter(&s, t, r#"userName eq "bad@names.test""#)
+                .await
+                .is_empty()
+        );
+
+        // A good user: Unicode letters are names; CR, LF and bidi controls are not.
+        let good = create(
+            &s,
+            t,
+            with(json!({
+                "userName": "zoe@names.test",
+                "displayName": "Zoë İpek-Ørsted",
+                "phoneNumbers": [{"value": "+1 (555) 010-2000", "primary": true}]
+            })),
+        )
+        .await;
+        let path = format!("/Users/{}", id(&good));
+        let mut put = good.clone();
+        put["displayName"] = json!("Zoë\u{202E}");
+        let r = s.scim(Method::PUT, &path, Some(t), Some(put)).await;
+        assert_scim_error(&r, StatusCode::BAD_REQUEST, Some("invalidValue"), "PUT");
+        for (path_attr, value) in [
+            ("displayName", json!("a\u{2067}b")),
+            ("name.familyName", json!("w".repeat(201))),
+            (
+                "phoneNumbers",
+                json!([{"value": "call me", "primary": true}]),
+            ),
+        ] {
+            let op = json!({"schemas": [PATCH_OP],
+                "Operations": [{"op": "replace", "path": path_attr, "value": value}]});
+            let r = s.scim(Method::PATCH, &path, Some(t), Some(op)).await;
+            assert_scim_error(
+                &r,
+                StatusCode::BAD_REQUEST,
+                Some("invalidValue"),
+                &format!("PATCH {path_attr}"),
+            );
+        }
+        let r = s.scim(Method::GET, &path, Some(t), None).await;
+        assert_eq!(r.body["displayName"], "Zoë İpek-Ørsted", "{}", r.body);
+        assert_eq!(r.body["phoneNumbers"][0]["value"], "+1 (555) 010-2000");
+        // A PATCH that does not touch them still works.
+        let op = json!({"schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "title", "value": "Engineer"}]});
+        let r = s.scim(Method::PATCH, &path, Some(t), Some(op)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+}

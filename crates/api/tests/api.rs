@@ -880,3 +880,100 @@ async fn decline_revoke_and_rate_limits() {
     assert_json_error(&r, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
     assert_eq!(r.headers.get(header::RETRY_AFTER).unwrap(), "3600");
 }
+
+/// Issue 8, finding 4: the Kelvin sign (U+212A) is not `k`. A verified `\u{212A}ate@a.test`
+/// cannot accept `kate@a.test`'s invitation, by token or by id, and does not see it; kate's
+/// invitation stays pending and kate can still accept it.
+#[tokio::test]
+async fn a_look_alike_address_does_not_take_an_invitation() {
+    let h = Harness::new();
+    let app = h.all();
+    let owner = claims("owner@acme.test", Some("Olivia Owner"), true);
+    let kelvin = claims("\u{212A}ate@a.test", Some("Not Kate"), true);
+    let kate = claims("kate@a.test", Some("Kate"), true);
+    let (org_id, root) = org(&app, &owner, "Acme").await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/orgs/{org_id}/invitations"),
+        Some(&owner),
+        Some(json!({
+            "invitations": [{"email": "kate@a.test"}],
+            "assignments": [{"role": "manager", "pool_id": root}],
+            "send_email": false
+        })),
+    )
+    .await;
+    assert_eq!(r.body["results"][0]["result"], "invited", "{r:?}");
+    let inv_id = r.body["results"][0]["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = r.body["results"][0]["accept_url"].as_str().unwrap();
+    let token = url.rsplit("token=").next().unwrap().to_owned();
+
+    let r = call(&app, Method::GET, "/me/invitations", Some(&kelvin), None).await;
+    assert_eq!(r.body["items"], json!([]), "{r:?}");
+    let r = call(
+        &app,
+        Method::POST,
+        "/invitations/accept",
+        Some(&kelvin),
+        Some(json!({"token": token})),
+    )
+    .await;
+    assert_json_error(&r, StatusCode::FORBIDDEN, "email_mismatch");
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/me/invitations/{inv_id}/accept"),
+        Some(&kelvin),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{r:?}");
+    let r = call(&app, Method::GET, "/me", Some(&kelvin), None).await;
+    assert_eq!(r.body["memberships"], json!([]), "{r:?}");
+
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("/orgs/{org_id}/invitations?status=pending"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["items"][0]["id"], json!(inv_id), "{r:?}");
+    assert_eq!(r.body["items"][0]["status"], "pending", "{r:?}");
+    let r = call(
+        &app,
+        Method::POST,
+        "/invitations/accept",
+        Some(&kate),
+        Some(json!({"token": token})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+}
+
+/// Issue 8, finding 7: the token's `name` claim cannot be refused, so it is cleaned: control,
+/// bidi override and isolate characters removed, whitespace collapsed, 200 characters at most.
+#[tokio::test]
+async fn token_names_are_cleaned() {
+    let h = Harness::new();
+    let app = h.all();
+    let cases = [
+        (
+            " Ada\u{0}\u{1b}\r\nLove\u{202E}lace\u{2066}\u{2069}\t Jr ".to_owned(),
+            json!("Ada Lovelace Jr"),
+        ),
+        ("\u{0}\u{202A}\r\n".to_owned(), Value::Null),
+        ("x".repeat(300), json!("x".repeat(200))),
+    ];
+    for (i, (name, want)) in cases.into_iter().enumerate() {
+        let who = claims(&format!("n{i}@a.test"), Some(&name), true);
+        let r = call(&app, Method::GET, "/me", Some(&who), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{r:?}");
+        assert_eq!(r.body["user"]["name"], want, "{name:?}: {r:?}");
+    }
+}

@@ -68,7 +68,8 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Whether an address's domain is allowed by `allowed_email_domains`.
+    /// Whether an address's domain is allowed by `allowed_email_domains` (compared by the email
+    /// rule: [`Email::domain_in`]).
     pub fn allows_domain(&self, email: &Email) -> bool {
         domain_allowed(&self.allowed_email_domains, email)
     }
@@ -77,10 +78,7 @@ impl Settings {
 /// Whether `email`'s domain is in a list of allowed domains; an empty list allows any. The one
 /// domain rule of the organization's `allowed_email_domains` and a link's `allowed_domains`.
 pub fn domain_allowed(allowed: &[String], email: &Email) -> bool {
-    allowed.is_empty()
-        || allowed
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(email.domain()))
+    allowed.is_empty() || email.domain_in(allowed)
 }
 
 /// An organization (tenant).

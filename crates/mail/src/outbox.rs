@@ -3,6 +3,7 @@
 use crate::{MailConfig, accept_link, render_invitation};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rollcall_domain::email::normalize_email;
 use rollcall_domain::ports::{InvitationEmail, MailError, Mailer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -88,11 +89,11 @@ impl OutboxMailer {
         Ok(out)
     }
 
-    /// The mails to one address (compared case-insensitively), oldest first.
+    /// The mails to one address (compared by the email rule), oldest first.
     pub async fn list_for(&self, to: &str) -> Result<Vec<OutboxEntry>, MailError> {
-        let to = to.trim().to_lowercase();
+        let to = normalize_email(to);
         let mut all = self.list().await?;
-        all.retain(|e| e.to.to_lowercase() == to);
+        all.retain(|e| normalize_email(&e.to) == to);
         Ok(all)
     }
 

@@ -16,12 +16,14 @@
 use chrono::SecondsFormat;
 use rollcall_domain::email::Email;
 use rollcall_domain::model::{MemberStatus, Membership, ScimUser, Timestamp};
+use rollcall_domain::service::validate::{self, MAX_PERSON_NAME_LEN};
 use serde_json::{Map, Value, json};
 
+use crate::error::ScimError;
 use crate::schema::{USER_SCHEMA, get_ci};
 
-/// Longest member name kept on the membership (the resource keeps the full value).
-pub const MAX_MEMBER_NAME_CHARS: usize = 200;
+/// Longest member name: the API's rule for person names ([`MAX_PERSON_NAME_LEN`]).
+pub const MAX_MEMBER_NAME_CHARS: usize = MAX_PERSON_NAME_LEN;
 /// Longest phone number kept on the membership.
 pub const MAX_MEMBER_PHONE_CHARS: usize = 64;
 
@@ -58,6 +60,87 @@ fn clean(s: &str, max: usize) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The name attributes a member's name is taken from, by path, and the phone attribute.
+const NAME_ATTRIBUTES: [(&str, Option<&str>); 5] = [
+    ("displayName", None),
+    ("name", Some("formatted")),
+    ("name", Some("givenName")),
+    ("name", Some("middleName")),
+    ("name", Some("familyName")),
+];
+
+/// A resource's text at `attr` or `attr.sub` (trimmed, non-empty).
+fn text_at<'a>(resource: &'a Value, attr: &str, sub: Option<&str>) -> Option<&'a str> {
+    let value = get_ci(resource.as_object()?, attr)?;
+    match sub {
+        None => text(Some(value)),
+        Some(sub) => text(get_ci(value.as_object()?, sub)),
+    }
+}
+
+/// The phone number that becomes the member's: the primary `phoneNumbers` value, else the first.
+fn member_phone(resource: &Value) -> Option<String> {
+    resource
+        .as_object()
+        .map(|o| primary_first(o, "phoneNumbers"))
+        .and_then(|p| p.into_iter().next())
+}
+
+/// 400 `invalidValue` unless the names and the phone of a (canonical) User resource follow the
+/// API's rules (`rollcall_domain::service::validate`): `displayName`, `name.formatted`,
+/// `name.givenName`, `name.middleName`, `name.familyName` and the given, middle and family names
+/// joined are at most 200 characters without control or bidirectional formatting characters, and
+/// the member's phone (the primary, else the first, `phoneNumbers` value) is a phone number.
+///
+/// With `before` (PATCH: the resource the operations applied to), only values that changed are
+/// checked, so that a value stored before these rules does not block unrelated changes.
+pub fn check_member_fields(resource: &Value, before: Option<&Value>) -> Result<(), ScimError> {
+    let changed = |now: Option<&str>, then: Option<&str>| before.is_none() || now != then;
+    for (attr, sub) in NAME_ATTRIBUTES {
+        let now = text_at(resource, attr, sub);
+        let then = before.and_then(|b| text_at(b, attr, sub));
+        if let Some(value) = now
+            && changed(now, then)
+            && let Err(problem) = validate::check_name(value, MAX_MEMBER_NAME_CHARS)
+        {
+            let path = sub.map_or_else(|| attr.to_owned(), |s| format!("{attr}.{s}"));
+            return Err(ScimError::invalid_value(format!(
+                "'{path}' {problem} (the rule for member names)"
+            )));
+        }
+    }
+    let joined = |r: &Value| {
+        let parts: Vec<&str> = NAME_ATTRIBUTES[2..]
+            .iter()
+            .filter_map(|(a, s)| text_at(r, a, *s))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    };
+    let now = joined(resource);
+    if let Some(value) = &now
+        && changed(now.as_deref(), before.and_then(joined).as_deref())
+        && value.chars().count() > MAX_MEMBER_NAME_CHARS
+    {
+        return Err(ScimError::invalid_value(format!(
+            "'name.givenName', 'name.middleName' and 'name.familyName' together must be at most \
+             {MAX_MEMBER_NAME_CHARS} characters (the rule for member names)"
+        )));
+    }
+    let phone = member_phone(resource);
+    if let Some(value) = &phone
+        && changed(phone.as_deref(), before.and_then(member_phone).as_deref())
+        && !validate::is_phone(value)
+    {
+        let shown: String = value.chars().take(40).collect();
+        return Err(ScimError::invalid_value(format!(
+            "'phoneNumbers' value '{shown}' is not a phone number: digits, spaces and +-(). only, \
+             at least 3 digits, at most {} characters",
+            validate::MAX_PHONE_LEN
+        )));
+    }
+    Ok(())
+}
+
 /// Values of a multi-valued attribute, primary first, then in order.
 fn primary_first(obj: &Map<String, Value>, attr: &str) -> Vec<String> {
     let Some(items) = get_ci(obj, attr).and_then(Value::as_array) else {
@@ -92,19 +175,18 @@ pub fn primary_email(resource: &Value) -> Option<Email> {
 /// middle and family names joined.
 pub fn display_name(resource: &Value) -> Option<String> {
     let obj = resource.as_object()?;
-    if let Some(n) = text(get_ci(obj, "displayName")).and_then(|n| clean(n, MAX_MEMBER_NAME_CHARS))
-    {
+    if let Some(n) = text(get_ci(obj, "displayName")).and_then(validate::clean_person_name) {
         return Some(n);
     }
     let name = get_ci(obj, "name").and_then(Value::as_object)?;
-    if let Some(n) = text(get_ci(name, "formatted")).and_then(|n| clean(n, MAX_MEMBER_NAME_CHARS)) {
+    if let Some(n) = text(get_ci(name, "formatted")).and_then(validate::clean_person_name) {
         return Some(n);
     }
     let parts: Vec<&str> = ["givenName", "middleName", "familyName"]
         .iter()
         .filter_map(|k| text(get_ci(name, k)))
         .collect();
-    clean(&parts.join(" "), MAX_MEMBER_NAME_CHARS)
+    validate::clean_person_name(&parts.join(" "))
 }
 
 /// The membership fields of a (canonical) User resource.
@@ -114,10 +196,7 @@ pub fn member_fields(resource: &Value) -> MemberFields {
     MemberFields {
         email: primary_email(resource),
         name: display_name(resource),
-        phone: obj
-            .map(|o| primary_first(o, "phoneNumbers"))
-            .and_then(|p| p.into_iter().next())
-            .and_then(|p| clean(&p, MAX_MEMBER_PHONE_CHARS)),
+        phone: member_phone(resource).and_then(|p| clean(&p, MAX_MEMBER_PHONE_CHARS)),
         external_id: text(get("externalId")).map(str::to_owned),
         active: match get("active") {
             Some(Value::Bool(b)) => Some(*b),
@@ -327,5 +406,54 @@ mod tests {
             stored_resource(&r),
             json!({"userName": "u", "schemas": [USER_SCHEMA]})
         );
+    }
+
+    #[test]
+    fn names_and_phones_follow_the_api_rules() {
+        let user = |extra: Value| {
+            let mut u = json!({"userName": "u@x.test"});
+            for (k, v) in extra.as_object().unwrap() {
+                u[k] = v.clone();
+            }
+            u
+        };
+        for (bad, attr) in [
+            (json!({"displayName": "a\u{202E}b"}), "'displayName'"),
+            (json!({"displayName": "a\u{0}b"}), "'displayName'"),
+            (json!({"displayName": "x".repeat(201)}), "'displayName'"),
+            (json!({"name": {"formatted": "a\r\nb"}}), "'name.formatted'"),
+            (
+                json!({"name": {"middleName": "a\u{2068}b"}}),
+                "'name.middleName'",
+            ),
+            (
+                json!({"name": {"givenName": "g".repeat(100), "familyName": "f".repeat(100)}}),
+                "together",
+            ),
+            (
+                json!({"phoneNumbers": [{"value": "not-a-phone"}]}),
+                "'phoneNumbers'",
+            ),
+        ] {
+            let e = check_member_fields(&user(bad.clone()), None).unwrap_err();
+            assert_eq!(
+                e.scim_type,
+                Some(crate::error::scim_type::INVALID_VALUE),
+                "{bad}"
+            );
+            assert!(e.detail.contains(attr), "{bad}: {}", e.detail);
+        }
+        let good = user(json!({
+            "displayName": "Zoë İpek", "name": {"givenName": "Zoë", "familyName": "İpek"},
+            "phoneNumbers": [{"value": "call me"}, {"value": "+44 20 7946 0000", "primary": true}]
+        }));
+        assert!(check_member_fields(&good, None).is_ok());
+        // Only changes are checked against a PATCH's starting point.
+        let legacy = user(json!({"displayName": "x".repeat(300), "title": "a"}));
+        let mut changed = legacy.clone();
+        changed["title"] = json!("b");
+        assert!(check_member_fields(&changed, Some(&legacy)).is_ok());
+        changed["displayName"] = json!("y".repeat(300));
+        assert!(check_member_fields(&changed, Some(&legacy)).is_err());
     }
 }

@@ -178,7 +178,8 @@ impl PatchRequest {
         Ok(PatchRequest { operations })
     }
 
-    /// Applies the operations, in order, to a User resource; all or nothing.
+    /// Applies the operations, in order, to a User resource; all or nothing. Names and phones the
+    /// operations change must follow the API's rules ([`crate::mapping::check_member_fields`]).
     pub fn apply(&self, resource: &Value) -> Result<Value, PatchError> {
         let mut doc = match resource {
             Value::Object(o) => o.clone(),
@@ -194,6 +195,7 @@ impl PatchRequest {
         }
         let mut out = Value::Object(doc);
         refresh_schemas(&mut out);
+        crate::mapping::check_member_fields(&out, Some(resource))?;
         Ok(out)
     }
 }

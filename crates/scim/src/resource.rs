@@ -23,7 +23,8 @@ pub const MAX_MULTI_VALUES: usize = 32;
 /// and `meta` ignored, `password`/`groups`/`locale` and unknown attributes or extensions
 /// ignored, read-only sub-attributes (`manager.displayName`) ignored, and at most one
 /// `primary: true` per multi-valued attribute (the first). `userName` is required. A value of
-/// the wrong type is 400 `invalidValue`. `active` is left absent when the body omits it.
+/// the wrong type is 400 `invalidValue`, and so are names and phones that break the API's rules
+/// ([`crate::mapping::check_member_fields`]). `active` is left absent when the body omits it.
 pub fn normalize_user(body: &Value) -> Result<Value, ScimError> {
     let obj = body
         .as_object()
@@ -83,7 +84,9 @@ pub fn normalize_user(body: &Value) -> Result<Value, ScimError> {
         core.insert(ENTERPRISE_USER_SCHEMA.to_owned(), Value::Object(ext));
     }
     core.insert("schemas".to_owned(), Value::Array(schemas));
-    Ok(Value::Object(core))
+    let resource = Value::Object(core);
+    crate::mapping::check_member_fields(&resource, None)?;
+    Ok(resource)
 }
 
 /// A writable top-level attribute of a schema, by name (case-insensitive).

@@ -10,6 +10,7 @@ use crate::read::FilterFn;
 use crate::tx::{Action, MAX_TRANSACTION_ITEMS};
 use async_trait::async_trait;
 use chrono::{Duration, DurationRound};
+use rollcall_domain::email::normalize_email;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::{
     Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser,
@@ -893,8 +894,12 @@ impl Store for DynamoStore {
         org: &OrgId,
         email: &str,
     ) -> StoreResult<Option<Membership>> {
-        let partition = keys::member_email_gsi2(org, &email.trim().to_lowercase());
-        decode(self.query_first(keys::GSI2, &partition).await?)
+        // Index keys written under an older email rule may hold another address (see
+        // docs/data-model.md, "The email rule"): only an equal normalized form is a match.
+        let email = normalize_email(email);
+        let partition = keys::member_email_gsi2(org, &email);
+        let m: Option<Membership> = decode(self.query_first(keys::GSI2, &partition).await?)?;
+        Ok(m.filter(|m| m.email.normalized() == email))
     }
 
     async fn list_memberships(
@@ -1068,7 +1073,8 @@ impl Store for DynamoStore {
         org: &OrgId,
         email: &str,
     ) -> StoreResult<Option<Invitation>> {
-        let Some(slot) = self.get(keys::pending_slot(org, email)).await? else {
+        let email = normalize_email(email);
+        let Some(slot) = self.get(keys::pending_slot(org, &email)).await? else {
             return Ok(None);
         };
         let Some(id) = get_s(&slot, keys::TARGET).and_then(|t| InvitationId::parse(t).ok()) else {
@@ -1077,7 +1083,7 @@ impl Store for DynamoStore {
             )));
         };
         let inv: Option<Invitation> = self.get_as(keys::invitation(&id)).await?;
-        Ok(inv.filter(|i| i.status == InvitationStatus::Pending))
+        Ok(inv.filter(|i| i.status == InvitationStatus::Pending && i.email.normalized() == email))
     }
 
     async fn list_invitations(
@@ -1091,7 +1097,7 @@ impl Store for DynamoStore {
         let org_value = org.to_string();
         let (partition, scope_tag, index) = match &filter.email {
             Some(email) => (
-                keys::email_invitations_gsi2(&email.trim().to_lowercase()),
+                keys::email_invitations_gsi2(&normalize_email(email)),
                 "org_invitations_email",
                 keys::GSI2,
             ),
@@ -1128,7 +1134,8 @@ impl Store for DynamoStore {
         now: Timestamp,
         page: &PageRequest,
     ) -> StoreResult<Page<Invitation>> {
-        let partition = keys::email_invitations_gsi2(&email.trim().to_lowercase());
+        let email = normalize_email(email);
+        let partition = keys::email_invitations_gsi2(&email);
         let scope = Scope {
             tag: "email_invitations",
             index: Some(keys::GSI2),
@@ -1138,7 +1145,9 @@ impl Store for DynamoStore {
         let f: FilterFn<'_> =
             Box::new(move |e: &mut Expr| Some(status_filter(e, InvitationStatus::Pending, now)));
         let (items, next) = self.page(&scope, f, false, page).await?;
-        page_of(items, next)
+        let mut page: Page<Invitation> = page_of(items, next)?;
+        page.items.retain(|i| i.email.normalized() == email);
+        Ok(page)
     }
 
     async fn create_invitation(
@@ -1438,9 +1447,10 @@ impl Store for DynamoStore {
     }
 
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let partition = keys::user_email_partition(&email.trim().to_lowercase());
+        let email = normalize_email(email);
+        let partition = keys::user_email_partition(&email);
         let user: Option<User> = decode(self.query_first(keys::GSI2, &partition).await?)?;
-        Ok(user.filter(User::owns_email))
+        Ok(user.filter(|u| u.owns_email() && u.email.normalized() == email))
     }
 
     async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User> {

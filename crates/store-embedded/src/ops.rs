@@ -803,8 +803,13 @@ pub(crate) fn find_pending_invitation(
     org: &OrgId,
     email: &str,
 ) -> StoreResult<Option<Invitation>> {
+    // A slot written under an older email rule may hold another address (docs/data-model.md,
+    // "The email rule"): only an equal normalized form is a match.
     match get_str(r, keys::PENDING_SLOTS, &keys::pending_slot(org, email))? {
-        Some(id) => get(r, keys::INVITATIONS, &id),
+        Some(id) => {
+            Ok(get::<Invitation>(r, keys::INVITATIONS, &id)?
+                .filter(|i| i.email.normalized() == email))
+        }
         None => Ok(None),
     }
 }

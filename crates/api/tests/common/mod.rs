@@ -63,7 +63,7 @@ impl Harness {
         mails
             .iter()
             .rev()
-            .find(|m| m.to.normalized() == to.to_lowercase())
+            .find(|m| m.to.normalized() == rollcall_domain::email::normalize_email(to))
             .map(|m| m.token.clone())
     }
 }

@@ -141,12 +141,7 @@ impl Service {
             .as_deref()
             .and_then(Email::parse)
             .ok_or_else(|| unauthenticated("The token carries no valid email claim"))?;
-        let name = claims
-            .name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(|n| n.chars().take(200).collect());
+        let name = claims.name.as_deref().and_then(validate::clean_person_name);
         let mut existing = self.store.get_user_by_sub(sub).await?;
         if existing.is_none() && claims.email_verified {
             existing = self.link_placeholder(sub, &email).await?;
