@@ -4279,10 +4279,16 @@ pub async fn remove_member_deletes_scim_record_and_claims(store: Arc<dyn Store>)
             .unwrap()
             .is_empty()
     );
-    // The user stays (global), and both values can be provisioned again, by someone else.
-    assert_eq!(
-        store.get_user(&p.user.id).await.unwrap(),
-        Some(p.user.clone())
+    // The organization's placeholder goes with its membership: it no longer owns the address
+    // (nothing is left to be linked at a sign-in); both values can be provisioned again.
+    assert_eq!(store.get_user(&p.user.id).await.unwrap(), None);
+    assert_eq!(store.get_user_by_sub(&p.user.sub).await.unwrap(), None);
+    assert!(
+        store
+            .list_users_by_email(p.user.email.normalized(), 10)
+            .await
+            .unwrap()
+            .is_empty()
     );
     let mut again = provisioned(fx.id());
     again.record.user_name = p.record.user_name.clone();

@@ -436,3 +436,77 @@ async fn an_existing_account_consents_to_a_provisioned_membership() {
         assert!(orgs_of(&s, &mallory).await.is_empty());
     }
 }
+
+/// Review findings: the first sign-in makes a fresh account (no organization's SCIM id becomes
+/// it), and another organization cannot crowd out or pre-empt a provisioned membership by
+/// moving members to the address and deleting them.
+#[tokio::test]
+async fn a_first_sign_in_is_a_fresh_account_that_no_organization_can_crowd_out() {
+    for s in servers().await {
+        let a = s.scim_org("owner@a-org.test", "A").await;
+        let b = s.scim_org("mallory@b-org.test", "B").await;
+        let in_a = provision(&s, &a, user("alice@a.test")).await;
+        let mut b_ids = Vec::new();
+        for i in 0..25 {
+            let id = provision(&s, &b, user(&format!("x{i}@evil.test"))).await;
+            let r = s
+                .scim(
+                    Method::PATCH,
+                    &format!("/Users/{id}"),
+                    Some(&b.scim_token),
+                    Some(json!({"schemas": [PATCH_OP], "Operations": [
+                        {"op": "replace", "path": "emails", "value": [{"value": "alice@a.test", "primary": true}]}
+                    ]})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let r = s
+                .scim(
+                    Method::DELETE,
+                    &format!("/Users/{id}"),
+                    Some(&b.scim_token),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+            b_ids.push(id);
+        }
+        let alice = s.token_with_subject("idp|alice", "alice@a.test", true);
+        assert_eq!(orgs_of(&s, &alice).await, vec![a.org.clone()]);
+        let alice_id = my_id(&s, &alice).await;
+        assert_ne!(alice_id, in_a, "not A's SCIM id");
+        assert!(!b_ids.contains(&alice_id), "not B's");
+        let ids: Vec<Value> = members(&s, &a)
+            .await
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["user_id"].clone())
+            .collect();
+        assert!(ids.contains(&json!(alice_id)), "{ids:?}");
+        assert!(!ids.contains(&json!(in_a)), "{ids:?}");
+        let (st, r) = scim_get(&s, &a, &in_a).await;
+        assert_eq!((st, r["id"].clone()), (StatusCode::OK, json!(in_a)), "{r}");
+    }
+}
+
+/// Review finding: a person who already has an account and signs in another way (a new subject,
+/// the same verified address) is still asked before another organization's membership is theirs.
+#[tokio::test]
+async fn a_new_login_of_an_existing_person_is_still_asked() {
+    for s in servers().await {
+        let victor = s.token_with_subject("idp|victor", "victor@v.test", true);
+        my_id(&s, &victor).await;
+        let b = s.scim_org("mallory@b-org.test", "B").await;
+        let offered = provision(&s, &b, user("victor@v.test")).await;
+        let other_login = s.token_with_subject("google|victor", "victor@v.test", true);
+        assert!(
+            orgs_of(&s, &other_login).await.is_empty(),
+            "not without consent"
+        );
+        let (_, mine) = s
+            .call(Method::GET, "/me/invitations", Some(&other_login), None)
+            .await;
+        assert!(mine.to_string().contains(&offered), "offered: {mine}");
+    }
+}

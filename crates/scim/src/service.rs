@@ -492,11 +492,21 @@ impl ScimService {
         // account, is never moved by this organization's writes).
         let mut placeholder = None;
         if after.email != before.email {
-            let (organization, user) = futures_util::future::join(
+            let (organization, user, holder) = futures_util::future::join3(
                 self.store.get_org(&before.org_id),
                 self.store.get_user(&before.user_id),
+                self.store
+                    .find_membership_by_email(&before.org_id, after.email.normalized()),
             )
             .await;
+            // The email claim decides; this also refuses an address held by a member stored
+            // before the claims existed, which holds no claim yet.
+            if holder
+                .map_err(|e| Some(store_error(e)))?
+                .is_some_and(|m| m.user_id != before.user_id)
+            {
+                return Err(Some(already_member()));
+            }
             let organization =
                 organization
                     .map_err(|e| Some(store_error(e)))?

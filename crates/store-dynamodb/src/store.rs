@@ -171,6 +171,43 @@ fn take_claim(k: (String, String), user: &UserId, taken: Conflict) -> Action {
         .or(taken)
 }
 
+/// Deletes a placeholder user and its subject claim, on condition it is still that placeholder
+/// (same subject and address, not declined or linked meanwhile: [`Conflict::Stale`]).
+fn placeholder_deletion(p: &User) -> Vec<Action> {
+    let id = s(p.id.as_str());
+    vec![
+        Action::delete(key(keys::user(&p.id))).when(|e| placeholder_unchanged(e, p)),
+        Action::delete(key(keys::sub(&p.sub)))
+            .when(|e| format!("{} = {}", e.name("id"), e.val(id))),
+    ]
+}
+
+/// The condition that the stored user is `p` as read: its subject, its normalized address and
+/// its decline (the fields a placeholder's owners and organization change).
+fn placeholder_unchanged(e: &mut Expr, p: &User) -> String {
+    let sub = format!("{} = {}", e.name("sub"), e.val(s(p.sub.as_str())));
+    let email = format!(
+        "{}.{} = {}",
+        e.name("email"),
+        e.name("normalized"),
+        e.val(s(p.email.normalized()))
+    );
+    let declined = match &p.link_declined_at {
+        None => format!("attribute_not_exists({})", e.name("link_declined_at")),
+        Some(at) => format!(
+            "{} = {}",
+            e.name("link_declined_at"),
+            // As the item stores it (the serde form of the timestamp).
+            e.val(s(serde_json::to_value(at)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+                .as_str()))
+        ),
+    };
+    format!("{sub} AND {email} AND {declined}")
+}
+
 /// Moves the claim at `k` from `from` to `to`: condition held by `from`, else [`Conflict::Stale`].
 fn move_claim(k: (String, String), from: &UserId, to: &UserId) -> Action {
     let was = s(from.as_str());
@@ -990,12 +1027,23 @@ impl Store for DynamoStore {
         let org = &member.org_id;
         let user = &member.user_id;
         let email_claim = keys::member_email_claim(org, member.email.normalized());
-        let (owned, record, claim) = tokio::join!(
+        // Only a SCIM member's user can be this organization's placeholder.
+        let placeholder = async {
+            match member.source {
+                rollcall_domain::model::MemberSource::Scim => {
+                    self.get_as::<User>(keys::user(user)).await
+                }
+                _ => Ok(None),
+            }
+        };
+        let (owned, record, claim, placeholder) = tokio::join!(
             self.handover_groups(member, successor),
             self.get_as::<ScimUser>(keys::scim_user(org, user)),
-            self.get(email_claim.clone())
+            self.get(email_claim.clone()),
+            placeholder
         );
-        let ((groups, handover), record, claim) = (owned?, record?, claim?);
+        let ((groups, handover), record, claim, placeholder) =
+            (owned?, record?, claim?, placeholder?);
         if successor == user {
             return conflict(Conflict::Stale);
         }
@@ -1026,6 +1074,11 @@ impl Store for DynamoStore {
         }
         if let Some(x) = &member.external_id {
             removal.push(release_claim(keys::external_id_claim(org, x), user));
+        }
+        // A placeholder of this organization goes with its membership (it would otherwise still
+        // own the address and wait to be linked).
+        if let Some(p) = placeholder.filter(|p| p.is_placeholder_of(org)) {
+            removal.extend(placeholder_deletion(&p));
         }
         // The email claim, when the member holds it (a member stored before the claims existed
         // may share its address with the one who holds it; that one keeps it).
@@ -1467,11 +1520,10 @@ impl Store for DynamoStore {
             provisioned_by: None,
             ..user.clone()
         };
-        let old_sub = s(user.sub.as_str());
         let id = s(user.id.as_str());
         self.run(vec![
-            Action::put(item::user_item(&linked)?)
-                .when(|e| format!("{} = {}", e.name("sub"), e.val(old_sub))),
+            // Exactly as read: a placeholder renamed or declined meanwhile is not linked.
+            Action::put(item::user_item(&linked)?).when(|e| placeholder_unchanged(e, user)),
             Action::delete(key(keys::sub(&user.sub)))
                 .when(|e| format!("{} = {}", e.name("id"), e.val(id))),
             Action::put(item::sub_item(&linked)?).if_absent(),
@@ -1512,18 +1564,10 @@ impl Store for DynamoStore {
             version: member.version + 1,
             ..member.clone()
         };
-        let (v, old_sub, from_s) = (
-            member.version,
-            s(placeholder.sub.as_str()),
-            s(from.as_str()),
-        );
+        let v = member.version;
         let prefix = s(rollcall_domain::model::PLACEHOLDER_SUB_PREFIX);
-        let mut core = vec![
-            // The placeholder as read (its subject), gone with its subject claim.
-            Action::delete(key(keys::user(from)))
-                .when(|e| format!("{} = {}", e.name("sub"), e.val(old_sub))),
-            Action::delete(key(keys::sub(&placeholder.sub)))
-                .when(|e| format!("{} = {}", e.name("id"), e.val(from_s))),
+        let mut core = placeholder_deletion(placeholder);
+        core.extend([
             // The person's account exists and is not a placeholder.
             Action::check(key(keys::user(&to.id))).when(|e| {
                 format!(
@@ -1542,7 +1586,7 @@ impl Store for DynamoStore {
                 from,
                 &to.id,
             ),
-        ];
+        ]);
         if let Some(x) = &member.external_id {
             core.push(move_claim(keys::external_id_claim(org, x), from, &to.id));
         }
@@ -1593,10 +1637,9 @@ impl Store for DynamoStore {
             link_declined_at: Some(at),
             ..placeholder.clone()
         };
-        let sub = s(placeholder.sub.as_str());
         self.run(vec![
             Action::put(item::user_item(&declined)?)
-                .when(|e| format!("{} = {}", e.name("sub"), e.val(sub))),
+                .when(|e| placeholder_unchanged(e, placeholder)),
             Action::put(item::sub_item(&declined)?).if_present(),
         ])
         .await?;

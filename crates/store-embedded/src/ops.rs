@@ -277,11 +277,7 @@ pub(crate) fn link_member(
     }
     hand_over(tx, org, from, &to.id)?;
     // The placeholder is gone.
-    del(tx, keys::USERS, from.as_str())?;
-    del(tx, keys::USER_SUBS, &placeholder.sub)?;
-    if let Some(k) = user_email_key(placeholder) {
-        del(tx, keys::USER_EMAILS, &k)?;
-    }
+    delete_user(tx, placeholder)?;
     Ok(moved)
 }
 
@@ -320,7 +316,8 @@ pub(crate) fn link_user_subject(
     let Some(stored) = get::<User>(tx, keys::USERS, user.id.as_str())? else {
         return conflict(Conflict::Stale);
     };
-    if stored.sub != user.sub
+    // Exactly as read: a placeholder renamed or declined meanwhile is not linked.
+    if &stored != user
         || get_str(tx, keys::USER_SUBS, &user.sub)?.as_deref() != Some(user.id.as_str())
         || exists(tx, keys::USER_SUBS, new_sub)?
     {
@@ -918,7 +915,24 @@ pub(crate) fn remove_member(
     let handover = hand_over(tx, org, &member.user_id, successor)?;
     del(tx, keys::MEMBERSHIPS, &key)?;
     unindex_membership(tx, &stored)?;
+    // A placeholder of this organization is nothing without its membership: it goes too, so that
+    // it neither owns the address nor waits to be linked.
+    if let Some(u) = get::<User>(tx, keys::USERS, stored.user_id.as_str())?
+        && u.is_placeholder_of(org)
+    {
+        delete_user(tx, &u)?;
+    }
     Ok(handover)
+}
+
+/// Deletes a user with its subject claim and email index entry.
+fn delete_user(tx: &WriteTransaction, user: &User) -> StoreResult<()> {
+    del(tx, keys::USERS, user.id.as_str())?;
+    del(tx, keys::USER_SUBS, &user.sub)?;
+    if let Some(k) = user_email_key(user) {
+        del(tx, keys::USER_EMAILS, &k)?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- invitations

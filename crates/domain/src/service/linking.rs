@@ -21,7 +21,7 @@ use crate::model::{Membership, Timestamp, User};
 use crate::ports::{Conflict, StoreError};
 
 /// Most placeholders of one address considered at a sign-in or listed for consent.
-pub const MAX_PLACEHOLDERS_PER_EMAIL: usize = 20;
+pub const MAX_PLACEHOLDERS_PER_EMAIL: usize = 100;
 
 /// A membership an organization provisioned for the caller's address, waiting for their consent.
 #[derive(Debug, Clone, PartialEq)]

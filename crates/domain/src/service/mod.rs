@@ -145,20 +145,32 @@ impl Service {
             .ok_or_else(|| unauthenticated("The token carries no valid email claim"))?;
         let name = claims.name.as_deref().and_then(validate::clean_person_name);
         let mut existing = self.store.get_user_by_sub(sub).await?;
-        // A new account with a verified address: what organizations provisioned for it is its.
+        // A new account with a verified address: what organizations provisioned for it is its,
+        // unless the address already belongs to an account (the same person signing in another
+        // way): then it is offered for consent like to any existing account.
         let mut to_link = Vec::new();
         if existing.is_none() && claims.email_verified {
-            let mut placeholders: Vec<User> = self
-                .placeholders_of(&email)
-                .await?
+            let owners = self
+                .store
+                .list_users_by_email(email.normalized(), MAX_PLACEHOLDERS_PER_EMAIL)
+                .await?;
+            let has_account = owners.iter().any(|u| !u.is_placeholder());
+            let (legacy, scoped): (Vec<User>, Vec<User>) = owners
                 .into_iter()
-                .filter(|p| p.link_declined_at.is_none())
-                .collect();
-            if !placeholders.is_empty() {
-                let oldest = placeholders.remove(0);
-                existing = self.adopt_placeholder(sub, oldest).await?;
+                .filter(|u| {
+                    u.is_placeholder()
+                        && u.link_declined_at.is_none()
+                        && u.email.normalized() == email.normalized()
+                })
+                .partition(|u| u.provisioned_by.is_none());
+            if !has_account {
+                // A placeholder stored before placeholders were one organization's may hold
+                // several memberships: it becomes the account, as it did then.
+                if let Some(oldest) = legacy.into_iter().next() {
+                    existing = self.adopt_placeholder(sub, oldest).await?;
+                }
+                to_link = scoped;
             }
-            to_link = placeholders;
         }
         let user = match existing {
             Some(u)
@@ -193,9 +205,9 @@ impl Service {
         })
     }
 
-    /// First sight of `sub` with a verified address: the oldest placeholder provisioned for it
-    /// becomes this subject's account, keeping its id and its membership (the others move to it,
-    /// see [`Service::link_new_account`]). `None` when it was linked to another subject meanwhile.
+    /// First sight of `sub` with a verified address that a placeholder from before placeholders
+    /// were scoped to one organization holds: it becomes this subject's account, keeping its id
+    /// and memberships. `None` when it was linked to another subject meanwhile.
     async fn adopt_placeholder(&self, sub: &str, placeholder: User) -> Result<Option<User>> {
         match self.store.link_user_subject(&placeholder, sub).await {
             Ok(linked) => {
