@@ -62,8 +62,13 @@ pub(crate) const EXTERNAL_IDS: Table = TableDefinition::new("external_ids");
 /// `org_id/email` → `user_id` (email claims: one member per normalized email per org).
 pub(crate) const MEMBER_EMAIL_CLAIMS: Table = TableDefinition::new("member_email_claims");
 
+/// `org_id/domain` → `OrgDomain` (an organization's domains, any state).
+pub(crate) const ORG_DOMAINS: Table = TableDefinition::new("org_domains");
+/// `domain` → `DomainClaim` (the one organization holding a verified domain).
+pub(crate) const DOMAIN_CLAIMS: Table = TableDefinition::new("domain_claims");
+
 /// Every table, created when the database is opened.
-pub(crate) const ALL_TABLES: [Table; 25] = [
+pub(crate) const ALL_TABLES: [Table; 27] = [
     USERS,
     USER_SUBS,
     ORGS,
@@ -89,6 +94,8 @@ pub(crate) const ALL_TABLES: [Table; 25] = [
     EXTERNAL_IDS,
     MEMBER_EMAIL_CLAIMS,
     META,
+    ORG_DOMAINS,
+    DOMAIN_CLAIMS,
 ];
 
 /// Store metadata (`format` → version).
@@ -141,6 +148,11 @@ pub(crate) fn member_emails(org: &OrgId, email: &str) -> String {
 /// `org_id/email/user_id`.
 pub(crate) fn member_email(org: &OrgId, email: &str, user: &UserId) -> String {
     format!("{}{user}", member_emails(org, email))
+}
+
+/// `org_id/domain` (a domain of an organization).
+pub(crate) fn org_domain(org: &OrgId, domain: &str) -> String {
+    join(org.as_str(), domain)
 }
 
 /// `org_id/email` (the email claim of a member).
