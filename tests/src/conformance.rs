@@ -24,6 +24,9 @@ use std::future::Future;
 use std::sync::Arc;
 use uuid::Uuid;
 
+mod domains;
+pub use domains::*;
+
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is a future (e.g. an `async`
 /// block or a call of an `async fn`) whose output converts to `Arc<dyn Store>`; it is awaited
 /// once per test, so each test gets the store it builds. With `skip_if = <bool expr>`, every test
@@ -89,6 +92,9 @@ macro_rules! store_conformance_tests {
             find_user_by_email_returns_the_oldest,
             link_user_subject_replaces_the_placeholder,
             remove_member_deletes_scim_record_and_claims,
+            domain_record_lifecycle,
+            domain_claim_has_one_winner,
+            domain_delete_releases_the_claim,
         );
     };
     (@cases $make:expr, $skip:expr; $($case:ident),* $(,)?) => {
