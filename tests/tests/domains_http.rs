@@ -336,10 +336,11 @@ async fn a_dns_failure_is_503_and_changes_nothing() {
         let (st, body) = api.verify(&a, "broken.example").await;
         assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(code(&body), "dns_unavailable");
-        let (_, list) = api.list(&a, &a.manager).await;
-        assert_eq!(list["items"][0]["state"], "pending");
-        assert_eq!(list["items"][0]["failed_checks"], 0);
-        assert_eq!(list["items"][0]["last_checked_at"], Value::Null);
+        let (st, list) = api.list(&a, &a.manager).await;
+        assert_eq!(st, StatusCode::OK, "{list}");
+        assert_eq!(list["items"][0]["state"], "pending", "{list}");
+        assert_eq!(list["items"][0]["failed_checks"], 0, "{list}");
+        assert_eq!(list["items"][0]["last_checked_at"], Value::Null, "{list}");
         dns.set_failing("_rollcall-challenge.broken.example", false);
     }
 }
