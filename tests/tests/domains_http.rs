@@ -289,6 +289,22 @@ async fn verify_claim_release_and_automatic_invitation() {
         assert_eq!(st, StatusCode::OK, "{m}");
         let (_, mine) = api.my_invitations(&carol).await;
         assert!(from_org(&mine, &a).is_empty(), "{mine}");
+        // Members are not domain managers.
+        let (st, body) = api.list(&a, &carol).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+        // Removed, Carol is not invited back by herself.
+        let carol_id = m["user_id"].as_str().unwrap().to_owned();
+        let (st, body) = s
+            .call(
+                Method::DELETE,
+                &format!("/orgs/{}/users/{carol_id}", a.id),
+                Some(&a.manager),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+        let (_, mine) = api.my_invitations(&carol).await;
+        assert!(from_org(&mine, &a).is_empty(), "{mine}");
         // A declined invitation is not offered again.
         let frank = s.token("frank@acme.example", None, true);
         let (_, mine) = api.my_invitations(&frank).await;
@@ -304,9 +320,6 @@ async fn verify_claim_release_and_automatic_invitation() {
         assert_eq!(st, StatusCode::OK);
         let (_, mine) = api.my_invitations(&frank).await;
         assert!(from_org(&mine, &a).is_empty(), "{mine}");
-        // Members are not domain managers.
-        let (st, body) = api.list(&a, &carol).await;
-        assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
 
         // Deleting releases the claim: the other organization can now verify.
         let (st, body) = api.delete(&a, "acme.example").await;

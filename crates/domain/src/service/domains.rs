@@ -337,8 +337,9 @@ impl Service {
     }
 
     /// `automatic_invitation`: the pending invitation a verified address of an enrolling domain
-    /// finds, made now if the person is not a member, has none pending, and has not declined one
-    /// (nor had one revoked) before. No email is sent. Returns the invitation it made.
+    /// finds, made now if the person is not a member, has none pending, and has not declined one,
+    /// had one revoked or accepted one before (a member who was removed, or left, is not invited
+    /// back by itself). No email is sent. Returns the invitation it made.
     pub(crate) async fn offer_domain_invitation(
         &self,
         caller: &Caller,
@@ -376,7 +377,9 @@ impl Service {
             i.is_open(now)
                 || matches!(
                     i.status,
-                    InvitationStatus::Declined | InvitationStatus::Revoked
+                    InvitationStatus::Declined
+                        | InvitationStatus::Revoked
+                        | InvitationStatus::Accepted
                 )
         });
         if refused {
