@@ -89,9 +89,12 @@ macro_rules! store_conformance_tests {
             scim_provision_accepts_pending_invitation,
             scim_update_moves_the_claims,
             scim_suspending_the_last_org_manager_is_refused,
-            find_user_by_email_returns_the_oldest,
+            users_by_email_oldest_first,
             link_user_subject_replaces_the_placeholder,
             remove_member_deletes_scim_record_and_claims,
+            link_member_moves_a_placeholders_membership_to_an_account,
+            link_member_conditions,
+            users_by_email_and_declined_links,
             domain_record_lifecycle,
             domain_claim_has_one_winner,
             domain_delete_releases_the_claim,
@@ -470,6 +473,7 @@ pub async fn user_upsert_is_keyed_by_subject(store: Arc<dyn Store>) {
         name: Some("Ada".into()),
         created_at: now(),
         provisioned_by: None,
+        link_declined_at: None,
     };
     assert_eq!(store.upsert_user(&first).await.unwrap(), first);
     assert_eq!(
@@ -486,6 +490,7 @@ pub async fn user_upsert_is_keyed_by_subject(store: Arc<dyn Store>) {
         name: Some("Ada L".into()),
         created_at: now(),
         provisioned_by: None,
+        link_declined_at: None,
     };
     let stored = store.upsert_user(&second).await.unwrap();
     assert_eq!(stored.id, first.id, "the existing id is kept");
@@ -3135,6 +3140,7 @@ pub fn placeholder_user(email: Email) -> User {
         name: Some("Provisioned Person".into()),
         created_at: now(),
         provisioned_by: None,
+        link_declined_at: None,
     }
 }
 
@@ -3167,6 +3173,7 @@ pub fn scim_record(org: &OrgId, user: &UserId, user_name: &str) -> ScimUser {
         created_at: t,
         updated_at: t,
         version: 1,
+        scim_id: None,
     }
 }
 
@@ -3259,19 +3266,10 @@ pub async fn scim_update_moves_a_placeholders_email(store: Arc<dyn Store>) {
         Some(moved.clone())
     );
     assert_eq!(
-        store
-            .find_user_by_email(new_email.normalized())
-            .await
-            .unwrap(),
+        oldest_owner(&store, new_email.normalized()).await,
         Some(moved.clone())
     );
-    assert_eq!(
-        store
-            .find_user_by_email(p.user.email.normalized())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(oldest_owner(&store, p.user.email.normalized()).await, None);
 
     // Linked meanwhile: the placeholder is gone, nothing is written.
     let linked = store
@@ -3391,10 +3389,7 @@ pub async fn scim_provision_creates_user_membership_and_record(store: Arc<dyn St
         Some(p.membership.clone())
     );
     assert_eq!(
-        store
-            .find_user_by_email(p.user.email.normalized())
-            .await
-            .unwrap(),
+        oldest_owner(&store, p.user.email.normalized()).await,
         Some(p.user.clone())
     );
     let mine = store
@@ -4087,7 +4082,7 @@ pub async fn scim_suspending_the_last_org_manager_is_refused(store: Arc<dyn Stor
 
 /// Users are found by normalized email; with several, the oldest; the index follows email
 /// changes.
-pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
+pub async fn users_by_email_oldest_first(store: Arc<dyn Store>) {
     let shared = email("shared");
     let t = now();
     let younger = User {
@@ -4098,13 +4093,11 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
         name: None,
         created_at: t,
         provisioned_by: None,
+        link_declined_at: None,
     };
     store.upsert_user(&younger).await.unwrap();
     assert_eq!(
-        store
-            .find_user_by_email(&format!(" {} ", shared.as_str().to_uppercase()))
-            .await
-            .unwrap(),
+        oldest_owner(&store, &format!(" {} ", shared.as_str().to_uppercase())).await,
         Some(younger.clone()),
         "normalized"
     );
@@ -4117,17 +4110,15 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
         name: Some("Older".into()),
         created_at: t - Duration::days(3),
         provisioned_by: None,
+        link_declined_at: None,
     };
     store.upsert_user(&older).await.unwrap();
     assert_eq!(
-        store.find_user_by_email(shared.normalized()).await.unwrap(),
+        oldest_owner(&store, shared.normalized()).await,
         Some(older.clone())
     );
     assert_eq!(
-        store
-            .find_user_by_email(email("nobody").normalized())
-            .await
-            .unwrap(),
+        oldest_owner(&store, email("nobody").normalized()).await,
         None
     );
 
@@ -4139,14 +4130,11 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
     let stored = store.upsert_user(&moved).await.unwrap();
     assert_eq!(stored, moved);
     assert_eq!(
-        store.find_user_by_email(shared.normalized()).await.unwrap(),
+        oldest_owner(&store, shared.normalized()).await,
         Some(younger)
     );
     assert_eq!(
-        store
-            .find_user_by_email(moved.email.normalized())
-            .await
-            .unwrap(),
+        oldest_owner(&store, moved.email.normalized()).await,
         Some(moved)
     );
 
@@ -4160,36 +4148,22 @@ pub async fn find_user_by_email_returns_the_oldest(store: Arc<dyn Store>) {
         name: None,
         created_at: t - Duration::days(30),
         provisioned_by: None,
+        link_declined_at: None,
     };
     store.upsert_user(&unverified).await.unwrap();
-    assert_eq!(
-        store
-            .find_user_by_email(claimed.normalized())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(oldest_owner(&store, claimed.normalized()).await, None);
     let verified = User {
         email_verified: true,
         ..unverified.clone()
     };
     assert_eq!(store.upsert_user(&verified).await.unwrap(), verified);
     assert_eq!(
-        store
-            .find_user_by_email(claimed.normalized())
-            .await
-            .unwrap(),
+        oldest_owner(&store, claimed.normalized()).await,
         Some(verified.clone())
     );
     // And losing the verification (a new unverified claim of the address) gives it up again.
     assert_eq!(store.upsert_user(&unverified).await.unwrap(), unverified);
-    assert_eq!(
-        store
-            .find_user_by_email(claimed.normalized())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(oldest_owner(&store, claimed.normalized()).await, None);
 }
 
 /// Linking a placeholder to the real subject: the old subject finds nothing, the new one finds
@@ -4221,10 +4195,7 @@ pub async fn link_user_subject_replaces_the_placeholder(store: Arc<dyn Store>) {
         Some(linked.clone())
     );
     assert_eq!(
-        store
-            .find_user_by_email(p.user.email.normalized())
-            .await
-            .unwrap(),
+        oldest_owner(&store, p.user.email.normalized()).await,
         Some(linked.clone())
     );
     assert_eq!(
@@ -4353,4 +4324,280 @@ pub async fn remove_member_deletes_scim_record_and_claims(store: Arc<dyn Store>)
         store.get_scim_user(fx.id(), &p.user.id).await.unwrap(),
         Some(back.record)
     );
+}
+
+// ====================================================================== linking
+
+/// A person's account (stored), not a placeholder.
+async fn stored_person(store: &Arc<dyn Store>, email: Email) -> User {
+    let u = User {
+        id: user_id(),
+        sub: format!("oidc|{}", uuid().simple()),
+        email,
+        email_verified: true,
+        name: Some("Person".into()),
+        created_at: now(),
+        provisioned_by: None,
+        link_declined_at: None,
+    };
+    store.upsert_user(&u).await.unwrap()
+}
+
+/// Linking moves the membership, the SCIM record (keeping the identity provider's id, found by
+/// an alias), every claim and what the placeholder owned to the account, and deletes the
+/// placeholder; removing the member later removes the alias too.
+pub async fn link_member_moves_a_placeholders_membership_to_an_account(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let org = fx.id();
+    let p = provisioned(org);
+    provision(&store, &p).await.unwrap();
+    let owned = pool_under(&fx.root, "Owned", &p.user.id);
+    store.create_pool(&owned, 100).await.unwrap();
+    let members_before = store.count_memberships(org).await.unwrap();
+    let person = stored_person(&store, p.user.email.clone()).await;
+
+    let moved = store
+        .link_member(&p.user, &p.membership, &person)
+        .await
+        .unwrap();
+    assert_eq!(moved.user_id, person.id);
+    assert_eq!(moved.version, p.membership.version + 1);
+    assert_eq!(
+        Membership {
+            user_id: p.user.id.clone(),
+            version: p.membership.version,
+            ..moved.clone()
+        },
+        p.membership,
+        "the same membership"
+    );
+    assert_eq!(store.get_membership(org, &p.user.id).await.unwrap(), None);
+    assert_eq!(
+        store.get_membership(org, &person.id).await.unwrap(),
+        Some(moved.clone())
+    );
+    let record = store
+        .get_scim_user(org, &person.id)
+        .await
+        .unwrap()
+        .expect("record moved");
+    assert_eq!(record.scim_id, Some(p.user.id.clone()));
+    assert_eq!(record.resource_id(), &p.user.id);
+    assert_eq!(record.resource, p.record.resource);
+    assert_eq!(store.get_scim_user(org, &p.user.id).await.unwrap(), None);
+    assert_eq!(
+        store.find_scim_alias(org, &p.user.id).await.unwrap(),
+        Some(person.id.clone())
+    );
+    assert_eq!(
+        store
+            .find_scim_user_by_user_name(org, &p.record.user_name_key())
+            .await
+            .unwrap()
+            .map(|r| r.user_id),
+        Some(person.id.clone())
+    );
+    let ext = p.membership.external_id.clone().unwrap();
+    assert_eq!(
+        store
+            .find_membership_by_external_id(org, &ext)
+            .await
+            .unwrap()
+            .map(|m| m.user_id),
+        Some(person.id.clone())
+    );
+    assert_eq!(
+        store
+            .find_membership_by_email(org, p.user.email.normalized())
+            .await
+            .unwrap()
+            .map(|m| m.user_id),
+        Some(person.id.clone())
+    );
+    assert_eq!(
+        store
+            .get_pool(org, &owned.id)
+            .await
+            .unwrap()
+            .map(|p| p.owner_id),
+        Some(person.id.clone())
+    );
+    assert_eq!(store.get_user(&p.user.id).await.unwrap(), None);
+    assert_eq!(store.get_user_by_sub(&p.user.sub).await.unwrap(), None);
+    assert_eq!(store.count_memberships(org).await.unwrap(), members_before);
+    let mine = store
+        .list_user_memberships(&person.id, &PageRequest::first(50))
+        .await
+        .unwrap();
+    assert_eq!(mine.items, vec![moved.clone()]);
+    // The claims are the account's now: the account's own writes keep them.
+    let renamed = updated(&moved, |m| m.name = Some("Renamed".into()));
+    store.write_membership(&renamed).await.unwrap();
+    // The same link again: the placeholder is gone.
+    assert_eq!(
+        conflict_of(store.link_member(&p.user, &p.membership, &person).await),
+        Conflict::Stale
+    );
+    // Removal takes the alias with the record.
+    store
+        .remove_member(&after_of(&renamed), &fx.owner.user_id)
+        .await
+        .unwrap();
+    assert_eq!(store.find_scim_alias(org, &p.user.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_membership_by_email(org, p.user.email.normalized())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Linking writes nothing when a condition fails: a stale membership, a target that is a
+/// placeholder, missing or already a member, a placeholder of another organization.
+pub async fn link_member_conditions(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let org = fx.id();
+    let p = provisioned(org);
+    provision(&store, &p).await.unwrap();
+    let person = stored_person(&store, p.user.email.clone()).await;
+    let unchanged = || async {
+        assert_eq!(
+            store.get_membership(org, &p.user.id).await.unwrap(),
+            Some(p.membership.clone())
+        );
+        assert_eq!(
+            store.get_user(&p.user.id).await.unwrap(),
+            Some(p.user.clone())
+        );
+        assert_eq!(store.find_scim_alias(org, &p.user.id).await.unwrap(), None);
+    };
+    // A membership read before a change.
+    let stale = Membership {
+        version: p.membership.version + 1,
+        ..p.membership.clone()
+    };
+    assert_eq!(
+        conflict_of(store.link_member(&p.user, &stale, &person).await),
+        Conflict::Stale
+    );
+    unchanged().await;
+    // To another placeholder, or to an account that is not stored.
+    let other = provisioned(org);
+    provision(&store, &other).await.unwrap();
+    assert_eq!(
+        conflict_of(store.link_member(&p.user, &p.membership, &other.user).await),
+        Conflict::Stale
+    );
+    let ghost = User {
+        id: user_id(),
+        ..person.clone()
+    };
+    assert_eq!(
+        conflict_of(store.link_member(&p.user, &p.membership, &ghost).await),
+        Conflict::Stale
+    );
+    unchanged().await;
+    // To an account already a member of the organization.
+    let member = stored_person(&store, email("member")).await;
+    store
+        .write_membership(&MembershipWrite::Create(membership(
+            org,
+            &member.id,
+            member.email.clone(),
+            vec![],
+        )))
+        .await
+        .unwrap();
+    assert_eq!(
+        conflict_of(store.link_member(&p.user, &p.membership, &member).await),
+        Conflict::MembershipExists
+    );
+    unchanged().await;
+    // A placeholder the organization did not provision (claimed for another org).
+    let elsewhere = new_org(&store).await;
+    let foreign = User {
+        provisioned_by: Some(elsewhere.id().clone()),
+        ..p.user.clone()
+    };
+    assert_eq!(
+        conflict_of(store.link_member(&foreign, &p.membership, &person).await),
+        Conflict::Stale
+    );
+    unchanged().await;
+}
+
+/// The owners of an address, oldest first and bounded; a declined placeholder is marked and
+/// stays listed; declining a placeholder that changed is stale.
+pub async fn users_by_email_and_declined_links(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let shared = email("shared");
+    let mut placeholders = Vec::new();
+    for _ in 0..3 {
+        let mut p = provisioned(fx.id());
+        p.user.email = shared.clone();
+        p.membership.email = shared.clone();
+        // One member per email per org: each in its own organization.
+        let org = new_org(&store).await;
+        p.user.provisioned_by = Some(org.id().clone());
+        p.membership.org_id = org.id().clone();
+        p.record.org_id = org.id().clone();
+        provision(&store, &p).await.unwrap();
+        placeholders.push(p.user);
+    }
+    let person = stored_person(&store, shared.clone()).await;
+    let upper = shared.as_str().to_uppercase();
+    let all = store
+        .list_users_by_email(Email::parse(&upper).unwrap().normalized(), 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = all.iter().map(|u| u.id.clone()).collect();
+    let mut want: Vec<_> = placeholders.iter().map(|u| u.id.clone()).collect();
+    want.push(person.id.clone());
+    assert_eq!(ids, want, "oldest first");
+    assert_eq!(
+        store
+            .list_users_by_email(shared.normalized(), 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .list_users_by_email(email("nobody").normalized(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let at = now();
+    let declined = store.decline_link(&placeholders[0], at).await.unwrap();
+    assert_eq!(declined.link_declined_at, Some(at));
+    assert_eq!(
+        store.get_user(&placeholders[0].id).await.unwrap(),
+        Some(declined.clone())
+    );
+    assert_eq!(
+        store
+            .list_users_by_email(shared.normalized(), 10)
+            .await
+            .unwrap()[0],
+        declined
+    );
+    // A person's account is not a placeholder to decline.
+    assert_eq!(
+        conflict_of(store.decline_link(&person, at).await),
+        Conflict::Stale
+    );
+}
+
+/// The oldest owner of an address (the first of [`Store::list_users_by_email`]).
+async fn oldest_owner(store: &Arc<dyn Store>, email: &str) -> Option<User> {
+    store
+        .list_users_by_email(email, 1)
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
 }

@@ -258,3 +258,181 @@ async fn one_member_per_email_per_organization() {
         assert_eq!(r.body["emails"][0]["value"], "other@one.test", "{}", r.body);
     }
 }
+
+/// The SCIM resource as `t`'s identity provider reads it.
+async fn scim_get(s: &TestServer, t: &ScimOrgSetup, id: &str) -> (StatusCode, Value) {
+    let r = s
+        .scim(
+            Method::GET,
+            &format!("/Users/{id}"),
+            Some(&t.scim_token),
+            None,
+        )
+        .await;
+    (r.status, r.body)
+}
+
+/// A new account's first sign-in with the address verified takes every organization's
+/// provisioned membership; each identity provider keeps the id it knows.
+#[tokio::test]
+async fn a_new_account_takes_every_organizations_provisioned_membership() {
+    for s in servers().await {
+        let a = s.scim_org("owner@a-org.test", "A").await;
+        let b = s.scim_org("owner@b-org.test", "B").await;
+        let in_a = provision(&s, &a, user("carol@c.test")).await;
+        let in_b = provision(&s, &b, user("carol@c.test")).await;
+        assert_ne!(in_a, in_b);
+
+        // An unverified claim of the address takes nothing.
+        let squatter = s.token_with_subject("evil|carol", "carol@c.test", false);
+        assert!(orgs_of(&s, &squatter).await.is_empty());
+
+        let carol = s.token_with_subject("idp|carol", "carol@c.test", true);
+        let mut orgs = orgs_of(&s, &carol).await;
+        orgs.sort();
+        let mut both = vec![a.org.clone(), b.org.clone()];
+        both.sort();
+        assert_eq!(orgs, both, "both organizations' memberships are hers");
+        let carol_id = my_id(&s, &carol).await;
+
+        // Each identity provider still finds the member by its own id, and by userName.
+        for (t, id) in [(&a, &in_a), (&b, &in_b)] {
+            let (st, r) = scim_get(&s, t, id).await;
+            assert_eq!(st, StatusCode::OK, "{r}");
+            assert_eq!(r["id"], json!(id), "{r}");
+            assert_eq!(
+                r["meta"]["location"]
+                    .as_str()
+                    .map(|l| l.ends_with(id.as_str())),
+                Some(true)
+            );
+            let found = s
+                .scim(
+                    Method::GET,
+                    "/Users?filter=userName%20eq%20%22carol%40c.test%22",
+                    Some(&t.scim_token),
+                    None,
+                )
+                .await;
+            assert_eq!(
+                found.body["Resources"][0]["id"],
+                json!(id),
+                "{}",
+                found.body
+            );
+        }
+        // B's identity provider deactivates her in B: she is suspended in B only.
+        let r = s
+            .scim(
+                Method::PATCH,
+                &format!("/Users/{in_b}"),
+                Some(&b.scim_token),
+                Some(json!({"schemas": [PATCH_OP], "Operations": [
+                    {"op": "replace", "path": "active", "value": false}
+                ]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let (st, _) = s
+            .call(Method::GET, &format!("/orgs/{}", b.org), Some(&carol), None)
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, _) = s
+            .call(Method::GET, &format!("/orgs/{}", a.org), Some(&carol), None)
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        // B removes her: she stays in A, and her account is untouched.
+        let r = s
+            .scim(
+                Method::DELETE,
+                &format!("/Users/{in_b}"),
+                Some(&b.scim_token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        assert_eq!(scim_get(&s, &b, &in_b).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(orgs_of(&s, &carol).await, vec![a.org.clone()]);
+        assert_eq!(my_id(&s, &carol).await, carol_id);
+    }
+}
+
+/// An account that already exists is asked: the provisioned membership waits in
+/// `/me/invitations` until the person accepts it (or declines it); nobody else can take it.
+#[tokio::test]
+async fn an_existing_account_consents_to_a_provisioned_membership() {
+    for s in servers().await {
+        let victor = s.token_with_subject("idp|victor", "victor@v.test", true);
+        let victor_id = my_id(&s, &victor).await;
+        let b = s.scim_org("owner@b-org.test", "B").await;
+        let provisioned = provision(&s, &b, user("victor@v.test")).await;
+
+        let (st, mine) = s
+            .call(Method::GET, "/me/invitations", Some(&victor), None)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{mine}");
+        let offer = mine["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["kind"] == "provisioned_membership")
+            .cloned()
+            .unwrap_or_else(|| panic!("offered: {mine}"));
+        assert_eq!(offer["id"], json!(provisioned), "{offer}");
+        assert_eq!(offer["org_id"], json!(b.org));
+        assert_eq!(offer["org_name"], "B");
+        assert_eq!(offer["status"], "pending");
+        assert!(orgs_of(&s, &victor).await.is_empty(), "not before consent");
+
+        let accept = format!("/me/invitations/{provisioned}/accept");
+        let decline = format!("/me/invitations/{provisioned}/decline");
+        // Nobody else: another verified person, or victor unverified.
+        let eve = s.token_with_subject("idp|eve", "eve@e.test", true);
+        let (st, body) = s.call(Method::POST, &accept, Some(&eve), None).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{body}");
+        let (st, body) = s.call(Method::POST, &decline, Some(&eve), None).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{body}");
+        let unverified = s.token_with_subject("idp|victor", "victor@v.test", false);
+        let (st, body) = s.call(Method::POST, &accept, Some(&unverified), None).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["error"]["code"], "email_not_verified", "{body}");
+
+        // Declined: shown as such, still not a member; accepting later is possible.
+        let (st, body) = s.call(Method::POST, &decline, Some(&victor), None).await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "declined", "{body}");
+        assert!(orgs_of(&s, &victor).await.is_empty());
+        let (st, member) = s.call(Method::POST, &accept, Some(&victor), None).await;
+        assert_eq!(st, StatusCode::OK, "{member}");
+        assert_eq!(member["user_id"], json!(victor_id), "{member}");
+        assert_eq!(orgs_of(&s, &victor).await, vec![b.org.clone()]);
+        let (st, body) = s.call(Method::POST, &accept, Some(&victor), None).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "used: {body}");
+        let (_, mine) = s
+            .call(Method::GET, "/me/invitations", Some(&victor), None)
+            .await;
+        assert!(
+            !mine.to_string().contains("provisioned_membership"),
+            "no longer offered: {mine}"
+        );
+
+        // B's identity provider keeps its id; its writes change B's membership only, never the
+        // person's account.
+        let (st, r) = scim_get(&s, &b, &provisioned).await;
+        assert_eq!(st, StatusCode::OK, "{r}");
+        assert_eq!(r["id"], json!(provisioned));
+        let r = s
+            .scim(
+                Method::PUT,
+                &format!("/Users/{provisioned}"),
+                Some(&b.scim_token),
+                Some(user("mallory@evil.test")),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let (_, me) = s.call(Method::GET, "/me", Some(&victor), None).await;
+        assert_eq!(me["user"]["email"], "victor@v.test", "{me}");
+        let mallory = s.token_with_subject("evil|mallory", "mallory@evil.test", true);
+        assert!(orgs_of(&s, &mallory).await.is_empty());
+    }
+}

@@ -47,6 +47,9 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "close_invitation",
             "find_invite_link_by_token",
             "join_with_link",
+            // Accepting or declining a membership provisioned for the caller's address.
+            "link_member",
+            "decline_link",
         ],
     ),
     (
@@ -118,10 +121,10 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             // GET /Users/{id}, and the read before PUT, PATCH and DELETE.
             "get_membership",
             "get_scim_user",
+            "find_scim_alias",
             // POST /Users.
             "get_org",
             "find_membership_by_email",
-            "find_user_by_email",
             "find_pending_invitation",
             "list_pools",
             "provision_scim_member",
@@ -142,13 +145,17 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
 ];
 
 /// Store methods of `identify`, called by every route with `RouteAuth::Jwt`: the user by subject,
-/// and on first sight of a subject with a verified email, the SCIM-provisioned placeholder user
-/// with that email, linked to the subject.
+/// and on first sight of a subject with a verified email, the placeholders organizations
+/// provisioned for that address: the oldest becomes the account, the others' memberships move to
+/// it.
 const IDENTIFY: &[&str] = &[
     "get_user_by_sub",
     "upsert_user",
-    "find_user_by_email",
+    "list_users_by_email",
     "link_user_subject",
+    "get_membership",
+    "get_user",
+    "link_member",
 ];
 
 /// What each Store method of crates/store-dynamodb does to the table, as IAM sees it: actions on
@@ -252,7 +259,26 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     ),
     // Put the token and its hash copy (condition: they still exist).
     ("record_scim_token_use", &["PutItem"], &[]),
-    ("find_user_by_email", &[], &["GSI2"]),
+    ("list_users_by_email", &[], &["GSI2"]),
+    // The SCIM record (GetItem) and what the placeholder owns (GSI3), then one transaction: the
+    // placeholder and its subject deleted, the account checked, the membership and record
+    // re-keyed (Delete + Put), the claims moved and the alias put, owned items reassigned
+    // (Update), pool references (Put).
+    (
+        "link_member",
+        &[
+            "GetItem",
+            "PutItem",
+            "DeleteItem",
+            "UpdateItem",
+            "ConditionCheckItem",
+        ],
+        &["GSI3"],
+    ),
+    // The alias item.
+    ("find_scim_alias", &["GetItem"], &[]),
+    // Put the placeholder (condition: its subject) and its subject claim copy.
+    ("decline_link", &["PutItem"], &[]),
     // Put the user with its subject (condition: old subject), Delete the old subject claim,
     // Put the new one.
     ("link_user_subject", &["PutItem", "DeleteItem"], &[]),

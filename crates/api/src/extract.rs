@@ -239,6 +239,16 @@ impl PathIds {
             .map_err(|_| not_found("invitation_not_found", "No such invitation"))
     }
 
+    /// `{inv}` of `/me/invitations/{inv}/…`: an invitation (`inv_…`) or a provisioned membership
+    /// (`usr_…`, the placeholder's id).
+    pub fn invitation_or_provisioned(&self) -> Result<Offer, ApiError> {
+        let raw = self.raw("inv");
+        if let Ok(id) = UserId::parse(raw) {
+            return Ok(Offer::Provisioned(id));
+        }
+        self.invitation().map(Offer::Invitation)
+    }
+
     /// `{lnk}`.
     pub fn link(&self) -> Result<InviteLinkId, ApiError> {
         InviteLinkId::parse(self.raw("lnk"))
@@ -260,4 +270,13 @@ impl PathIds {
     pub fn domain(&self) -> &str {
         self.raw("domain")
     }
+}
+
+/// What `/me/invitations/{inv}/accept|decline` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offer {
+    /// An email invitation.
+    Invitation(InvitationId),
+    /// A membership an organization provisioned for the caller's address.
+    Provisioned(UserId),
 }

@@ -10,6 +10,7 @@ use rollcall_domain::page::Page;
 use rollcall_domain::role::Assignment;
 use rollcall_domain::service::{
     InvitationPreview, InviteOutcome, InviteResult, MeView, MyInvitation, MyMembership, OrgView,
+    ProvisionedMembership,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -222,6 +223,8 @@ pub struct ResentInvitationView {
 /// An item of `GET /me/invitations`: the invitation and its organization's name.
 #[derive(Debug, Clone, Serialize)]
 pub struct MyInvitationView {
+    /// `invitation`.
+    pub kind: &'static str,
     /// The invitation.
     #[serde(flatten)]
     pub invitation: InvitationView,
@@ -233,10 +236,66 @@ impl MyInvitationView {
     /// The item at `now`.
     pub fn new(m: MyInvitation, now: Timestamp) -> Self {
         MyInvitationView {
+            kind: "invitation",
             invitation: InvitationView::new(m.invitation, now),
             org_name: m.org_name,
         }
     }
+}
+
+/// A membership an organization provisioned (over SCIM) for the caller's address, waiting for
+/// their consent: an item of `GET /me/invitations`, and the answer of its decline.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvisionedMembershipView {
+    /// `provisioned_membership`.
+    pub kind: &'static str,
+    /// What accept and decline name (`usr_…`, the organization's own id for the provisioned
+    /// person, never the caller's account id).
+    pub id: UserId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// Organization name.
+    pub org_name: String,
+    /// The address the organization provisioned.
+    pub email: String,
+    /// The name the organization gave.
+    pub name: Option<String>,
+    /// Roles the membership holds.
+    pub assignments: Vec<Assignment>,
+    /// `pending`, or `declined` once the caller declined it (they may still accept).
+    pub status: &'static str,
+    /// When it was provisioned.
+    pub created_at: Timestamp,
+}
+
+impl From<ProvisionedMembership> for ProvisionedMembershipView {
+    fn from(p: ProvisionedMembership) -> Self {
+        ProvisionedMembershipView {
+            kind: "provisioned_membership",
+            id: p.id,
+            org_id: p.membership.org_id,
+            org_name: p.org_name,
+            email: p.membership.email.as_str().to_owned(),
+            name: p.membership.name,
+            assignments: p.membership.assignments,
+            status: if p.declined_at.is_some() {
+                "declined"
+            } else {
+                "pending"
+            },
+            created_at: p.membership.created_at,
+        }
+    }
+}
+
+/// An item of `GET /me/invitations`: an invitation, or a provisioned membership.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum MyInvitationItem {
+    /// An email invitation.
+    Invitation(MyInvitationView),
+    /// A membership provisioned for the caller's address.
+    Provisioned(ProvisionedMembershipView),
 }
 
 /// An error inside a successful response (a bulk-invite entry).

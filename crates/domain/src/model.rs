@@ -32,6 +32,10 @@ pub struct User {
     /// placeholders were scoped to an organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provisioned_by: Option<OrgId>,
+    /// For a placeholder: when the owner of its address (an account that already existed)
+    /// declined to take its membership; it is then not linked at a sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_declined_at: Option<Timestamp>,
 }
 
 /// Organization settings (spec §6).
@@ -383,12 +387,22 @@ pub struct ScimUser {
     pub updated_at: Timestamp,
     /// Optimistic-concurrency counter.
     pub version: u64,
+    /// The `id` the identity provider knows this member by, when it is not `user_id`: the id of
+    /// the placeholder the organization provisioned, kept when the membership moved to the
+    /// person's account at linking (see `Store::link_member`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim_id: Option<UserId>,
 }
 
 impl ScimUser {
     /// The case-insensitive key userName uniqueness is enforced on.
     pub fn user_name_key(&self) -> String {
         user_name_key(&self.user_name)
+    }
+
+    /// The SCIM `id` of the member: [`ScimUser::scim_id`], else the user id.
+    pub fn resource_id(&self) -> &UserId {
+        self.scim_id.as_ref().unwrap_or(&self.user_id)
     }
 }
 

@@ -391,16 +391,43 @@ pub trait Store: Send + Sync {
     // org): every write that creates a membership or changes its email (accept, join, SCIM
     // provisioning and updates, `write_membership`) fails with [`Conflict::MemberEmailTaken`]
     // when another member holds it; a removal releases it.
-    /// The user who owns the address `email` normalizes to ([`User::owns_email`]: verified, or a
-    /// placeholder; an unverified claim is never indexed), from a global index on the normalized
-    /// email; when several users own an address, the oldest by `created_at`.
-    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Replaces a placeholder user's subject with the real one at first sign-in with the email
     /// verified: stores `user` (its other fields as given) with `new_sub` and `email_verified`
     /// set and `provisioned_by` cleared (it is a person's account from now on), and returns it; the old subject finds nothing
     /// any more. Conditions: the stored user still has `user.sub` ([`Conflict::Stale`]); no user
     /// has `new_sub` yet (else [`Conflict::Stale`] too: the caller re-reads by subject).
     async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User>;
+    /// The users who own the address `email` normalizes to ([`User::owns_email`]), oldest first,
+    /// at most `limit`, from a global index on the normalized email (an unverified claim is never
+    /// indexed): the placeholders the organizations provisioned for it and the person's account.
+    async fn list_users_by_email(&self, email: &str, limit: usize) -> StoreResult<Vec<User>>;
+    /// Moves a placeholder's membership to a person's account, in one transaction: `member` (the
+    /// membership of `placeholder` in the organization that provisioned it, matched on version)
+    /// becomes `to`'s membership with the same contents (`user_id` = `to.id`, version + 1); its
+    /// SCIM record moves with it, keeping the SCIM id the identity provider knows (`scim_id` =
+    /// the placeholder's id, or the one it already kept), and an alias from that id to `to.id`
+    /// is written ([`Store::find_scim_alias`]); its userName, externalId and email claims now
+    /// name `to`; what the placeholder owns in the organization (pools, invite links, pending
+    /// invitations it inherited) is `to`'s; the placeholder user, its subject and its email
+    /// index entry are deleted. Returns the new membership. Conditions: the placeholder is
+    /// stored as given, is a placeholder, and `member` is its membership of
+    /// `placeholder.provisioned_by` at `member.version` ([`Conflict::Stale`]); `to` is stored and
+    /// not a placeholder ([`Conflict::Stale`]); `to` has no membership in the organization
+    /// ([`Conflict::MembershipExists`]).
+    async fn link_member(
+        &self,
+        placeholder: &User,
+        member: &Membership,
+        to: &User,
+    ) -> StoreResult<Membership>;
+    /// The user whose SCIM record the identity provider knows by `id` in `org`, when that member
+    /// was a placeholder since linked to a person's account ([`Store::link_member`]); the alias
+    /// goes with the membership.
+    async fn find_scim_alias(&self, org: &OrgId, id: &UserId) -> StoreResult<Option<UserId>>;
+    /// Records that the owner of a placeholder's address declined its membership: stores
+    /// `placeholder` with `link_declined_at` = `at` and returns it. Condition: the placeholder is
+    /// stored as given ([`Conflict::Stale`]).
+    async fn decline_link(&self, placeholder: &User, at: Timestamp) -> StoreResult<User>;
     /// Provisions a member in one transaction: creates `new_user` when given (a placeholder not
     /// yet stored; subject uniqueness as in [`Store::upsert_user`], a taken subject or id is
     /// [`Conflict::Stale`]), applies the membership write, writes the SCIM record (which must not

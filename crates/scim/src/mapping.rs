@@ -15,6 +15,7 @@
 
 use chrono::SecondsFormat;
 use rollcall_domain::email::Email;
+use rollcall_domain::ids::UserId;
 use rollcall_domain::model::{MemberStatus, Membership, ScimUser, Timestamp};
 use rollcall_domain::service::validate::{self, MAX_PERSON_NAME_LEN};
 use serde_json::{Map, Value, json};
@@ -261,8 +262,18 @@ fn derived_resource(m: &Membership) -> Map<String, Value> {
 }
 
 /// The location of a member's resource under `base` (`…/scim/v2`).
-pub fn location(base: &str, m: &Membership) -> String {
-    format!("{}/Users/{}", base.trim_end_matches('/'), m.user_id)
+pub fn location(base: &str, m: &Membership, scim: Option<&ScimUser>) -> String {
+    format!(
+        "{}/Users/{}",
+        base.trim_end_matches('/'),
+        resource_id(m, scim)
+    )
+}
+
+/// The SCIM `id` of a member: the id its SCIM record keeps (a linked placeholder's), else the
+/// user id.
+pub fn resource_id<'a>(m: &'a Membership, scim: Option<&'a ScimUser>) -> &'a UserId {
+    scim.map_or(&m.user_id, ScimUser::resource_id)
 }
 
 /// The full User resource of a member: its SCIM record (or the derived resource) with `id`,
@@ -275,7 +286,7 @@ pub fn to_resource(m: &Membership, scim: Option<&ScimUser>, base: &str) -> Value
     if let Some(s) = scim {
         obj.insert("userName".into(), json!(s.user_name));
     }
-    obj.insert("id".into(), json!(m.user_id.as_str()));
+    obj.insert("id".into(), json!(resource_id(m, scim).as_str()));
     match &m.external_id {
         Some(x) => {
             obj.insert("externalId".into(), json!(x));
@@ -297,7 +308,7 @@ pub fn to_resource(m: &Membership, scim: Option<&ScimUser>, base: &str) -> Value
             "resourceType": "User",
             "created": timestamp(&m.created_at),
             "lastModified": timestamp(&last_modified),
-            "location": location(base, m),
+            "location": location(base, m, scim),
         }),
     );
     Value::Object(obj)
@@ -387,6 +398,7 @@ mod tests {
             created_at: m.created_at,
             updated_at: m.updated_at,
             version: 1,
+            scim_id: None,
         };
         let r = to_resource(&m, Some(&record), "/scim/v2");
         assert!(r.get("active").is_none(), "{r}");

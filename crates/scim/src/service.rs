@@ -2,7 +2,8 @@
 //! replace, patch and delete the organization's Users (its members, see [`crate::mapping`]).
 //!
 //! Store calls per request (besides the token lookup every request makes):
-//! - `GET /Users/{id}`: 2 key lookups, in parallel (membership and SCIM record).
+//! - `GET /Users/{id}`: 3 key lookups, in parallel (membership, SCIM record, SCIM id alias); 2 more
+//!   for a member whose placeholder linked to a person's account (found by the alias).
 //! - `GET /Users` without filter: the member counter, one page of members, one batch read of
 //!   their SCIM records. `startIndex` is mapped to a store cursor by a small cache filled by the
 //!   previous page ([`ScimService`] keeps it per process), so importing N users with pages of 100
@@ -226,13 +227,28 @@ impl ScimService {
         id: &str,
     ) -> Result<(Membership, Option<ScimUser>), ScimError> {
         let user = UserId::parse(id.trim()).map_err(|_| not_found(id))?;
-        let (m, s) = futures_util::future::join(
+        let (m, s, alias) = futures_util::future::join3(
             self.store.get_membership(&org.org_id, &user),
             self.store.get_scim_user(&org.org_id, &user),
+            self.store.find_scim_alias(&org.org_id, &user),
         )
         .await;
-        let m = m.map_err(store_error)?.ok_or_else(|| not_found(id))?;
-        Ok((m, s.map_err(store_error)?))
+        let (m, s) = (m.map_err(store_error)?, s.map_err(store_error)?);
+        match (m, alias.map_err(store_error)?) {
+            // A member the identity provider knows by another id (a linked placeholder's) is
+            // found by that id only.
+            (Some(m), _) if s.as_ref().is_none_or(|r| r.resource_id() == &user) => Ok((m, s)),
+            (_, Some(linked)) => {
+                let (m, s) = futures_util::future::join(
+                    self.store.get_membership(&org.org_id, &linked),
+                    self.store.get_scim_user(&org.org_id, &linked),
+                )
+                .await;
+                let m = m.map_err(store_error)?.ok_or_else(|| not_found(id))?;
+                Ok((m, s.map_err(store_error)?))
+            }
+            _ => Err(not_found(id)),
+        }
     }
 
     /// `GET /Users/{id}`.
@@ -296,6 +312,7 @@ impl ScimService {
                 name: fields.name.clone(),
                 created_at: now,
                 provisioned_by: Some(org_id.clone()),
+                link_declined_at: None,
             };
             let new_user = Some(user.clone());
             let accepts = pending
@@ -350,6 +367,7 @@ impl ScimService {
                 created_at: now,
                 updated_at: now,
                 version: 1,
+                scim_id: None,
             };
             let write = MembershipWrite::Create(membership.clone());
             match self
@@ -518,6 +536,7 @@ impl ScimService {
             created_at: record.as_ref().map_or(before.created_at, |r| r.created_at),
             updated_at: now,
             version: record.as_ref().map_or(1, |r| r.version + 1),
+            scim_id: record.as_ref().and_then(|r| r.scim_id.clone()),
         };
         let write = MembershipWrite::Update {
             before: before.clone(),
@@ -553,14 +572,9 @@ impl ScimService {
     /// invitations to another active organization manager (as `DELETE /orgs/{org}/users/{usr}`
     /// does); 409 when there is none.
     pub async fn delete_user(&self, org: &ScimOrg, id: &str) -> Result<(), ScimError> {
-        let user = UserId::parse(id.trim()).map_err(|_| not_found(id))?;
         for _ in 0..RETRIES {
-            let member = self
-                .store
-                .get_membership(&org.org_id, &user)
-                .await
-                .map_err(store_error)?
-                .ok_or_else(|| not_found(id))?;
+            let (member, _) = self.load(org, id).await?;
+            let user = member.user_id.clone();
             let Some(successor) = self.other_org_manager(&org.org_id, &user).await? else {
                 return Err(ScimError::new(
                     409,

@@ -344,6 +344,12 @@ pub fn external_id_claim(org: &OrgId, external_id: &str) -> (String, String) {
     (org_pk(org), format!("EXTID#{external_id}"))
 }
 
+/// `ORG#org` / `SCIMID#usr`: a SCIM id alias (`target` = the user whose record the identity
+/// provider knows by that id: a placeholder linked to a person's account).
+pub fn scim_alias(org: &OrgId, id: &UserId) -> (String, String) {
+    (org_pk(org), format!("SCIMID#{id}"))
+}
+
 /// `ORG#org` / `MEMAIL#<normalized email>`: email claim of a membership (`target` = the user
 /// id): one member per email per organization.
 pub fn member_email_claim(org: &OrgId, email: &str) -> (String, String) {

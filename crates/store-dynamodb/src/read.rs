@@ -85,6 +85,21 @@ impl DynamoStore {
         index: keys::Index,
         partition: &str,
     ) -> StoreResult<Option<Item>> {
+        Ok(self
+            .query_first_n(index, partition, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The first `n` items of an index partition, in sort order, in one Query (eventually
+    /// consistent).
+    pub(crate) async fn query_first_n(
+        &self,
+        index: keys::Index,
+        partition: &str,
+        n: usize,
+    ) -> StoreResult<Vec<Item>> {
         let mut e = Expr::new();
         let kc = key_condition(&mut e, Some(index), partition, "");
         self.counts.query.fetch_add(1, Relaxed);
@@ -96,17 +111,11 @@ impl DynamoStore {
             .key_condition_expression(kc)
             .set_expression_attribute_names(e.names_opt())
             .set_expression_attribute_values(e.values_opt())
-            .limit(1)
+            .limit(i32::try_from(n.clamp(1, 1000)).unwrap_or(1000))
             .send()
             .await
             .map_err(|e| errors::service("Query", &e))?;
-        Ok(r.items.and_then(|mut v| {
-            if v.is_empty() {
-                None
-            } else {
-                Some(v.swap_remove(0))
-            }
-        }))
+        Ok(r.items.unwrap_or_default())
     }
 
     /// One page of a list: a single Query when unfiltered; with a filter, up to

@@ -172,6 +172,13 @@ fn take_claim(k: (String, String), user: &UserId, taken: Conflict) -> Action {
         .or(taken)
 }
 
+/// Moves the claim at `k` from `from` to `to`: condition held by `from`, else [`Conflict::Stale`].
+fn move_claim(k: (String, String), from: &UserId, to: &UserId) -> Action {
+    let was = s(from.as_str());
+    Action::put(item::user_claim_item(k, to))
+        .when(|e| format!("{} = {}", e.name(keys::TARGET), e.val(was)))
+}
+
 /// Releases `user`'s claim at `k` (a no-op when absent); [`Conflict::Stale`] if another holds it.
 fn release_claim(k: (String, String), user: &UserId) -> Action {
     let me = s(user.as_str());
@@ -1014,6 +1021,9 @@ impl Store for DynamoStore {
                 keys::user_name_claim(org, &r.user_name_key()),
                 user,
             ));
+            if let Some(alias) = &r.scim_id {
+                removal.push(Action::delete(key(keys::scim_alias(org, alias))));
+            }
         }
         if let Some(x) = &member.external_id {
             removal.push(release_claim(keys::external_id_claim(org, x), user));
@@ -1447,13 +1457,6 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let email = normalize_email(email);
-        let partition = keys::user_email_partition(&email);
-        let user: Option<User> = decode(self.query_first(keys::GSI2, &partition).await?)?;
-        Ok(user.filter(|u| u.owns_email() && u.email.normalized() == email))
-    }
-
     async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User> {
         if new_sub == user.sub {
             return conflict(Conflict::Stale);
@@ -1476,6 +1479,138 @@ impl Store for DynamoStore {
         ])
         .await?;
         Ok(linked)
+    }
+
+    async fn list_users_by_email(&self, email: &str, limit: usize) -> StoreResult<Vec<User>> {
+        let email = normalize_email(email);
+        let partition = keys::user_email_partition(&email);
+        let users: Vec<User> =
+            decode_all(&self.query_first_n(keys::GSI2, &partition, limit).await?)?;
+        Ok(users
+            .into_iter()
+            .filter(|u| u.owns_email() && u.email.normalized() == email)
+            .collect())
+    }
+
+    async fn link_member(
+        &self,
+        placeholder: &User,
+        member: &Membership,
+        to: &User,
+    ) -> StoreResult<Membership> {
+        let org = &member.org_id;
+        let from = &placeholder.id;
+        if !placeholder.is_placeholder_of(org) || &member.user_id != from || to.is_placeholder() {
+            return conflict(Conflict::Stale);
+        }
+        let (owned, record) = tokio::join!(
+            self.handover_groups(member, &to.id),
+            self.get_as::<ScimUser>(keys::scim_user(org, from))
+        );
+        let ((groups, _), record) = (owned?, record?);
+        let moved = Membership {
+            user_id: to.id.clone(),
+            version: member.version + 1,
+            ..member.clone()
+        };
+        let (v, old_sub, from_s) = (
+            member.version,
+            s(placeholder.sub.as_str()),
+            s(from.as_str()),
+        );
+        let prefix = s(rollcall_domain::model::PLACEHOLDER_SUB_PREFIX);
+        let mut core = vec![
+            // The placeholder as read (its subject), gone with its subject claim.
+            Action::delete(key(keys::user(from)))
+                .when(|e| format!("{} = {}", e.name("sub"), e.val(old_sub))),
+            Action::delete(key(keys::sub(&placeholder.sub)))
+                .when(|e| format!("{} = {}", e.name("id"), e.val(from_s))),
+            // The person's account exists and is not a placeholder.
+            Action::check(key(keys::user(&to.id))).when(|e| {
+                format!(
+                    "attribute_exists({}) AND NOT begins_with({}, {})",
+                    e.name(keys::PK),
+                    e.name("sub"),
+                    e.val(prefix)
+                )
+            }),
+            Action::delete(key(keys::membership(org, from))).when(|e| version_is(e, v)),
+            Action::put(item::membership_item(&moved)?)
+                .if_absent()
+                .or(Conflict::MembershipExists),
+            move_claim(
+                keys::member_email_claim(org, member.email.normalized()),
+                from,
+                &to.id,
+            ),
+        ];
+        if let Some(x) = &member.external_id {
+            core.push(move_claim(keys::external_id_claim(org, x), from, &to.id));
+        }
+        if let Some(r) = &record {
+            let scim_id = r.resource_id().clone();
+            let rv = r.version;
+            core.push(Action::delete(key(keys::scim_user(org, from))).when(|e| version_is(e, rv)));
+            let record = ScimUser {
+                user_id: to.id.clone(),
+                scim_id: Some(scim_id.clone()),
+                version: rv + 1,
+                ..r.clone()
+            };
+            core.push(Action::put(item::scim_user_item(&record)?).if_absent());
+            core.push(move_claim(
+                keys::user_name_claim(org, &r.user_name_key()),
+                from,
+                &to.id,
+            ));
+            core.push(Action::put(item::user_claim_item(
+                keys::scim_alias(org, &scim_id),
+                &to.id,
+            )));
+        }
+        let refs = ref_actions(
+            org,
+            item::pools_of(&moved.assignments),
+            &RefTarget::Member(to.id.clone()),
+        );
+        let size: usize = groups.iter().map(Vec::len).sum();
+        if size + core.len() <= MAX_TRANSACTION_ITEMS {
+            core.extend(groups.into_iter().flatten());
+            self.run_with_refs(core, refs).await?;
+        } else {
+            // Like a large removal: hand over in batches first, link last; repeating a failed
+            // call hands over what is left and links.
+            self.run_batched(groups, BATCH_ITEMS).await?;
+            self.run_with_refs(core, refs).await?;
+        }
+        Ok(moved)
+    }
+
+    async fn decline_link(&self, placeholder: &User, at: Timestamp) -> StoreResult<User> {
+        if !placeholder.is_placeholder() {
+            return conflict(Conflict::Stale);
+        }
+        let declined = User {
+            link_declined_at: Some(at),
+            ..placeholder.clone()
+        };
+        let sub = s(placeholder.sub.as_str());
+        self.run(vec![
+            Action::put(item::user_item(&declined)?)
+                .when(|e| format!("{} = {}", e.name("sub"), e.val(sub))),
+            Action::put(item::sub_item(&declined)?).if_present(),
+        ])
+        .await?;
+        Ok(declined)
+    }
+
+    async fn find_scim_alias(&self, org: &OrgId, id: &UserId) -> StoreResult<Option<UserId>> {
+        let found = self.get(keys::scim_alias(org, id)).await?;
+        found
+            .as_ref()
+            .and_then(|i| get_s(i, keys::TARGET))
+            .map(|t| UserId::parse(t).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
     }
 
     async fn provision_scim_member(

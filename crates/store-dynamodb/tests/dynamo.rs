@@ -232,6 +232,7 @@ async fn call_counts_per_method() {
         name: None,
         created_at: t,
         provisioned_by: None,
+        link_declined_at: None,
     };
     pin!(
         s,
@@ -656,6 +657,7 @@ async fn call_counts_per_method() {
         name: None,
         created_at: t,
         provisioned_by: Some(org.id.clone()),
+        link_declined_at: None,
     };
     let record = ScimUser {
         org_id: org.id.clone(),
@@ -665,6 +667,7 @@ async fn call_counts_per_method() {
         created_at: t,
         updated_at: t,
         version: 1,
+        scim_id: None,
     };
     pin!(
         s,
@@ -744,11 +747,12 @@ async fn call_counts_per_method() {
     .unwrap();
     pin!(
         s,
-        "find_user_by_email",
+        "list_users_by_email",
         calls(0, 1, 0, 0, 0, 0),
-        s.find_user_by_email(placeholder.email.normalized())
+        s.list_users_by_email(placeholder.email.normalized(), 20)
     )
     .unwrap()
+    .first()
     .unwrap();
     pin!(
         s,

@@ -61,6 +61,8 @@ pub(crate) const SCIM_USER_NAMES: Table = TableDefinition::new("scim_user_names"
 pub(crate) const EXTERNAL_IDS: Table = TableDefinition::new("external_ids");
 /// `org_id/email` → `user_id` (email claims: one member per normalized email per org).
 pub(crate) const MEMBER_EMAIL_CLAIMS: Table = TableDefinition::new("member_email_claims");
+/// `org_id/scim_id` → `user_id` (SCIM ids of linked placeholders: the member's user now).
+pub(crate) const SCIM_ALIASES: Table = TableDefinition::new("scim_aliases");
 
 /// `org_id/domain` → `OrgDomain` (an organization's domains, any state).
 pub(crate) const ORG_DOMAINS: Table = TableDefinition::new("org_domains");
@@ -68,7 +70,7 @@ pub(crate) const ORG_DOMAINS: Table = TableDefinition::new("org_domains");
 pub(crate) const DOMAIN_CLAIMS: Table = TableDefinition::new("domain_claims");
 
 /// Every table, created when the database is opened.
-pub(crate) const ALL_TABLES: [Table; 27] = [
+pub(crate) const ALL_TABLES: [Table; 28] = [
     USERS,
     USER_SUBS,
     ORGS,
@@ -93,6 +95,7 @@ pub(crate) const ALL_TABLES: [Table; 27] = [
     SCIM_USER_NAMES,
     EXTERNAL_IDS,
     MEMBER_EMAIL_CLAIMS,
+    SCIM_ALIASES,
     META,
     ORG_DOMAINS,
     DOMAIN_CLAIMS,
@@ -227,6 +230,11 @@ pub(crate) fn user_email(email: &str, created_at: DateTime<Utc>, user: &UserId) 
     let nanos = i128::from(created_at.timestamp()) * 1_000_000_000
         + i128::from(created_at.timestamp_subsec_nanos());
     format!("{}{:020}/{user}", user_emails(email), nanos.max(0))
+}
+
+/// `org_id/scim_id` (a SCIM id alias).
+pub(crate) fn scim_alias(org: &OrgId, id: &UserId) -> String {
+    join(org.as_str(), id.as_str())
 }
 
 /// `org_id/user_id` of a SCIM record.

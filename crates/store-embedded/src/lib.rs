@@ -432,15 +432,38 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let email = ops::email_key(email);
-        self.read(move |r| ops::find_user_by_email(r, &email)).await
-    }
-
     async fn link_user_subject(&self, user: &User, new_sub: &str) -> StoreResult<User> {
         let (user, new_sub) = (user.clone(), new_sub.to_owned());
         self.write(move |tx| ops::link_user_subject(tx, &user, &new_sub))
             .await
+    }
+
+    async fn list_users_by_email(&self, email: &str, limit: usize) -> StoreResult<Vec<User>> {
+        let email = ops::email_key(email);
+        self.read(move |r| ops::list_users_by_email(r, &email, limit))
+            .await
+    }
+
+    async fn link_member(
+        &self,
+        placeholder: &User,
+        member: &Membership,
+        to: &User,
+    ) -> StoreResult<Membership> {
+        let (placeholder, member, to) = (placeholder.clone(), member.clone(), to.clone());
+        self.write(move |tx| ops::link_member(tx, &placeholder, &member, &to))
+            .await
+    }
+
+    async fn decline_link(&self, placeholder: &User, at: Timestamp) -> StoreResult<User> {
+        let placeholder = placeholder.clone();
+        self.write(move |tx| ops::decline_link(tx, &placeholder, at))
+            .await
+    }
+
+    async fn find_scim_alias(&self, org: &OrgId, id: &UserId) -> StoreResult<Option<UserId>> {
+        let (org, id) = (org.clone(), id.clone());
+        self.read(move |r| ops::find_scim_alias(r, &org, &id)).await
     }
 
     async fn provision_scim_member(
@@ -575,6 +598,7 @@ mod tests {
             name: None,
             created_at: chrono::Utc::now(),
             provisioned_by: None,
+            link_declined_at: None,
         }
     }
 

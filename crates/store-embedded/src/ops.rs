@@ -169,8 +169,16 @@ pub(crate) fn upsert_user(tx: &WriteTransaction, user: &User) -> StoreResult<Use
     Ok(user.clone())
 }
 
-pub(crate) fn find_user_by_email(r: &ReadTransaction, email: &str) -> StoreResult<Option<User>> {
+pub(crate) fn list_users_by_email(
+    r: &ReadTransaction,
+    email: &str,
+    limit: usize,
+) -> StoreResult<Vec<User>> {
+    let mut out = Vec::new();
     for (k, _) in scan_prefix(r, keys::USER_EMAILS, &keys::user_emails(email))? {
+        if out.len() >= limit {
+            break;
+        }
         let Some(id) = k.rsplit('/').next() else {
             continue;
         };
@@ -178,10 +186,130 @@ pub(crate) fn find_user_by_email(r: &ReadTransaction, email: &str) -> StoreResul
             && u.email.normalized() == email
             && u.owns_email()
         {
-            return Ok(Some(u));
+            out.push(u);
         }
     }
-    Ok(None)
+    Ok(out)
+}
+
+pub(crate) fn link_member(
+    tx: &WriteTransaction,
+    placeholder: &User,
+    member: &Membership,
+    to: &User,
+) -> StoreResult<Membership> {
+    let org = &member.org_id;
+    let from = &placeholder.id;
+    let stored = get::<User>(tx, keys::USERS, from.as_str())?;
+    if stored.as_ref() != Some(placeholder)
+        || !placeholder.is_placeholder_of(org)
+        || &member.user_id != from
+    {
+        return conflict(Conflict::Stale);
+    }
+    // A placeholder is one organization's: it has no other membership to carry.
+    if scan_prefix(tx, keys::USER_ORGS, &keys::prefix(from.as_str()))?.len() != 1 {
+        return conflict(Conflict::Stale);
+    }
+    let key = keys::membership(org, from);
+    let Some(m) = get::<Membership>(tx, keys::MEMBERSHIPS, &key)? else {
+        return conflict(Conflict::Stale);
+    };
+    if m.version != member.version {
+        return conflict(Conflict::Stale);
+    }
+    match get::<User>(tx, keys::USERS, to.id.as_str())? {
+        Some(person) if !person.is_placeholder() => {}
+        _ => return conflict(Conflict::Stale),
+    }
+    let to_key = keys::membership(org, &to.id);
+    if exists(tx, keys::MEMBERSHIPS, &to_key)? {
+        return conflict(Conflict::MembershipExists);
+    }
+    // The membership and its claims.
+    del(tx, keys::MEMBERSHIPS, &key)?;
+    unindex_membership(tx, &m)?;
+    let moved = Membership {
+        user_id: to.id.clone(),
+        version: m.version + 1,
+        ..m.clone()
+    };
+    put(tx, keys::MEMBERSHIPS, &to_key, &moved)?;
+    index_membership(tx, &moved)?;
+    if let Some(x) = &m.external_id {
+        let claim = keys::external_id(org, x);
+        release_claim(tx, keys::EXTERNAL_IDS, &claim, from)?;
+        take_claim(
+            tx,
+            keys::EXTERNAL_IDS,
+            &claim,
+            &to.id,
+            Conflict::ExternalIdTaken,
+        )?;
+    }
+    // The SCIM record, keeping the id the identity provider knows.
+    let record_key = keys::scim_user(org, from);
+    if let Some(r) = get::<ScimUser>(tx, keys::SCIM_USERS, &record_key)? {
+        del(tx, keys::SCIM_USERS, &record_key)?;
+        let claim = keys::user_name(org, &r.user_name_key());
+        release_claim(tx, keys::SCIM_USER_NAMES, &claim, from)?;
+        take_claim(
+            tx,
+            keys::SCIM_USER_NAMES,
+            &claim,
+            &to.id,
+            Conflict::UserNameTaken,
+        )?;
+        let scim_id = r.resource_id().clone();
+        put_str(
+            tx,
+            keys::SCIM_ALIASES,
+            &keys::scim_alias(org, &scim_id),
+            to.id.as_str(),
+        )?;
+        let record = ScimUser {
+            user_id: to.id.clone(),
+            scim_id: Some(scim_id),
+            version: r.version + 1,
+            ..r
+        };
+        put(tx, keys::SCIM_USERS, &keys::scim_user(org, &to.id), &record)?;
+    }
+    hand_over(tx, org, from, &to.id)?;
+    // The placeholder is gone.
+    del(tx, keys::USERS, from.as_str())?;
+    del(tx, keys::USER_SUBS, &placeholder.sub)?;
+    if let Some(k) = user_email_key(placeholder) {
+        del(tx, keys::USER_EMAILS, &k)?;
+    }
+    Ok(moved)
+}
+
+pub(crate) fn decline_link(
+    tx: &WriteTransaction,
+    placeholder: &User,
+    at: Timestamp,
+) -> StoreResult<User> {
+    let stored = get::<User>(tx, keys::USERS, placeholder.id.as_str())?;
+    if stored.as_ref() != Some(placeholder) || !placeholder.is_placeholder() {
+        return conflict(Conflict::Stale);
+    }
+    let declined = User {
+        link_declined_at: Some(at),
+        ..placeholder.clone()
+    };
+    rewrite_user(tx, placeholder, &declined)?;
+    Ok(declined)
+}
+
+pub(crate) fn find_scim_alias(
+    r: &ReadTransaction,
+    org: &OrgId,
+    id: &UserId,
+) -> StoreResult<Option<UserId>> {
+    get_str(r, keys::SCIM_ALIASES, &keys::scim_alias(org, id))?
+        .map(|u| UserId::parse(&u).map_err(corrupt))
+        .transpose()
 }
 
 pub(crate) fn link_user_subject(
@@ -698,6 +826,46 @@ pub(crate) fn write_membership(tx: &WriteTransaction, write: &MembershipWrite) -
     apply_membership(tx, write)
 }
 
+/// Gives `to` what `from` owns in `org`: pools, invite links, pending invitations it sent.
+fn hand_over(
+    tx: &WriteTransaction,
+    org: &OrgId,
+    from: &UserId,
+    to: &UserId,
+) -> StoreResult<Handover> {
+    let mut handover = Handover::default();
+    let prefix = keys::prefix(org.as_str());
+    for (k, v) in scan_prefix(tx, keys::POOLS, &prefix)? {
+        let mut pool: Pool = crate::db::decode(&v)?;
+        if pool.owner_id == *from {
+            pool.owner_id = to.clone();
+            put(tx, keys::POOLS, &k, &pool)?;
+            handover.pools += 1;
+        }
+    }
+    for (k, v) in scan_prefix(tx, keys::LINKS, &prefix)? {
+        let mut link: InviteLink = crate::db::decode(&v)?;
+        if link.created_by == *from {
+            link.created_by = to.clone();
+            put(tx, keys::LINKS, &k, &link)?;
+            handover.invite_links += 1;
+        }
+    }
+    for (_, id) in scan_prefix(tx, keys::PENDING_SLOTS, &prefix)? {
+        let id = String::from_utf8(id).map_err(corrupt)?;
+        let Some(mut inv) = get::<Invitation>(tx, keys::INVITATIONS, &id)? else {
+            continue;
+        };
+        if inv.inviter_id == *from {
+            inv.inviter_id = to.clone();
+            inv.version += 1;
+            put(tx, keys::INVITATIONS, &id, &inv)?;
+            handover.invitations += 1;
+        }
+    }
+    Ok(handover)
+}
+
 pub(crate) fn remove_member(
     tx: &WriteTransaction,
     member: &Membership,
@@ -734,6 +902,9 @@ pub(crate) fn remove_member(
             &keys::user_name(org, &record.user_name_key()),
             &stored.user_id,
         )?;
+        if let Some(alias) = &record.scim_id {
+            del(tx, keys::SCIM_ALIASES, &keys::scim_alias(org, alias))?;
+        }
         del(tx, keys::SCIM_USERS, &record_key)?;
     }
     if let Some(x) = &stored.external_id {
@@ -744,36 +915,7 @@ pub(crate) fn remove_member(
             &stored.user_id,
         )?;
     }
-    let mut handover = Handover::default();
-    let prefix = keys::prefix(org.as_str());
-    for (k, v) in scan_prefix(tx, keys::POOLS, &prefix)? {
-        let mut pool: Pool = crate::db::decode(&v)?;
-        if pool.owner_id == member.user_id {
-            pool.owner_id = successor.clone();
-            put(tx, keys::POOLS, &k, &pool)?;
-            handover.pools += 1;
-        }
-    }
-    for (k, v) in scan_prefix(tx, keys::LINKS, &prefix)? {
-        let mut link: InviteLink = crate::db::decode(&v)?;
-        if link.created_by == member.user_id {
-            link.created_by = successor.clone();
-            put(tx, keys::LINKS, &k, &link)?;
-            handover.invite_links += 1;
-        }
-    }
-    for (_, id) in scan_prefix(tx, keys::PENDING_SLOTS, &prefix)? {
-        let id = String::from_utf8(id).map_err(corrupt)?;
-        let Some(mut inv) = get::<Invitation>(tx, keys::INVITATIONS, &id)? else {
-            continue;
-        };
-        if inv.inviter_id == member.user_id {
-            inv.inviter_id = successor.clone();
-            inv.version += 1;
-            put(tx, keys::INVITATIONS, &id, &inv)?;
-            handover.invitations += 1;
-        }
-    }
+    let handover = hand_over(tx, org, &member.user_id, successor)?;
     del(tx, keys::MEMBERSHIPS, &key)?;
     unindex_membership(tx, &stored)?;
     Ok(handover)

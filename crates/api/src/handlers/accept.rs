@@ -3,10 +3,15 @@
 use super::PageQuery;
 use crate::AppState;
 use crate::error::ApiResult;
+use crate::extract::Offer;
 use crate::extract::{AuthenticatedCaller, JsonBody, PathIds, QueryParams};
-use crate::views::{InvitationView, ListView, MemberView, MyInvitationView, PreviewView};
+use crate::views::{
+    InvitationView, ListView, MemberView, MyInvitationItem, MyInvitationView, PreviewView,
+    ProvisionedMembershipView,
+};
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 /// `{"token": "..."}`.
@@ -57,10 +62,10 @@ pub(crate) async fn accept_by_id(
     AuthenticatedCaller(caller): AuthenticatedCaller,
     ids: PathIds,
 ) -> ApiResult<Json<MemberView>> {
-    let member = state
-        .service
-        .accept_by_id(&caller, &ids.invitation()?)
-        .await?;
+    let member = match ids.invitation_or_provisioned()? {
+        Offer::Invitation(id) => state.service.accept_by_id(&caller, &id).await?,
+        Offer::Provisioned(id) => state.service.accept_provisioned(&caller, &id).await?,
+    };
     Ok(Json(MemberView::from(member)))
 }
 
@@ -69,12 +74,17 @@ pub(crate) async fn decline_by_id(
     State(state): State<AppState>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
     ids: PathIds,
-) -> ApiResult<Json<InvitationView>> {
-    let invitation = state
-        .service
-        .decline_by_id(&caller, &ids.invitation()?)
-        .await?;
-    Ok(Json(InvitationView::new(invitation, state.service.now())))
+) -> ApiResult<Response> {
+    Ok(match ids.invitation_or_provisioned()? {
+        Offer::Invitation(id) => {
+            let invitation = state.service.decline_by_id(&caller, &id).await?;
+            Json(InvitationView::new(invitation, state.service.now())).into_response()
+        }
+        Offer::Provisioned(id) => {
+            let declined = state.service.decline_provisioned(&caller, &id).await?;
+            Json(ProvisionedMembershipView::from(declined)).into_response()
+        }
+    })
 }
 
 /// `GET /me/invitations`.
@@ -82,13 +92,26 @@ pub(crate) async fn mine(
     State(state): State<AppState>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
     QueryParams(query): QueryParams<PageQuery>,
-) -> ApiResult<Json<ListView<MyInvitationView>>> {
+) -> ApiResult<Json<ListView<MyInvitationItem>>> {
     let page = query.page()?;
+    // The first page starts with the memberships organizations provisioned for the caller's
+    // address (at most MAX_PLACEHOLDERS_PER_EMAIL, outside `limit`), then the invitations.
+    let provisioned = match page.cursor {
+        None => state.service.my_provisioned_memberships(&caller).await?,
+        Some(_) => Vec::new(),
+    };
     let invitations = state.service.my_invitations(&caller, &page).await?;
     let now = state.service.now();
-    Ok(Json(ListView::from_page(invitations, |i| {
-        MyInvitationView::new(i, now)
-    })))
+    let mut view = ListView::from_page(invitations, |i| {
+        MyInvitationItem::Invitation(MyInvitationView::new(i, now))
+    });
+    view.items.splice(
+        0..0,
+        provisioned
+            .into_iter()
+            .map(|p| MyInvitationItem::Provisioned(p.into())),
+    );
+    Ok(Json(view))
 }
 
 /// `POST /join`: 200 with the new membership.

@@ -272,7 +272,7 @@ fn check_invitee(caller: &Caller, inv: &Invitation) -> Result<()> {
     Ok(())
 }
 
-fn email_not_verified() -> Error {
+pub(crate) fn email_not_verified() -> Error {
     Error::new(
         ErrorKind::Forbidden,
         "email_not_verified",

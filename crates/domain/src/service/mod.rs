@@ -3,6 +3,7 @@
 mod accept;
 mod domains;
 mod invitations;
+mod linking;
 mod links;
 mod members;
 mod orgs;
@@ -17,6 +18,7 @@ pub use domains::{
 pub use invitations::{
     BulkInviteEntry, BulkInviteRequest, InviteOutcome, InviteResult, ResendRequest,
 };
+pub use linking::{MAX_PLACEHOLDERS_PER_EMAIL, ProvisionedMembership};
 pub use links::{CreateLinkRequest, CreatedLink};
 pub use members::RemovedMember;
 pub use orgs::{MeView, MyMembership, OrgView, SettingsPatch, UpdateOrgRequest};
@@ -155,8 +157,20 @@ impl Service {
             .ok_or_else(|| unauthenticated("The token carries no valid email claim"))?;
         let name = claims.name.as_deref().and_then(validate::clean_person_name);
         let mut existing = self.store.get_user_by_sub(sub).await?;
+        // A new account with a verified address: what organizations provisioned for it is its.
+        let mut to_link = Vec::new();
         if existing.is_none() && claims.email_verified {
-            existing = self.link_placeholder(sub, &email).await?;
+            let mut placeholders: Vec<User> = self
+                .placeholders_of(&email)
+                .await?
+                .into_iter()
+                .filter(|p| p.link_declined_at.is_none())
+                .collect();
+            if !placeholders.is_empty() {
+                let oldest = placeholders.remove(0);
+                existing = self.adopt_placeholder(sub, oldest).await?;
+            }
+            to_link = placeholders;
         }
         let user = match existing {
             Some(u)
@@ -177,26 +191,24 @@ impl Service {
                     name,
                     created_at: self.clock.now(),
                     provisioned_by: None,
+                    link_declined_at: None,
                 };
                 self.store.upsert_user(&candidate).await?
             }
         };
+        if !to_link.is_empty() {
+            self.link_new_account(&user, to_link).await;
+        }
         Ok(Caller {
             user,
             email_verified: claims.email_verified,
         })
     }
 
-    /// First sight of `sub` with a verified `email`: a user provisioned over SCIM with that email
-    /// and not signed in yet (a placeholder) becomes this subject's user, keeping its id and
-    /// memberships. `None` when there is no such placeholder.
-    async fn link_placeholder(&self, sub: &str, email: &Email) -> Result<Option<User>> {
-        let Some(placeholder) = self.store.find_user_by_email(email.normalized()).await? else {
-            return Ok(None);
-        };
-        if !placeholder.is_placeholder() {
-            return Ok(None);
-        }
+    /// First sight of `sub` with a verified address: the oldest placeholder provisioned for it
+    /// becomes this subject's account, keeping its id and its membership (the others move to it,
+    /// see [`Service::link_new_account`]). `None` when it was linked to another subject meanwhile.
+    async fn adopt_placeholder(&self, sub: &str, placeholder: User) -> Result<Option<User>> {
         match self.store.link_user_subject(&placeholder, sub).await {
             Ok(linked) => {
                 tracing::info!(user = %linked.id, "provisioned user signed in for the first time");
