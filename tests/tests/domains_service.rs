@@ -137,6 +137,10 @@ async fn a_pending_domain_fails_after_its_days_and_can_still_verify() {
         .unwrap();
     assert_eq!(checked.state, DomainState::Pending);
     w.advance(Duration::minutes(2));
+    // Past the bound, a read shows it failed before any verify call records it.
+    let listed = w.service.list_domains(&me, &org).await.unwrap();
+    assert_eq!(listed[0].state, DomainState::Failed);
+    assert_eq!(listed[0].failed_checks, 2);
     let failed = w
         .service
         .verify_domain(&me, &org, "acme.test")

@@ -94,6 +94,19 @@ impl OrgDomain {
         format!("{CHALLENGE_VALUE_PREFIX}{}", self.verification_token)
     }
 
+    /// The state to show at `now`: `failed` for a domain still stored `pending` past
+    /// `pending_days` days (as an invitation's `expired`, derived at read time; a verify call
+    /// records it).
+    pub fn effective_state(&self, now: Timestamp, pending_days: i64) -> DomainState {
+        if self.state == DomainState::Pending
+            && now - self.created_at >= chrono::Duration::days(pending_days)
+        {
+            DomainState::Failed
+        } else {
+            self.state
+        }
+    }
+
     /// The global claim a verified domain holds.
     pub fn claim(&self) -> DomainClaim {
         DomainClaim {

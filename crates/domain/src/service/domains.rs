@@ -151,10 +151,21 @@ impl Service {
         Ok(record)
     }
 
-    /// The organization's domains, by name (organization managers).
+    /// The organization's domains, by name (organization managers); a domain pending past
+    /// [`DOMAIN_PENDING_DAYS`] shows as `failed` even before a verify call records it.
     pub async fn list_domains(&self, caller: &Caller, org_id: &OrgId) -> Result<Vec<OrgDomain>> {
         self.domain_manager(caller, org_id, "see").await?;
-        Ok(self.store.list_org_domains(org_id).await?)
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .list_org_domains(org_id)
+            .await?
+            .into_iter()
+            .map(|d| OrgDomain {
+                state: d.effective_state(now, DOMAIN_PENDING_DAYS),
+                ..d
+            })
+            .collect())
     }
 
     /// Looks the domain's TXT record up and moves it to `verified`, or records why not (a missing
@@ -208,8 +219,8 @@ impl Service {
                     format!("The TXT records at {name} do not contain the verification value")
                 };
                 let failed_checks = before.failed_checks.saturating_add(1);
-                let expired = now - before.created_at
-                    >= chrono::Duration::days(DOMAIN_PENDING_DAYS)
+                let expired = before.effective_state(now, DOMAIN_PENDING_DAYS)
+                    == DomainState::Failed
                     || failed_checks >= MAX_DOMAIN_CHECKS;
                 OrgDomain {
                     state: if expired {
