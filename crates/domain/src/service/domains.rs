@@ -155,17 +155,16 @@ impl Service {
     /// [`DOMAIN_PENDING_DAYS`] shows as `failed` even before a verify call records it.
     pub async fn list_domains(&self, caller: &Caller, org_id: &OrgId) -> Result<Vec<OrgDomain>> {
         self.domain_manager(caller, org_id, "see").await?;
-        let now = self.clock.now();
-        Ok(self
-            .store
-            .list_org_domains(org_id)
-            .await?
-            .into_iter()
-            .map(|d| OrgDomain {
-                state: d.effective_state(now, DOMAIN_PENDING_DAYS),
-                ..d
-            })
-            .collect())
+        let list = self.store.list_org_domains(org_id).await?;
+        Ok(list.into_iter().map(|d| self.shown(d)).collect())
+    }
+
+    /// `d` with the state to show now ([`OrgDomain::effective_state`]).
+    fn shown(&self, d: OrgDomain) -> OrgDomain {
+        OrgDomain {
+            state: d.effective_state(self.clock.now(), DOMAIN_PENDING_DAYS),
+            ..d
+        }
     }
 
     /// Looks the domain's TXT record up and moves it to `verified`, or records why not (a missing
@@ -271,7 +270,7 @@ impl Service {
                 .await?
                 .ok_or_else(domain_not_found)?;
             let Some(enrollment) = req.enrollment.filter(|e| *e != before.enrollment) else {
-                return Ok(before);
+                return Ok(self.shown(before));
             };
             if enrollment == Enrollment::AutomaticInvitation
                 && before.state != DomainState::Verified
@@ -289,7 +288,7 @@ impl Service {
                 ..before.clone()
             };
             match self.store.update_org_domain(&before, &after).await {
-                Ok(()) => return Ok(after),
+                Ok(()) => return Ok(self.shown(after)),
                 Err(StoreError::Conflict(Conflict::Stale)) => continue,
                 Err(e) => return Err(e.into()),
             }
