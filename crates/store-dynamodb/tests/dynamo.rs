@@ -762,6 +762,62 @@ async fn call_counts_per_method() {
     )
     .unwrap();
 
+    // Another placeholder of the org, declined by the owner of an existing account, then linked
+    // to it: the record and the owner query in parallel, then one transaction.
+    let mut second = membership(&org.id, vec![]);
+    second.source = MemberSource::Scim;
+    let second_user = User {
+        id: second.user_id.clone(),
+        sub: format!("{PLACEHOLDER_SUB_PREFIX}{}", id().simple()),
+        email: second.email.clone(),
+        ..placeholder.clone()
+    };
+    let second_record = ScimUser {
+        user_id: second.user_id.clone(),
+        user_name: format!("Second.{}", second.email.normalized()),
+        ..record.clone()
+    };
+    s.provision_scim_member(
+        Some(&second_user),
+        &MembershipWrite::Create(second.clone()),
+        &second_record,
+        None,
+        t,
+    )
+    .await
+    .unwrap();
+    let account = s
+        .upsert_user(&User {
+            id: UserId::from_uuid(id()),
+            sub: format!("idp|{}", id().simple()),
+            provisioned_by: None,
+            ..second_user.clone()
+        })
+        .await
+        .unwrap();
+    let declined = pin!(
+        s,
+        "decline_link",
+        calls(0, 0, 0, 1, 0, 0),
+        s.decline_link(&second_user, t)
+    )
+    .unwrap();
+    pin!(
+        s,
+        "link_member",
+        calls(1, 1, 0, 1, 0, 0),
+        s.link_member(&declined, &second, &account)
+    )
+    .unwrap();
+    pin!(
+        s,
+        "find_scim_alias",
+        calls(1, 0, 0, 0, 0, 0),
+        s.find_scim_alias(&org.id, &second.user_id)
+    )
+    .unwrap()
+    .unwrap();
+
     // The member owns a pool, a link and a pending invitation: one Query, one transaction.
     let leaver = membership(
         &org.id,

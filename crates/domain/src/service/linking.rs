@@ -13,7 +13,7 @@
 
 use super::accept::email_not_verified;
 use super::invitations::invitation_not_found;
-use super::{Caller, RETRIES, Service};
+use super::{Caller, RETRIES, Service, caller_already_member};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, UserId};
@@ -97,10 +97,7 @@ impl Service {
                     }
                 }
                 Err(StoreError::Conflict(Conflict::MembershipExists)) => {
-                    return Err(Error::conflict(
-                        "already_member",
-                        "You are already a member of this organization",
-                    ));
+                    return Err(caller_already_member());
                 }
                 Err(e) => return Err(e.into()),
             }

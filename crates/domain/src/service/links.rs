@@ -1,7 +1,7 @@
 //! Multi-use invite links and joining with one.
 
 use super::validate;
-use super::{Caller, RETRIES, Service, require_allowed_domain};
+use super::{Caller, RETRIES, Service, caller_already_member, require_allowed_domain};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{InviteLinkId, OrgId};
 use crate::model::{InviteLink, MemberSource, MemberStatus, Membership};
@@ -191,10 +191,7 @@ impl Service {
                 .await?
                 .is_some()
             {
-                return Err(Error::conflict(
-                    "already_member",
-                    "You are already a member of this organization",
-                ));
+                return Err(caller_already_member());
             }
             let pools = self.store.list_pools(&org.id).await?;
             let (kept, required) = super::pools::on_existing_pools(&link.assignments, &pools);
@@ -222,10 +219,7 @@ impl Service {
                 Err(StoreError::Conflict(Conflict::PoolMissing(_))) => continue,
                 Err(StoreError::Conflict(Conflict::LinkUnusable)) => return Err(link_unusable()),
                 Err(StoreError::Conflict(Conflict::MembershipExists)) => {
-                    return Err(Error::conflict(
-                        "already_member",
-                        "You are already a member of this organization",
-                    ));
+                    return Err(caller_already_member());
                 }
                 Err(e) => return Err(e.into()),
             }

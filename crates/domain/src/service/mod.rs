@@ -258,6 +258,14 @@ impl Service {
     }
 }
 
+/// 409 `already_member`: the caller is already a member of the organization they would join.
+pub(crate) fn caller_already_member() -> Error {
+    Error::conflict(
+        "already_member",
+        "You are already a member of this organization",
+    )
+}
+
 /// 401 `unauthenticated`.
 pub(crate) fn unauthenticated(message: &str) -> Error {
     Error::new(ErrorKind::Unauthenticated, "unauthenticated", message)
