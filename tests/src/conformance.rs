@@ -24,6 +24,9 @@ use std::future::Future;
 use std::sync::Arc;
 use uuid::Uuid;
 
+mod domains;
+pub use domains::*;
+
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is a future (e.g. an `async`
 /// block or a call of an `async fn`) whose output converts to `Arc<dyn Store>`; it is awaited
 /// once per test, so each test gets the store it builds. With `skip_if = <bool expr>`, every test
@@ -92,6 +95,9 @@ macro_rules! store_conformance_tests {
             link_member_moves_a_placeholders_membership_to_an_account,
             link_member_conditions,
             users_by_email_and_declined_links,
+            domain_record_lifecycle,
+            domain_claim_has_one_winner,
+            domain_delete_releases_the_claim,
         );
     };
     (@cases $make:expr, $skip:expr; $($case:ident),* $(,)?) => {

@@ -1,3 +1,4 @@
 pub mod conformance;
+pub mod dns;
 pub mod lambda_runtime;
 pub mod server;

@@ -28,6 +28,8 @@ struct Tenant {
     scim_token_id: String,
     /// A member provisioned over SCIM.
     scim_user: String,
+    /// A domain of the organization (pending).
+    domain: String,
 }
 
 async fn tenant(s: &TestServer, who: &str) -> Tenant {
@@ -117,6 +119,16 @@ async fn tenant(s: &TestServer, who: &str) -> Tenant {
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let scim_user = created.body["id"].as_str().unwrap().to_owned();
+    let (st, domain) = s
+        .call(
+            Method::POST,
+            &format!("/orgs/{org}/domains"),
+            Some(&token),
+            Some(json!({"domain": format!("{who}.example")})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{domain}");
+    let domain = domain["domain"].as_str().unwrap().to_owned();
     Tenant {
         token,
         org,
@@ -128,6 +140,7 @@ async fn tenant(s: &TestServer, who: &str) -> Tenant {
         scim_token,
         scim_token_id,
         scim_user,
+        domain,
     }
 }
 
@@ -144,6 +157,9 @@ fn body_for(method: &Method, path: &str, b: &Tenant) -> Option<Value> {
         ("POST", "/orgs/{org}/invitations") => json!({"invitations": [{"email": "x@y.test"}]}),
         ("POST", "/orgs/{org}/invitations/{inv}/resend") => json!({}),
         ("POST", "/orgs/{org}/invite-links") => json!({"assignments": [{"role": "member"}]}),
+        ("POST", "/orgs/{org}/domains") => json!({"domain": "stolen.example"}),
+        ("PATCH", "/orgs/{org}/domains/{domain}") => json!({"enrollment": "manual"}),
+        ("POST", "/orgs/{org}/domains/{domain}/verify") => return None,
         ("POST", "/invitations/accept" | "/invitations/decline") => {
             json!({"token": b.invitation_token})
         }
@@ -162,6 +178,7 @@ fn fill(path: &str, b: &Tenant) -> String {
         .replace("{usr}", &b.member)
         .replace("{token}", &b.invitation_token)
         .replace("{sct}", &b.scim_token_id)
+        .replace("{domain}", &b.domain)
 }
 
 /// A SCIM route called with organization A's SCIM token on organization B's data: B's users are
@@ -364,6 +381,26 @@ async fn every_route_hides_other_organizations() {
             Some(1),
             "{tokens}"
         );
+        // B's domain is still there, pending, and no other was added.
+        let (_, domains) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}/domains", b.org),
+                Some(&b.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            domains["items"].as_array().map(Vec::len),
+            Some(1),
+            "{domains}"
+        );
+        assert_eq!(
+            domains["items"][0]["domain"],
+            b.domain.as_str(),
+            "{domains}"
+        );
+        assert_eq!(domains["items"][0]["state"], "pending", "{domains}");
         for id in [&b.scim_user, &b.member] {
             let r = s
                 .scim(

@@ -65,6 +65,12 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "list_invite_links",
             "list_memberships",
             "list_scim_tokens",
+            // GET /orgs/{org}/domains; GET /me/invitations: the claim of the caller's email
+            // domain, and for an `automatic_invitation` domain the invitation it makes.
+            "list_org_domains",
+            "get_domain_claim",
+            "find_membership_by_email",
+            "create_invitation",
         ],
     ),
     (
@@ -82,6 +88,8 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "list_memberships",
             "remove_member",
             "delete_scim_token",
+            "get_org_domain",
+            "delete_org_domain",
         ],
     ),
     (
@@ -97,6 +105,10 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "update_pool",
             "write_membership",
             "create_scim_token",
+            "list_org_domains",
+            "create_org_domain",
+            "get_org_domain",
+            "update_org_domain",
         ],
     ),
     (
@@ -293,6 +305,17 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     ("count_memberships", &["GetItem"], &[]),
     // The externalId claim, then the membership it points to.
     ("find_membership_by_external_id", &["GetItem"], &[]),
+    // ---- verified domains ----
+    // The record (condition: absent) and a ConditionCheck that the organization exists.
+    ("create_org_domain", &["ConditionCheckItem", "PutItem"], &[]),
+    ("get_org_domain", &["GetItem"], &[]),
+    ("list_org_domains", &["Query"], &[]),
+    // The record (condition: version), and when verified the domain's claim (condition: free or
+    // the org's own).
+    ("update_org_domain", &["PutItem"], &[]),
+    // The record (condition: version), and when verified the claim.
+    ("delete_org_domain", &["DeleteItem"], &[]),
+    ("get_domain_claim", &["GetItem"], &[]),
 ];
 
 /// Groups that send invitation mail (`ses:SendEmail` on the sender identity).

@@ -35,6 +35,9 @@ pub struct Config {
     pub accept_url: String,
     /// `ROLLCALL_MAX_BODY_BYTES` (default 262144): the largest request body accepted.
     pub max_body_bytes: usize,
+    /// `ROLLCALL_DNS_RESOLVER` (`IP:PORT`): the DNS server domain verification asks; the
+    /// system's configuration when unset.
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 impl Config {
@@ -70,7 +73,15 @@ impl Config {
                     reason: format!("`{v}` is not a byte count of at least 1024"),
                 })?,
         };
+        let dns_resolver = match get("ROLLCALL_DNS_RESOLVER") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|_| ConfigError::Invalid {
+                name: "ROLLCALL_DNS_RESOLVER",
+                reason: format!("`{v}` is not an IP:PORT address"),
+            })?),
+        };
         Ok(Config {
+            dns_resolver,
             table: get("ROLLCALL_TABLE"),
             sender: get("ROLLCALL_SENDER"),
             product_name: get("ROLLCALL_PRODUCT_NAME")
@@ -158,5 +169,18 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("ROLLCALL_MAX_BODY_BYTES"), "{err}");
         assert!(from(&[("ROLLCALL_ACCEPT_URL", "ftp://x")]).is_err());
+        assert_eq!(c.dns_resolver, None);
+        let c = from(&[
+            ("ROLLCALL_ACCEPT_URL", "https://a.test"),
+            ("ROLLCALL_DNS_RESOLVER", "127.0.0.1:5353"),
+        ])
+        .unwrap();
+        assert_eq!(c.dns_resolver, Some("127.0.0.1:5353".parse().unwrap()));
+        let err = from(&[
+            ("ROLLCALL_ACCEPT_URL", "https://a.test"),
+            ("ROLLCALL_DNS_RESOLVER", "localhost"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("ROLLCALL_DNS_RESOLVER"), "{err}");
     }
 }

@@ -265,6 +265,11 @@ impl PathIds {
     pub fn token(&self) -> &str {
         self.raw("token")
     }
+
+    /// `{domain}`, as given (the use case normalizes it; an invalid one is 404 there).
+    pub fn domain(&self) -> &str {
+        self.raw("domain")
+    }
 }
 
 /// What `/me/invitations/{inv}/accept|decline` names.

@@ -41,13 +41,23 @@ async fn build(group: FunctionGroup) -> Result<axum::Router, ConfigError> {
         Some(mail) => Arc::new(SesMailer::from_sdk_config(&sdk, mail)),
         None => Arc::new(NoMailer),
     };
-    let service = Service::new(
+    let mut service = Service::new(
         Arc::new(store),
         mailer,
         Arc::new(SystemClock),
         Arc::new(OsRandomness),
         config.service_config(),
     );
+    // Only the manage function verifies domains (`POST /orgs/{org}/domains/{domain}/verify`).
+    if group == FunctionGroup::Manage {
+        let dns = rollcall_dns::HickoryDns::new(config.dns_resolver).map_err(|reason| {
+            ConfigError::Invalid {
+                name: "ROLLCALL_DNS_RESOLVER",
+                reason,
+            }
+        })?;
+        service = service.with_dns(Arc::new(dns));
+    }
     Ok(router_with_limit(
         group,
         AppState { service },

@@ -2,7 +2,9 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::handlers::{accept, invitations, links, members, orgs, pools, scim, scim_tokens};
+use crate::handlers::{
+    accept, domains, invitations, links, members, orgs, pools, scim, scim_tokens,
+};
 use crate::observe::observe;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{Method, Uri};
@@ -122,6 +124,9 @@ route_defs! {
     PATCH "/orgs/{org}/pools/{pool}" => Manage, Jwt, pools::update;
     PUT "/orgs/{org}/users/{usr}/assignments" => Manage, Jwt, members::replace_assignments;
     POST "/orgs/{org}/scim-tokens" => Manage, Jwt, scim_tokens::create;
+    POST "/orgs/{org}/domains" => Manage, Jwt, domains::create;
+    POST "/orgs/{org}/domains/{domain}/verify" => Manage, Jwt, domains::verify;
+    PATCH "/orgs/{org}/domains/{domain}" => Manage, Jwt, domains::update;
 
     GET "/orgs" => List, Jwt, orgs::list_mine;
     GET "/orgs/{org}" => List, Jwt, orgs::get;
@@ -133,12 +138,14 @@ route_defs! {
     GET "/orgs/{org}/users" => List, Jwt, members::list;
     GET "/orgs/{org}/users/{usr}" => List, Jwt, members::get;
     GET "/orgs/{org}/scim-tokens" => List, Jwt, scim_tokens::list;
+    GET "/orgs/{org}/domains" => List, Jwt, domains::list;
 
     DELETE "/orgs/{org}/pools/{pool}" => Delete, Jwt, pools::delete;
     DELETE "/orgs/{org}/invitations/{inv}" => Delete, Jwt, invitations::revoke;
     DELETE "/orgs/{org}/invite-links/{lnk}" => Delete, Jwt, links::revoke;
     DELETE "/orgs/{org}/users/{usr}" => Delete, Jwt, members::remove;
     DELETE "/orgs/{org}/scim-tokens/{sct}" => Delete, Jwt, scim_tokens::revoke;
+    DELETE "/orgs/{org}/domains/{domain}" => Delete, Jwt, domains::delete;
 
     POST "/orgs/{org}/invitations" => Invite, Jwt, invitations::bulk_invite;
     POST "/orgs/{org}/invitations/{inv}/resend" => Invite, Jwt, invitations::resend;

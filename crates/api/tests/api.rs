@@ -387,6 +387,7 @@ fn filled(path: &str) -> String {
         .replace("{token}", "rci_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
         .replace("{sct}", "sct_0123456789abcdef0123456789abcdef")
         .replace("{id}", "usr_0123456789abcdef0123456789abcdef")
+        .replace("{domain}", "acme.test")
 }
 
 #[tokio::test]
@@ -398,7 +399,7 @@ async fn route_table_matches_the_routers() {
         .map(|r| (r.method.to_string(), r.path))
         .collect();
     assert_eq!(unique.len(), table.len(), "duplicate routes");
-    assert_eq!(table.len(), 43);
+    assert_eq!(table.len(), 48);
     // Public: the invitation preview, and SCIM (authenticated by its own token, not a JWT).
     assert!(table.iter().all(|r| (r.auth == RouteAuth::Public)
         == (r.path == "/invitations/{token}" || r.path.starts_with("/scim/v2/"))));

@@ -190,5 +190,12 @@ fn conflict_error(c: Conflict) -> Error {
             "member_email_taken",
             "Another member of the organization has this email address",
         ),
+        Conflict::DomainExists => {
+            Error::conflict("domain_exists", "The organization already has this domain")
+        }
+        Conflict::DomainClaimed => Error::conflict(
+            "domain_claimed",
+            "Another organization has verified this domain",
+        ),
     }
 }

@@ -5,6 +5,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod org_domain;
 pub mod page;
 pub mod permissions;
 pub mod ports;

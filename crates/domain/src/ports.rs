@@ -9,6 +9,7 @@ use crate::model::{
     Invitation, InvitationStatus, InviteLink, MemberStatus, Membership, Organization, Pool,
     ScimToken, ScimUser, Timestamp, User,
 };
+use crate::org_domain::{DomainClaim, OrgDomain};
 use crate::page::{Page, PageRequest};
 use crate::role::Role;
 use async_trait::async_trait;
@@ -59,6 +60,10 @@ pub enum Conflict {
     ExternalIdTaken,
     /// Another member of the org has this (normalized) email: one member per email per org.
     MemberEmailTaken,
+    /// The organization already has this domain.
+    DomainExists,
+    /// Another organization has verified this domain: one organization per verified domain.
+    DomainClaimed,
 }
 
 /// Why a store call failed.
@@ -477,6 +482,27 @@ pub trait Store: Send + Sync {
         org: &OrgId,
         external_id: &str,
     ) -> StoreResult<Option<Membership>>;
+
+    // ---- verified domains ----
+    // A domain record per (org, domain) in any state; a verified one also holds the domain's
+    // global claim ([`DomainClaim`], one key per domain), written and released in the same
+    // transaction as the record.
+    /// Creates a domain record. [`Conflict::DomainExists`] if the org has it already.
+    async fn create_org_domain(&self, domain: &OrgDomain) -> StoreResult<()>;
+    /// A domain of `org` (IDNA ASCII form).
+    async fn get_org_domain(&self, org: &OrgId, domain: &str) -> StoreResult<Option<OrgDomain>>;
+    /// Every domain of `org`, ordered by name.
+    async fn list_org_domains(&self, org: &OrgId) -> StoreResult<Vec<OrgDomain>>;
+    /// Replaces `before` (matched on `version`, else [`Conflict::Stale`]) with `after` (version
+    /// `before.version + 1`). When `after` is verified, the domain's claim is written in the same
+    /// transaction ([`OrgDomain::claim`]), on condition that no other organization holds it
+    /// ([`Conflict::DomainClaimed`]); the claim follows `after`'s enrollment mode.
+    async fn update_org_domain(&self, before: &OrgDomain, after: &OrgDomain) -> StoreResult<()>;
+    /// Deletes a domain record (matched on `version`, else [`Conflict::Stale`]) and, when it is
+    /// verified, releases its claim in the same transaction.
+    async fn delete_org_domain(&self, domain: &OrgDomain) -> StoreResult<()>;
+    /// The claim of a verified domain (IDNA ASCII form): one key lookup.
+    async fn get_domain_claim(&self, domain: &str) -> StoreResult<Option<DomainClaim>>;
 }
 
 /// An invitation email, before rendering.
@@ -541,5 +567,32 @@ impl Randomness for OsRandomness {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
         Ok(bytes)
+    }
+}
+
+/// Why a DNS lookup gave no answer (a missing name or record is an answer: no records).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("DNS lookup failed: {0}")]
+pub struct DnsError(pub String);
+
+/// Looks up DNS TXT records (verified domains).
+#[async_trait]
+pub trait DnsTxt: Send + Sync {
+    /// The TXT strings at `name` (each record's strings joined); empty when the name or the
+    /// record does not exist (NXDOMAIN, NODATA). [`DnsError`] when no server answered or one
+    /// answered with a failure (SERVFAIL, REFUSED, timeout).
+    async fn txt_records(&self, name: &str) -> Result<Vec<String>, DnsError>;
+}
+
+/// A resolver for processes that never verify domains: every lookup fails.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDns;
+
+#[async_trait]
+impl DnsTxt for NoDns {
+    async fn txt_records(&self, _name: &str) -> Result<Vec<String>, DnsError> {
+        Err(DnsError(
+            "no DNS resolver is configured in this process".into(),
+        ))
     }
 }

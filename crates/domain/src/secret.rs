@@ -14,6 +14,8 @@ pub enum SecretKind {
     InviteLink,
     /// SCIM bearer token (`rcs_`).
     Scim,
+    /// The random part of a domain's TXT record (`rcd_`; not a credential, shown again).
+    DomainVerification,
 }
 
 impl SecretKind {
@@ -23,6 +25,7 @@ impl SecretKind {
             SecretKind::Invitation => "rci_",
             SecretKind::InviteLink => "rcl_",
             SecretKind::Scim => "rcs_",
+            SecretKind::DomainVerification => "rcd_",
         }
     }
 }

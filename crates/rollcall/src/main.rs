@@ -46,6 +46,10 @@ enum Command {
               default_value_t = serve::DEFAULT_BODY_READ_TIMEOUT_SECS,
               value_parser = clap::value_parser!(u64).range(1..=3600))]
         body_read_timeout_secs: u64,
+        /// The DNS server domain verification asks (`IP:PORT`); the system's configuration when
+        /// absent.
+        #[arg(long, env = "ROLLCALL_DNS_RESOLVER")]
+        dns_resolver: Option<SocketAddr>,
     },
     /// Print a bearer token for an identity, accepted by a server using the same data directory.
     Token {
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
             mailer,
             header_read_timeout_secs,
             body_read_timeout_secs,
+            dns_resolver,
         } => runtime().and_then(|rt| {
             rt.block_on(serve::run(serve::Options {
                 addr,
@@ -92,6 +97,7 @@ fn main() -> ExitCode {
                     header: std::time::Duration::from_secs(header_read_timeout_secs),
                     body: std::time::Duration::from_secs(body_read_timeout_secs),
                 },
+                dns_resolver,
             }))
         }),
         Command::Token {

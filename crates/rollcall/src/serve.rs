@@ -69,6 +69,8 @@ pub struct Options {
     pub mailer: MailerKind,
     /// Header and body read timeouts.
     pub timeouts: ReadTimeouts,
+    /// The DNS server of domain verification; the system's configuration when `None`.
+    pub dns_resolver: Option<SocketAddr>,
 }
 
 /// Runs the local server until Ctrl-C or SIGTERM.
@@ -125,7 +127,8 @@ pub async fn run(opts: Options) -> Result<(), String> {
         Arc::new(SystemClock),
         Arc::new(OsRandomness),
         ServiceConfig { accept_url },
-    );
+    )
+    .with_dns(Arc::new(rollcall_dns::HickoryDns::new(opts.dns_resolver)?));
     let mut app = rollcall_api::all_routes(AppState { service });
     if let Some(outbox) = outbox {
         app = Router::new()

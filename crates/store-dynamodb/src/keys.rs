@@ -356,6 +356,20 @@ pub fn member_email_claim(org: &OrgId, email: &str) -> (String, String) {
     (org_pk(org), format!("MEMAIL#{email}"))
 }
 
+/// Sort-key prefix of an organization's domains.
+pub const DOMAIN_PREFIX: &str = "DOMAIN#";
+
+/// `ORG#org` / `DOMAIN#<domain>`: a domain of an organization, in any state.
+pub fn org_domain(org: &OrgId, domain: &str) -> (String, String) {
+    (org_pk(org), format!("{DOMAIN_PREFIX}{domain}"))
+}
+
+/// `DOMAIN#<domain>` / `#`: the claim of a verified domain (`org_id`, `enrollment`,
+/// `verified_by`): one organization per verified domain.
+pub fn domain_claim(domain: &str) -> (String, String) {
+    (format!("{DOMAIN_PREFIX}{domain}"), SINGLE.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! (never a Scan), counted in [`CallCounts`].
 
 mod cursor;
+mod domains;
 mod errors;
 mod expr;
 mod item;

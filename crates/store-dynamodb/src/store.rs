@@ -16,6 +16,7 @@ use rollcall_domain::model::{
     Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser,
     Timestamp, User, user_name_key,
 };
+use rollcall_domain::org_domain::{DomainClaim, OrgDomain};
 use rollcall_domain::page::{Page, PageRequest};
 use rollcall_domain::ports::{
     Conflict, Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, RateLimit,
@@ -1802,5 +1803,30 @@ impl Store for DynamoStore {
         };
         let m: Option<Membership> = self.get_as(keys::membership(org, &user)).await?;
         Ok(m.filter(|m| m.external_id.as_deref() == Some(external_id)))
+    }
+
+    // ---- verified domains (crate::domains) ----
+    async fn create_org_domain(&self, domain: &OrgDomain) -> StoreResult<()> {
+        self.domains_create(domain).await
+    }
+
+    async fn get_org_domain(&self, org: &OrgId, domain: &str) -> StoreResult<Option<OrgDomain>> {
+        self.domains_get(org, domain).await
+    }
+
+    async fn list_org_domains(&self, org: &OrgId) -> StoreResult<Vec<OrgDomain>> {
+        self.domains_list(org).await
+    }
+
+    async fn update_org_domain(&self, before: &OrgDomain, after: &OrgDomain) -> StoreResult<()> {
+        self.domains_update(before, after).await
+    }
+
+    async fn delete_org_domain(&self, domain: &OrgDomain) -> StoreResult<()> {
+        self.domains_delete(domain).await
+    }
+
+    async fn get_domain_claim(&self, domain: &str) -> StoreResult<Option<DomainClaim>> {
+        self.domains_claim(domain).await
     }
 }

@@ -1223,3 +1223,108 @@ async fn conflicts_name_the_precise_reason() {
         )))
     );
 }
+
+#[tokio::test]
+async fn domain_call_counts() {
+    use rollcall_domain::org_domain::{DomainState, Enrollment, OrgDomain};
+    let Some(s) = store().await else { return };
+    let fx = new_org(&s).await;
+    let t = now();
+    let name = format!("d{}.example", id().simple());
+    let d = OrgDomain {
+        org_id: fx.org.id.clone(),
+        domain: name.clone(),
+        state: DomainState::Pending,
+        verification_token: format!("rcd_{}", id().simple()),
+        enrollment: Enrollment::Manual,
+        created_by: fx.owner.user_id.clone(),
+        created_at: t,
+        updated_at: t,
+        verified_at: None,
+        verified_by: None,
+        last_checked_at: None,
+        last_check_reason: None,
+        failed_checks: 0,
+        version: 1,
+    };
+    pin!(
+        s,
+        "create_org_domain",
+        calls(0, 0, 0, 1, 0, 0),
+        s.create_org_domain(&d)
+    )
+    .unwrap();
+    pin!(
+        s,
+        "get_org_domain",
+        calls(1, 0, 0, 0, 0, 0),
+        s.get_org_domain(&fx.org.id, &name)
+    )
+    .unwrap()
+    .unwrap();
+    pin!(
+        s,
+        "list_org_domains",
+        calls(0, 1, 0, 0, 0, 0),
+        s.list_org_domains(&fx.org.id)
+    )
+    .unwrap();
+    let checked = OrgDomain {
+        last_checked_at: Some(t),
+        last_check_reason: Some("No TXT record found".into()),
+        failed_checks: 1,
+        version: 2,
+        ..d.clone()
+    };
+    pin!(
+        s,
+        "update_org_domain (pending)",
+        calls(0, 0, 0, 0, 1, 0),
+        s.update_org_domain(&d, &checked)
+    )
+    .unwrap();
+    let verified = OrgDomain {
+        state: DomainState::Verified,
+        verified_at: Some(t),
+        verified_by: Some(fx.owner.user_id.clone()),
+        version: 3,
+        ..checked.clone()
+    };
+    pin!(
+        s,
+        "update_org_domain (verify + claim)",
+        calls(0, 0, 0, 1, 0, 0),
+        s.update_org_domain(&checked, &verified)
+    )
+    .unwrap();
+    pin!(
+        s,
+        "get_domain_claim",
+        calls(1, 0, 0, 0, 0, 0),
+        s.get_domain_claim(&name)
+    )
+    .unwrap()
+    .unwrap();
+    pin!(
+        s,
+        "delete_org_domain (verified)",
+        calls(0, 0, 0, 1, 0, 0),
+        s.delete_org_domain(&verified)
+    )
+    .unwrap();
+    let again = OrgDomain {
+        domain: format!("p{name}"),
+        ..d.clone()
+    };
+    s.create_org_domain(&again).await.unwrap();
+    pin!(
+        s,
+        "delete_org_domain (pending)",
+        CallCounts {
+            delete: 1,
+            ..calls(0, 0, 0, 0, 0, 0)
+        },
+        s.delete_org_domain(&again)
+    )
+    .unwrap();
+}

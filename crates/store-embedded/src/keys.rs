@@ -64,8 +64,13 @@ pub(crate) const MEMBER_EMAIL_CLAIMS: Table = TableDefinition::new("member_email
 /// `org_id/scim_id` → `user_id` (SCIM ids of linked placeholders: the member's user now).
 pub(crate) const SCIM_ALIASES: Table = TableDefinition::new("scim_aliases");
 
+/// `org_id/domain` → `OrgDomain` (an organization's domains, any state).
+pub(crate) const ORG_DOMAINS: Table = TableDefinition::new("org_domains");
+/// `domain` → `DomainClaim` (the one organization holding a verified domain).
+pub(crate) const DOMAIN_CLAIMS: Table = TableDefinition::new("domain_claims");
+
 /// Every table, created when the database is opened.
-pub(crate) const ALL_TABLES: [Table; 26] = [
+pub(crate) const ALL_TABLES: [Table; 28] = [
     USERS,
     USER_SUBS,
     ORGS,
@@ -92,6 +97,8 @@ pub(crate) const ALL_TABLES: [Table; 26] = [
     MEMBER_EMAIL_CLAIMS,
     SCIM_ALIASES,
     META,
+    ORG_DOMAINS,
+    DOMAIN_CLAIMS,
 ];
 
 /// Store metadata (`format` → version).
@@ -144,6 +151,11 @@ pub(crate) fn member_emails(org: &OrgId, email: &str) -> String {
 /// `org_id/email/user_id`.
 pub(crate) fn member_email(org: &OrgId, email: &str, user: &UserId) -> String {
     format!("{}{user}", member_emails(org, email))
+}
+
+/// `org_id/domain` (a domain of an organization).
+pub(crate) fn org_domain(org: &OrgId, domain: &str) -> String {
+    join(org.as_str(), domain)
 }
 
 /// `org_id/email` (the email claim of a member).

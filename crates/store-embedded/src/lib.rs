@@ -5,6 +5,7 @@
 //! pool. Values are JSON of the domain entities; the tables and keys are in [`keys`].
 
 mod db;
+mod domains;
 mod keys;
 mod ops;
 
@@ -15,6 +16,7 @@ use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenI
 use rollcall_domain::model::{
     Invitation, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser, Timestamp, User,
 };
+use rollcall_domain::org_domain::{DomainClaim, OrgDomain};
 use rollcall_domain::page::{Page, PageRequest};
 use rollcall_domain::ports::{
     Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, Store, StoreError,
@@ -541,6 +543,42 @@ impl Store for EmbeddedStore {
     ) -> StoreResult<Option<Membership>> {
         let (org, external_id) = (org.clone(), external_id.to_owned());
         self.read(move |r| ops::find_membership_by_external_id(r, &org, &external_id))
+            .await
+    }
+
+    // ---- verified domains ----
+    async fn create_org_domain(&self, domain: &OrgDomain) -> StoreResult<()> {
+        let d = domain.clone();
+        self.write(move |tx| domains::create_org_domain(tx, &d))
+            .await
+    }
+
+    async fn get_org_domain(&self, org: &OrgId, domain: &str) -> StoreResult<Option<OrgDomain>> {
+        let (org, domain) = (org.clone(), domain.to_owned());
+        self.read(move |r| domains::get_org_domain(r, &org, &domain))
+            .await
+    }
+
+    async fn list_org_domains(&self, org: &OrgId) -> StoreResult<Vec<OrgDomain>> {
+        let org = org.clone();
+        self.read(move |r| domains::list_org_domains(r, &org)).await
+    }
+
+    async fn update_org_domain(&self, before: &OrgDomain, after: &OrgDomain) -> StoreResult<()> {
+        let (before, after) = (before.clone(), after.clone());
+        self.write(move |tx| domains::update_org_domain(tx, &before, &after))
+            .await
+    }
+
+    async fn delete_org_domain(&self, domain: &OrgDomain) -> StoreResult<()> {
+        let d = domain.clone();
+        self.write(move |tx| domains::delete_org_domain(tx, &d))
+            .await
+    }
+
+    async fn get_domain_claim(&self, domain: &str) -> StoreResult<Option<DomainClaim>> {
+        let domain = domain.to_owned();
+        self.read(move |r| domains::get_domain_claim(r, &domain))
             .await
     }
 }

@@ -79,10 +79,19 @@ impl Service {
         page: &PageRequest,
     ) -> Result<Page<MyInvitation>> {
         let email = caller.verified_email().ok_or_else(email_not_verified)?;
-        let page = self
+        // A verified domain with `automatic_invitation` may have one for the caller.
+        let offered = self.offer_domain_invitation(caller, email).await?;
+        let mut page = self
             .store
             .list_invitations_for_email(email.normalized(), self.clock.now(), page)
             .await?;
+        // The email index may lag behind the write that just made it (DynamoDB's indexes are
+        // eventually consistent): the first page shows it anyway.
+        if let Some(inv) = offered
+            && !page.items.iter().any(|i| i.id == inv.id)
+        {
+            page.items.insert(0, inv);
+        }
         let mut org_ids: Vec<_> = page.items.iter().map(|i| i.org_id.clone()).collect();
         org_ids.sort();
         org_ids.dedup();

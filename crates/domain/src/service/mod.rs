@@ -1,6 +1,7 @@
 //! Use cases: each public method is one request's worth of work, checking permissions first.
 
 mod accept;
+mod domains;
 mod invitations;
 mod linking;
 mod links;
@@ -11,6 +12,9 @@ mod scim_tokens;
 pub mod validate;
 
 pub use accept::{InvitationPreview, MyInvitation};
+pub use domains::{
+    AddDomainRequest, DOMAIN_PENDING_DAYS, MAX_DOMAIN_CHECKS, MAX_ORG_DOMAINS, UpdateDomainRequest,
+};
 pub use invitations::{
     BulkInviteEntry, BulkInviteRequest, InviteOutcome, InviteResult, ResendRequest,
 };
@@ -28,7 +32,7 @@ use crate::email::Email;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{OrgId, UserId};
 use crate::model::{MemberStatus, Membership, Organization, PLACEHOLDER_SUB_PREFIX, User};
-use crate::ports::{Clock, Conflict, Mailer, Randomness, Store, StoreError};
+use crate::ports::{Clock, Conflict, DnsTxt, Mailer, NoDns, Randomness, Store, StoreError};
 use crate::secret::{IssuedSecret, SecretKind, issue_secret};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -92,6 +96,7 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Randomness>,
     config: ServiceConfig,
+    dns: Arc<dyn DnsTxt>,
 }
 
 /// An organization with the caller's membership in it, loaded for every org-scoped request.
@@ -118,7 +123,14 @@ impl Service {
             clock,
             random,
             config,
+            dns: Arc::new(NoDns),
         }
+    }
+
+    /// The DNS resolver domain verification uses (without one, verify calls are 503).
+    pub fn with_dns(mut self, dns: Arc<dyn DnsTxt>) -> Self {
+        self.dns = dns;
+        self
     }
 
     /// The current time, from the service's clock (views derive `expired` from it).
