@@ -357,3 +357,82 @@ async fn a_dns_failure_is_503_and_changes_nothing() {
         dns.set_failing("_rollcall-challenge.broken.example", false);
     }
 }
+
+/// A verified domain vouches for its addresses: SCIM provisioning of an address of the
+/// organization's verified domain that belongs to an existing account links it at once, without
+/// the person's consent; any other address still waits for consent. The SCIM answer is the same
+/// either way (a new id that is not the account's).
+#[tokio::test]
+async fn scim_links_an_existing_account_of_a_verified_domain_without_consent() {
+    let dns = TestDns::start().await;
+    for s in servers(&dns).await {
+        let api = Api { s: &s };
+        let a = api.create_org("ann@acme.example", "Acme").await;
+        let (st, d) = api.add(&a, "acme.example").await;
+        assert_eq!(st, StatusCode::CREATED, "{d}");
+        dns.publish_txt(
+            d["verification"]["name"].as_str().unwrap(),
+            d["verification"]["value"].as_str().unwrap(),
+        );
+        let (st, d) = api.verify(&a, "acme.example").await;
+        assert_eq!(
+            (st, d["state"].clone()),
+            (StatusCode::OK, json!("verified")),
+            "{d}"
+        );
+        let (st, made) = s
+            .call(
+                Method::POST,
+                &format!("/orgs/{}/scim-tokens", a.id),
+                Some(&a.manager),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{made}");
+        let scim_token = made["token"].as_str().unwrap().to_owned();
+
+        // Two people who already have accounts: one in the verified domain, one elsewhere.
+        let carl = s.token_with_subject("idp|carl", "carl@acme.example", true);
+        let dora = s.token_with_subject("idp|dora", "dora@elsewhere.example", true);
+        let mut account_ids = Vec::new();
+        for t in [&carl, &dora] {
+            let (st, me) = s.call(Method::GET, "/me", Some(t), None).await;
+            assert_eq!(st, StatusCode::OK, "{me}");
+            account_ids.push(me["user"]["id"].clone());
+        }
+        for address in ["carl@acme.example", "dora@elsewhere.example"] {
+            let r = s
+                .scim(
+                    Method::POST,
+                    "/Users",
+                    Some(&scim_token),
+                    Some(
+                        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "userName": address, "emails": [{"value": address, "primary": true}]}),
+                    ),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            assert!(!account_ids.contains(&r.body["id"]), "{}", r.body);
+            let again = s
+                .scim(
+                    Method::GET,
+                    &format!("/Users/{}", r.body["id"].as_str().unwrap()),
+                    Some(&scim_token),
+                    None,
+                )
+                .await;
+            assert_eq!(again.body["id"], r.body["id"], "{}", again.body);
+        }
+        let orgs = |t: String| {
+            let s = &s;
+            async move { s.call(Method::GET, "/orgs", Some(&t), None).await.1 }
+        };
+        assert_eq!(
+            orgs(carl.clone()).await["items"][0]["id"],
+            json!(a.id),
+            "linked at once"
+        );
+        assert_eq!(orgs(dora.clone()).await["items"], json!([]), "asked first");
+    }
+}

@@ -122,7 +122,11 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "get_membership",
             "get_scim_user",
             "find_scim_alias",
-            // POST /Users.
+            // POST /Users (an address of a verified domain of the org that belongs to an account
+            // links it at once).
+            "get_domain_claim",
+            "list_users_by_email",
+            "link_member",
             "get_org",
             "find_membership_by_email",
             "find_pending_invitation",

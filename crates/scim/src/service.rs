@@ -28,7 +28,7 @@ use rollcall_domain::page::{MAX_LIMIT, PageRequest};
 use rollcall_domain::permissions::is_org_manager;
 use rollcall_domain::ports::{Clock, Conflict, MemberFilter, MembershipWrite, Store, StoreError};
 use rollcall_domain::role::{Role, merge_assignments};
-use rollcall_domain::service::authenticate_scim_token;
+use rollcall_domain::service::{MAX_PLACEHOLDERS_PER_EMAIL, authenticate_scim_token};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -389,6 +389,14 @@ impl ScimService {
                         invitation_accepted = accepts.is_some(),
                         "member provisioned over SCIM"
                     );
+                    if self
+                        .link_in_verified_domain(org_id, &user, &membership)
+                        .await
+                    {
+                        // The same resource and id either way: the answer tells nothing.
+                        let (m, s) = self.load(org, user.id.as_str()).await?;
+                        return Ok(to_resource(&m, s.as_ref(), base));
+                    }
                     return Ok(to_resource(&membership, Some(&record), base));
                 }
                 Err(e) if retryable(&e) => continue,
@@ -396,6 +404,57 @@ impl ScimService {
             }
         }
         Err(concurrent())
+    }
+
+    /// A verified domain of the organization vouches for its addresses: a member just provisioned
+    /// with an address of such a domain that belongs to a person's account is that account's at
+    /// once, without asking (as WorkOS and Clerk do for verified domains). Whether it happened;
+    /// a failure only logs, and the membership then waits for the person's consent as usual.
+    async fn link_in_verified_domain(
+        &self,
+        org: &OrgId,
+        placeholder: &User,
+        membership: &Membership,
+    ) -> bool {
+        let email = &placeholder.email;
+        match self.store.get_domain_claim(email.domain()).await {
+            Ok(Some(claim)) if &claim.org_id == org => {}
+            Ok(_) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "domain claim not read; the membership waits for consent");
+                return false;
+            }
+        }
+        let owners = match self
+            .store
+            .list_users_by_email(email.normalized(), MAX_PLACEHOLDERS_PER_EMAIL)
+            .await
+        {
+            Ok(owners) => owners,
+            Err(e) => {
+                tracing::warn!(error = %e, "owners not read; the membership waits for consent");
+                return false;
+            }
+        };
+        let Some(account) = owners.into_iter().find(|u| {
+            !u.is_placeholder() && u.email_verified && u.email.normalized() == email.normalized()
+        }) else {
+            return false;
+        };
+        match self
+            .store
+            .link_member(placeholder, membership, &account)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(org = %org, user = %account.id, "provisioned member linked: verified domain");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(org = %org, error = %e, "not linked; the membership waits for consent");
+                false
+            }
+        }
     }
 
     /// `PUT /Users/{id}`: replaces the resource. `active` and `externalId` keep their values when
