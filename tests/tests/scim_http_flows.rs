@@ -403,6 +403,11 @@ async fn scim_users_are_members_with_the_default_assignments() {
         let org_path = format!("/orgs/{}", t.org);
         let (st, body) = s.call(Method::GET, &org_path, Some(&frank), None).await;
         assert_eq!(st, StatusCode::OK, "{body}");
+        // Frank's account is a fresh user: the organization now sees the member under the
+        // account's id, its identity provider still under the SCIM id it was given.
+        let (_, me) = s.call(Method::GET, "/me", Some(&frank), None).await;
+        let frank_id = me["user"]["id"].as_str().unwrap().to_owned();
+        assert_ne!(frank_id, uid, "no SCIM id becomes an account id");
         let user_path = format!("/Users/{uid}");
         let set_active = |active: bool| {
             let (s, t, user_path) = (&s, &t, &user_path);
@@ -420,7 +425,7 @@ async fn scim_users_are_members_with_the_default_assignments() {
             }
         };
         assert_eq!(set_active(false).await["active"], false);
-        let (_, m) = member(&s, &t, &uid).await;
+        let (_, m) = member(&s, &t, &frank_id).await;
         assert_eq!(m["status"], "suspended", "{m}");
         for path in [org_path.clone(), format!("{org_path}/pools")] {
             let (st, body) = s.call(Method::GET, &path, Some(&frank), None).await;
@@ -435,7 +440,7 @@ async fn scim_users_are_members_with_the_default_assignments() {
         let (st, body) = s
             .call(
                 Method::PUT,
-                &format!("/orgs/{}/users/{uid}/assignments", t.org),
+                &format!("/orgs/{}/users/{frank_id}/assignments", t.org),
                 Some(&t.manager),
                 Some(json!({"assignments": [{"role": "organization_manager"}]})),
             )
@@ -450,12 +455,12 @@ async fn scim_users_are_members_with_the_default_assignments() {
             )
             .await;
         assert_eq!(st, StatusCode::CREATED, "{his}");
-        assert_eq!(his["owner_id"], json!(uid));
+        assert_eq!(his["owner_id"], json!(frank_id));
         let r = s
             .scim(Method::DELETE, &user_path, Some(&t.scim_token), None)
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
-        let (st, _) = member(&s, &t, &uid).await;
+        let (st, _) = member(&s, &t, &frank_id).await;
         assert_eq!(st, StatusCode::NOT_FOUND);
         let (_, pools) = s
             .call(
@@ -552,10 +557,20 @@ async fn invitations_and_scim_meet() {
             assignments.contains(&json!({"role": "manager", "pool_id": pool_id})),
             "the invitation's assignments are given: {m}"
         );
-        // Her own sign-in is the same user.
+        // Her own sign-in (a fresh account) takes the membership; her provider keeps its id.
         let grace_jwt = s.token("grace@meet.test", Some("Grace"), true);
         let (_, me) = s.call(Method::GET, "/me", Some(&grace_jwt), None).await;
-        assert_eq!(me["user"]["id"], json!(grace), "{me}");
+        assert_ne!(me["user"]["id"], json!(grace), "{me}");
+        assert_eq!(me["memberships"][0]["org"]["id"], json!(t.org), "{me}");
+        let r = s
+            .scim(
+                Method::GET,
+                &format!("/Users/{grace}"),
+                Some(&t.scim_token),
+                None,
+            )
+            .await;
+        assert_eq!(r.body["id"], json!(grace), "{}", r.body);
 
         // Heidi joins by invitation: visible over SCIM with a derived resource.
         let heidi_jwt = s.token("heidi@meet.test", Some("Heidi"), true);
@@ -736,7 +751,9 @@ async fn an_unverified_email_claim_does_not_catch_a_provisioned_membership() {
 
         // The real CEO signs in with the address verified: theirs.
         let ceo = s.token_with_subject("idp|ceo", "ceo@acme-idp.test", true);
-        assert_eq!(me(ceo.clone()).await["user"]["id"], json!(uid));
+        let ceo_id = me(ceo.clone()).await["user"]["id"].clone();
+        assert_ne!(ceo_id, squatter_id);
+        assert_ne!(ceo_id, json!(uid), "a fresh account, not the SCIM id");
         let (st, orgs) = s.call(Method::GET, "/orgs", Some(&ceo), None).await;
         assert_eq!(st, StatusCode::OK, "{orgs}");
         assert_eq!(orgs["items"][0]["id"], json!(t.org), "{orgs}");
@@ -801,7 +818,7 @@ async fn a_new_email_before_the_first_sign_in_is_where_the_person_finds_the_memb
         let person = s.token_with_subject("idp|a", "a.jones@rename.test", true);
         let (st, me) = s.call(Method::GET, "/me", Some(&person), None).await;
         assert_eq!(st, StatusCode::OK, "{me}");
-        assert_eq!(me["user"]["id"], json!(uid), "{me}");
+        assert_ne!(me["user"]["id"], json!(uid), "{me}");
         let (st, orgs) = s.call(Method::GET, "/orgs", Some(&person), None).await;
         assert_eq!(st, StatusCode::OK, "{orgs}");
         assert_eq!(orgs["items"][0]["id"], json!(t.org), "{orgs}");
