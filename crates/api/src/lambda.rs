@@ -41,23 +41,28 @@ async fn build(group: FunctionGroup) -> Result<axum::Router, ConfigError> {
         Some(mail) => Arc::new(SesMailer::from_sdk_config(&sdk, mail)),
         None => Arc::new(NoMailer),
     };
-    let mut service = Service::new(
+    let service = Service::new(
         Arc::new(store),
         mailer,
         Arc::new(SystemClock),
         Arc::new(OsRandomness),
         config.service_config(),
     );
-    // Only the manage function verifies domains (`POST /orgs/{org}/domains/{domain}/verify`).
-    if group == FunctionGroup::Manage {
-        let dns = rollcall_dns::HickoryDns::new(config.dns_resolver).map_err(|reason| {
-            ConfigError::Invalid {
-                name: "ROLLCALL_DNS_RESOLVER",
-                reason,
-            }
-        })?;
-        service = service.with_dns(Arc::new(dns));
-    }
+    // Only the manage function verifies domains (`POST /orgs/{org}/domains/{domain}/verify`); it
+    // alone is built with the resolver (feature `dns`), so the other binaries stay small.
+    #[cfg(feature = "dns")]
+    let service = match group {
+        FunctionGroup::Manage => {
+            let dns = rollcall_dns::HickoryDns::new(config.dns_resolver).map_err(|reason| {
+                ConfigError::Invalid {
+                    name: "ROLLCALL_DNS_RESOLVER",
+                    reason,
+                }
+            })?;
+            service.with_dns(Arc::new(dns))
+        }
+        _ => service,
+    };
     Ok(router_with_limit(
         group,
         AppState { service },
