@@ -1,10 +1,12 @@
 //! Linking what organizations provisioned to a person's account (the identity model of
 //! docs/api.md): a SCIM placeholder belongs to the one organization that provisioned it, and its
 //! membership becomes a person's only
-//! - at the first sign-in of a new account with that address verified: every organization's
-//!   placeholder for the address links (the oldest becomes the account, the others move to it);
+//! - at the first sign-in of a new account with that address verified (no account holds it
+//!   yet): the account is a fresh user and every organization's placeholder moves to it;
 //! - for an account that already exists, with the person's consent: the placeholders are offered
-//!   in `GET /me/invitations` and linked by `POST /me/invitations/{usr}/accept` (or declined).
+//!   in `GET /me/invitations` and linked by `POST /me/invitations/{usr}/accept` (or declined);
+//! - at SCIM provisioning, when the organization has verified the address's domain (see the
+//!   `scim` crate's `create_user`).
 //!
 //! Store calls: listing the placeholders of an address is one index query (at most
 //! [`MAX_PLACEHOLDERS_PER_EMAIL`]); each link is one membership read and one
@@ -49,7 +51,7 @@ impl Service {
             .collect())
     }
 
-    /// First sign-in of `user`, a new account with a verified address: the other organizations'
+    /// First sign-in of `user`, a new account with a verified address: the organizations'
     /// placeholders for the address (not declined) move to it. Failures are logged, not raised:
     /// the sign-in goes on, and a placeholder left behind is offered for consent.
     pub(crate) async fn link_new_account(&self, user: &User, placeholders: Vec<User>) {
