@@ -167,6 +167,14 @@ impl Service {
         }
     }
 
+    /// A domain of `org_id`, or 404 `domain_not_found`.
+    async fn stored_domain(&self, org_id: &OrgId, domain: &str) -> Result<OrgDomain> {
+        self.store
+            .get_org_domain(org_id, domain)
+            .await?
+            .ok_or_else(domain_not_found)
+    }
+
     /// Looks the domain's TXT record up and moves it to `verified`, or records why not (a missing
     /// record is not an error: the domain stays `pending`, or becomes `failed` past the bound).
     /// 409 `domain_claimed` when another organization holds it; 503 `dns_unavailable` when DNS
@@ -180,11 +188,7 @@ impl Service {
         self.domain_manager(caller, org_id, "verify").await?;
         let domain = path_domain(raw_domain)?;
         for _ in 0..RETRIES {
-            let before = self
-                .store
-                .get_org_domain(org_id, &domain)
-                .await?
-                .ok_or_else(domain_not_found)?;
+            let before = self.stored_domain(org_id, &domain).await?;
             if before.state == DomainState::Verified {
                 return Ok(before);
             }
@@ -264,11 +268,7 @@ impl Service {
         self.domain_manager(caller, org_id, "change").await?;
         let domain = path_domain(raw_domain)?;
         for _ in 0..RETRIES {
-            let before = self
-                .store
-                .get_org_domain(org_id, &domain)
-                .await?
-                .ok_or_else(domain_not_found)?;
+            let before = self.stored_domain(org_id, &domain).await?;
             let Some(enrollment) = req.enrollment.filter(|e| *e != before.enrollment) else {
                 return Ok(self.shown(before));
             };
@@ -307,11 +307,7 @@ impl Service {
         self.domain_manager(caller, org_id, "delete").await?;
         let domain = path_domain(raw_domain)?;
         for _ in 0..RETRIES {
-            let current = self
-                .store
-                .get_org_domain(org_id, &domain)
-                .await?
-                .ok_or_else(domain_not_found)?;
+            let current = self.stored_domain(org_id, &domain).await?;
             match self.store.delete_org_domain(&current).await {
                 Ok(()) => {
                     tracing::info!(org = %org_id, domain = %domain, "domain deleted");
