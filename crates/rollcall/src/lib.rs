@@ -1,6 +1,7 @@
 //! The local side of Rollcall: the one-process server and local identities. The `rollcall` binary
 //! is a thin command line over this library; tests and benchmarks use it directly.
 
+pub mod console;
 pub mod local_auth;
 pub mod serve;
 

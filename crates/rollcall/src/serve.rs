@@ -129,7 +129,14 @@ pub async fn run(opts: Options) -> Result<(), String> {
         ServiceConfig { accept_url },
     )
     .with_dns(Arc::new(rollcall_dns::HickoryDns::new(opts.dns_resolver)?));
-    let mut app = rollcall_api::all_routes(AppState { service });
+    let console = crate::console::router(
+        crate::console::ConsoleOptions {
+            auth: crate::console::ConsoleAuth::Local,
+            outbox: outbox.is_some(),
+        },
+        key.clone(),
+    );
+    let mut app = console.merge(rollcall_api::all_routes(AppState { service }));
     if let Some(outbox) = outbox {
         app = Router::new()
             .route("/_local/outbox", get(list_outbox))
