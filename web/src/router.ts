@@ -33,6 +33,9 @@ export function useLocation(): { path: string; search: URLSearchParams } {
     const update = () => setLoc(read());
     listeners.add(update);
     window.addEventListener('popstate', update);
+    // A child's effect may have navigated before this listener existed (effects run children
+    // first): catch up.
+    if (location.pathname !== loc.path || location.search !== `?${loc.search}`.replace(/^\?$/, '')) update();
     return () => {
       listeners.delete(update);
       window.removeEventListener('popstate', update);
