@@ -834,6 +834,50 @@ export interface paths {
         patch: operations["updateDomain"];
         trace?: never;
     };
+    "/_local/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Local sign-in (local server only)
+         * @description **Who may call:** anyone who can reach the local server; no token needed.
+         *
+         *     The console's local sign-in page: a token for the given address and name, signed with the local key, exactly as `rollcall token --email … --name …` makes it (subject `local|<normalized email>`, `email_verified: true`, valid 12 hours). Only `rollcall serve` with its local identity serves this route; with an external OIDC issuer (`--oidc-issuer`) it does not exist, and it is never deployed to AWS.
+         */
+        post: operations["localSignIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console-config.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The console's runtime settings
+         * @description **Who may call:** anyone; no token needed.
+         *
+         *     Read by the web console at start, so one build serves every deployment. `rollcall serve` answers it from its flags; in AWS the deployment writes the same document into the console's bucket (it is not an API route).
+         */
+        get: operations["consoleConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1621,6 +1665,33 @@ export interface components {
         DomainList: {
             items: components["schemas"]["Domain"][];
             next_cursor: null;
+        };
+        LocalSignInRequest: {
+            /** @description The address to sign in as; treated as verified. */
+            email: string;
+            /** @description The `name` claim (optional). */
+            name?: string;
+        };
+        LocalSignInResult: {
+            /** @description A bearer JWT for the API. */
+            token: string;
+        };
+        ConsoleConfig: {
+            /** @description Base URL of the API; empty for the console's own origin. */
+            api_url: string;
+            auth: {
+                /** @constant */
+                mode: "local";
+            } | {
+                /** @constant */
+                mode: "oidc";
+                issuer: string;
+                client_id: string;
+                scope?: string;
+                logout_url?: string;
+            };
+            /** @description The local sign-in page and outbox exist (never in AWS). */
+            local_tools: boolean;
         };
     };
     responses: never;
@@ -6118,6 +6189,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    localSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LocalSignInRequest"];
+            };
+        };
+        responses: {
+            /** @description A bearer token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocalSignInResult"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `validation_error`: `email` is not an email address (`details.field` is `email`).
+             *     - `invalid_json`: The body is not JSON of the expected shape.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The local signing key is unavailable.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    consoleConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleConfig"];
                 };
             };
         };
