@@ -1,13 +1,17 @@
 //! The [`Store`] port on redb, an embedded file database: for local runs and tests.
 //!
-//! Every Store method is one redb transaction (a write transaction for writes, whose conditions
-//! are plain reads inside it, since redb runs one writer at a time), executed on tokio's blocking
-//! pool. Values are JSON of the domain entities; the tables and keys are in [`keys`].
+//! Every Store method is one redb transaction: a read transaction on tokio's blocking pool, or a
+//! write transaction (whose conditions are plain reads inside it, since redb runs one writer at a
+//! time) on the store's writer thread, which makes writes that arrive together durable with one
+//! sync ([`writer`]). Values are JSON of the domain entities; the tables and keys are in [`keys`].
 
 mod db;
 mod domains;
 mod keys;
 mod ops;
+mod writer;
+
+pub use writer::GroupCommitStats;
 
 use async_trait::async_trait;
 use db::db_err;
@@ -29,6 +33,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    /// The one writer, which commits writes that arrive together with one sync ([`writer`]).
+    writer: writer::Writer,
     /// A temporary directory removed when the last clone is dropped ([`EmbeddedStore::temporary`]).
     _dir: Option<Arc<tempfile::TempDir>>,
 }
@@ -91,10 +97,17 @@ impl EmbeddedStore {
             Some(v) => return Err(StoreError::Corrupt(format!("unsupported store format {v}"))),
         }
         tx.commit().map_err(db_err)?;
+        let db = Arc::new(db);
         Ok(EmbeddedStore {
-            db: Arc::new(db),
+            writer: writer::Writer::start(db.clone())?,
+            db,
             _dir: dir,
         })
+    }
+
+    /// Writes committed and syncs made since the store was opened (group commit).
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.writer.stats()
     }
 
     /// Runs `f` in one read transaction on the blocking pool.
@@ -112,31 +125,14 @@ impl EmbeddedStore {
         .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 
-    /// Runs `f` in one write transaction on the blocking pool; commits if it returns `Ok`,
-    /// aborts otherwise.
+    /// Runs `f` in one write transaction of the writer thread; answers once the write is durable
+    /// (group commit: see [`writer`]). `f`'s error aborts the transaction.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let tx = db.begin_write().map_err(db_err)?;
-            match f(&tx) {
-                Ok(v) => {
-                    tx.commit().map_err(db_err)?;
-                    Ok(v)
-                }
-                Err(e) => {
-                    if let Err(abort) = tx.abort() {
-                        tracing::warn!(error = %abort, "aborting a store transaction failed");
-                    }
-                    Err(e)
-                }
-            }
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+        self.writer.write(f).await
     }
 }
 
