@@ -7,6 +7,7 @@
 
 mod db;
 mod domains;
+mod integrity;
 mod keys;
 mod ops;
 mod writer;
@@ -103,6 +104,13 @@ impl EmbeddedStore {
             db,
             _dir: dir,
         })
+    }
+
+    /// Checks every invariant of the stored data (index entries, claims, counters) by reading
+    /// every table: the problems found, one sentence each, none when the store is consistent.
+    /// A full scan: for tests and operators (`rollcall check-store`), never on a request path.
+    pub async fn check_integrity(&self) -> StoreResult<Vec<String>> {
+        self.read(integrity::check).await
     }
 
     /// Writes committed and syncs made since the store was opened (group commit).
@@ -681,6 +689,83 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(format, Some(keys::FORMAT_VERSION));
+    }
+
+    /// The integrity check finds a record without what it needs and an index entry without its
+    /// record (the conformance suite runs it after every case, where it must find nothing).
+    #[tokio::test]
+    async fn the_integrity_check_finds_missing_and_dangling_entries() {
+        use rollcall_domain::ids::PoolId;
+        use rollcall_domain::model::{MemberSource, MemberStatus, Settings};
+        use rollcall_domain::role::{Assignment, Role};
+        let store = EmbeddedStore::temporary().unwrap();
+        let (org_id, owner_id, t) = (
+            OrgId::from_uuid(Uuid::now_v7()),
+            UserId::from_uuid(Uuid::now_v7()),
+            chrono::Utc::now(),
+        );
+        let root = Pool {
+            id: PoolId::from_uuid(Uuid::now_v7()),
+            org_id: org_id.clone(),
+            name: "Root".into(),
+            parent_id: None,
+            ancestors: vec![],
+            owner_id: owner_id.clone(),
+            created_at: t,
+        };
+        let org = Organization {
+            id: org_id.clone(),
+            name: "Acme".into(),
+            root_pool_id: root.id.clone(),
+            settings: Settings::default(),
+            created_at: t,
+        };
+        let owner = Membership {
+            org_id: org_id.clone(),
+            user_id: owner_id.clone(),
+            email: Email::parse("ada@example.com").unwrap(),
+            name: None,
+            phone: None,
+            status: MemberStatus::Active,
+            source: MemberSource::Owner,
+            external_id: None,
+            assignments: vec![Assignment::org_wide(Role::OrganizationManager)],
+            created_at: t,
+            updated_at: t,
+            version: 1,
+        };
+        store.create_org(&org, &root, &owner).await.unwrap();
+        assert_eq!(store.check_integrity().await.unwrap(), Vec::<String>::new());
+
+        let (claim, org2) = (
+            keys::member_email_claim(&org_id, "ada@example.com"),
+            org_id.clone(),
+        );
+        store
+            .write(move |tx| {
+                db::del(tx, keys::MEMBER_EMAIL_CLAIMS, &claim)?;
+                db::put_str(
+                    tx,
+                    keys::EXTERNAL_IDS,
+                    &keys::join(org2.as_str(), "ext-1"),
+                    "usr_gone",
+                )
+            })
+            .await
+            .unwrap();
+        let problems = store.check_integrity().await.unwrap();
+        let key = keys::membership(&org_id, &owner_id);
+        assert!(
+            problems.contains(&format!("membership {key}: no email claim")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("externalId claim") && p.ends_with("no membership")),
+            "{problems:?}"
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
     }
 
     #[tokio::test]
