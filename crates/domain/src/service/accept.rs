@@ -46,7 +46,9 @@ impl Service {
             }
         }
         let pools = futures_util::future::join_all(
-            pool_ids.iter().map(|id| self.store.get_pool(&inv.org_id, id)),
+            pool_ids
+                .iter()
+                .map(|id| self.store.get_pool(&inv.org_id, id)),
         );
         let (org, inviter, pools) = futures_util::future::join3(
             self.store.get_org(&inv.org_id),
