@@ -14,6 +14,7 @@ export function Layout({ title, children, nav }: { title: string; children: Comp
         <a class="brand" href="/console">Rollcall</a>
         {nav}
         <span class="spacer" />
+        {session && <a href="/console/invitations">Your invitations</a>}
         {config.local_tools && <a href="/outbox">Outbox</a>}
         {session ? (
           <span class="whoami">
