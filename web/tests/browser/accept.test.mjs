@@ -3,6 +3,8 @@
 // Data is set up over the API; every screen is checked with axe-core and photographed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   api,
   assertNoProblems,
@@ -94,7 +96,16 @@ test('the invitee opens the link from the outbox, signs in, accepts and lands in
   noTokenInAddress(page);
   await checkA11y(page, 'accept-signed-in');
   await screenshot(page, 'accept-signed-in');
-  await page.getByRole('button', { name: 'Accept invitation' }).click();
+  // Keyboard alone: Tab to the Accept button (its focus is visible), Enter.
+  let focused = '';
+  for (let i = 0; i < 20 && focused !== 'Accept invitation'; i++) {
+    await page.keyboard.press('Tab');
+    focused = await page.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
+  }
+  assert.equal(focused, 'Accept invitation', 'the Accept button is reachable with Tab');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none', 'the focused button shows its focus');
+  await page.keyboard.press('Enter');
   await page.waitForURL((u) => u.pathname === `/console/orgs/${org.id}/users`);
   assert.equal(await invitationStatus('kate@acme.test'), 'accepted');
   const users = await api(server.base, owner, 'GET', `/orgs/${org.id}/users?q=kate`);
@@ -230,6 +241,29 @@ test('my invitations: accept one, decline another', async () => {
   assert.equal(betaInv.body.items[0].status, 'declined');
   await page.getByRole('link', { name: 'Open Acme' }).click();
   await page.waitForURL((u) => u.pathname === `/console/orgs/${org.id}/users`);
+  assertNoProblems(page);
+  await page.context().close();
+});
+
+test('an unverified address is told to verify it, and the invitation stays pending', async () => {
+  await invite('uma@acme.test');
+  const link = await acceptLink('uma@acme.test');
+  // The local sign-in page always vouches for the address; `rollcall token --unverified` does not.
+  const bin = process.env.ROLLCALL_BIN || fileURLToPath(new URL('../../../target/debug/rollcall', import.meta.url));
+  const token = execFileSync(bin, ['token', '--email', 'uma@acme.test', '--unverified', '--data-dir', server.dataDir]).toString().trim();
+  const page = await newPage(browser);
+  await page.goto(`${server.base}/console-config.json`);
+  await page.evaluate((t) => {
+    const c = JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    sessionStorage.setItem('rollcall.session', JSON.stringify({ token: t, email: c.email, name: null, expiresAt: c.exp }));
+  }, token);
+  await page.goto(link);
+  await heading(page, 'Join Acme');
+  await page.getByRole('button', { name: 'Accept invitation' }).click();
+  await heading(page, 'Your email address is not verified');
+  await checkA11y(page, 'accept-unverified');
+  await screenshot(page, 'accept-unverified');
+  assert.equal(await invitationStatus('uma@acme.test'), 'pending');
   assertNoProblems(page);
   await page.context().close();
 });
