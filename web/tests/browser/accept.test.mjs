@@ -218,23 +218,45 @@ test('an invite link joined by a second person; again: already a member; a domai
   await other.context().close();
 });
 
-test('my invitations: accept one, decline another', async () => {
+test('my invitations: accept an invitation, decline another, accept a membership provisioned over SCIM', async () => {
   await invite('quinn@acme.test');
   const beta = (await api(server.base, owner, 'POST', '/orgs', { name: 'Beta' })).body;
   const r = await api(server.base, owner, 'POST', `/orgs/${beta.id}/invitations`, { invitations: [{ email: 'quinn@acme.test' }] });
   assert.equal(r.body.results[0].result, 'invited');
+  // Gamma provisions Quinn over SCIM after Quinn's account exists: an offer to accept.
+  const quinn = await tokenFor(server.base, 'quinn@acme.test', 'Quinn');
+  assert.equal((await api(server.base, quinn, 'GET', '/me')).status, 200);
+  const gamma = (await api(server.base, owner, 'POST', '/orgs', { name: 'Gamma' })).body;
+  const scim = (await api(server.base, owner, 'POST', `/orgs/${gamma.id}/scim-tokens`, { description: 'IdP' })).body;
+  const provisioned = await fetch(`${server.base}/scim/v2/Users`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${scim.token}`, 'content-type': 'application/scim+json' },
+    body: JSON.stringify({
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: 'quinn@acme.test',
+      emails: [{ value: 'quinn@acme.test', primary: true }],
+      active: true,
+    }),
+  });
+  assert.equal(provisioned.status, 201, await provisioned.text());
+
   const page = await newPage(browser);
   await signIn(page, server.base, 'quinn@acme.test', 'Quinn');
   await page.getByRole('link', { name: 'See your open invitations' }).click();
   await heading(page, 'Your invitations');
   await page.getByRole('heading', { level: 2, name: 'Acme' }).waitFor();
   await page.getByRole('heading', { level: 2, name: 'Beta' }).waitFor();
+  await page.getByText('Membership the organization set up for quinn@acme.test').waitFor();
   await checkA11y(page, 'my-invitations');
   await screenshot(page, 'my-invitations');
   await page.getByRole('button', { name: 'Accept Acme' }).click();
   await page.getByText('You joined Acme.').waitFor();
   await page.getByRole('button', { name: 'Decline Beta' }).click();
   await page.getByText('You declined Beta.').waitFor();
+  await page.getByRole('button', { name: 'Accept Gamma' }).click();
+  await page.getByText('You joined Gamma.').waitFor();
+  const me = await api(server.base, quinn, 'GET', '/me');
+  assert.ok(me.body.memberships.some((m) => m.org.id === gamma.id), 'the provisioned membership is now Quinn\'s');
   await checkA11y(page, 'my-invitations-done');
   assert.equal(await invitationStatus('quinn@acme.test'), 'accepted');
   const betaInv = await api(server.base, owner, 'GET', `/orgs/${beta.id}/invitations?email=quinn%40acme.test`);
