@@ -9,6 +9,11 @@ import { matchPath, onLinkClick, useLocation, type Params } from './router';
 import { SignInPage } from './pages/signin';
 import { HomePage } from './pages/home';
 import { NotFoundPage } from './pages/not-found';
+import { AcceptPage } from './pages/accept';
+import { JoinPage } from './pages/join';
+import { MyInvitationsPage } from './pages/my-invitations';
+import { OutboxPage } from './pages/outbox';
+import { SignInCallbackPage } from './pages/signin-callback';
 
 export interface AppContextValue {
   config: ConsoleConfig;
@@ -31,6 +36,11 @@ type PageComponent = (props: { params: Params; search: URLSearchParams }) => pre
  * console pages live under /console; /accept and /join are the links mails and invite links carry. */
 export const ROUTES: Array<[string, PageComponent]> = [
   ['/signin', SignInPage],
+  ['/signin/callback', SignInCallbackPage],
+  ['/accept', AcceptPage],
+  ['/join', JoinPage],
+  ['/outbox', OutboxPage],
+  ['/console/invitations', MyInvitationsPage],
   ['/console', HomePage],
   ['/', HomePage],
 ];

@@ -49,6 +49,9 @@ export function HomePage() {
     <Layout title="Your organizations">
       {orgs === null && !error && <p aria-busy="true">Loading…</p>}
       {orgs && orgs.length === 0 && <p>You are not a member of any organization yet.</p>}
+      <p>
+        Invited somewhere? <a href="/console/invitations">See your open invitations</a>.
+      </p>
       {orgs && orgs.length > 0 && (
         <ul class="cards">
           {orgs.map((o) => (
