@@ -7,7 +7,7 @@ import { useApp } from '../app';
 import { ApiError, unwrap, type Schemas } from '../api/client';
 import { Layout } from '../components/layout';
 import { navigate } from '../router';
-import { acceptView, afterPreviewError, expiresIn, forgetToken, formatTime, pickOrg, problemFromCode, takeToken, type Problem } from './invite-flow';
+import { acceptView, afterPreviewError, expiresIn, forgetToken, formatTime, problemFromCode, takeToken, type Problem } from './invite-flow';
 import { ProblemScreen, RolesList, useFocusOnChange, useSignInFlow } from './invite-screens';
 
 type State =
@@ -26,16 +26,9 @@ export function usePageToken(kind: 'accept' | 'join', search: URLSearchParams): 
   return token;
 }
 
-/** Where a new membership lives: the API's answer has no organization id, so ask /me. */
-export async function landInOrg(api: ReturnType<typeof useApp>['api'], orgName?: string): Promise<void> {
-  let org: string | null = null;
-  try {
-    const me = unwrap(await api.GET('/me', { params: { query: { limit: 200 } } }));
-    org = pickOrg(me.memberships, orgName);
-  } catch {
-    // The membership exists; the console's start lists it.
-  }
-  navigate(org ? `/console/orgs/${org}/users` : '/console', { replace: true });
+/** Lands in the organization a new membership lives in (the accept and join answers name it). */
+export function landInOrg(member: Schemas['Member']): void {
+  navigate(`/console/orgs/${member.org_id}/users`, { replace: true });
 }
 
 export function AcceptPage({ search }: { search: URLSearchParams }) {
@@ -71,9 +64,9 @@ export function AcceptPage({ search }: { search: URLSearchParams }) {
         // account learns nothing). Safe: a token the preview refuses can never be accepted again,
         // because every state but pending is final and a replaced token stays unknown.
         try {
-          unwrap(await api.POST('/invitations/accept', { body: { token } }));
+          const member = unwrap(await api.POST('/invitations/accept', { body: { token } }));
           forgetToken('accept');
-          await landInOrg(api);
+          landInOrg(member);
         } catch (e2) {
           const err2 = e2 instanceof ApiError ? e2 : new ApiError(0, 'network', String(e2));
           if (live) setState({ s: 'problem', problem: problemFromCode(err2.code, err2.status), message: err2.message });
@@ -91,9 +84,9 @@ export function AcceptPage({ search }: { search: URLSearchParams }) {
     setError(null);
     try {
       if (what === 'accept') {
-        unwrap(await api.POST('/invitations/accept', { body: { token } }));
+        const member = unwrap(await api.POST('/invitations/accept', { body: { token } }));
         forgetToken('accept');
-        await landInOrg(api, preview.org_name);
+        landInOrg(member);
       } else {
         unwrap(await api.POST('/invitations/decline', { body: { token } }));
         forgetToken('accept');
@@ -161,7 +154,7 @@ export function AcceptPage({ search }: { search: URLSearchParams }) {
       <dd>{p.email}</dd>
       <dt>Roles offered</dt>
       <dd>
-        <RolesList assignments={p.assignments} />
+        <RolesList assignments={p.assignments} pools={p.pools} />
       </dd>
       <dt>Expires</dt>
       <dd>

@@ -6,7 +6,6 @@ import {
   expiresIn,
   forgetToken,
   linksIn,
-  pickOrg,
   problemFromCode,
   sameEmail,
   takeToken,
@@ -23,11 +22,13 @@ function memoryStore() {
 }
 
 const preview = {
+  org_id: 'org_1',
   org_name: 'Acme',
   inviter_name: 'Olivia',
   email: 'Kate@Acme.test',
   name: null,
   assignments: [{ role: 'member' as const }],
+  pools: [],
   expires_at: '2030-01-01T00:00:00Z',
 };
 
@@ -116,23 +117,3 @@ describe('words', () => {
   });
 });
 
-describe('pickOrg', () => {
-  const m = (id: string, name: string, created_at: string) => ({
-    org: { id, name },
-    assignments: [],
-    status: 'active' as const,
-    source: 'invitation' as const,
-    created_at,
-  });
-  const list = [m('org_a', 'Acme', '2030-01-01T00:00:00Z'), m('org_b', 'Beta', '2030-01-03T00:00:00Z'), m('org_c', 'Acme', '2030-01-02T00:00:00Z')];
-  it('prefers the named organization, newest first', () => {
-    expect(pickOrg(list, 'Acme')).toBe('org_c');
-  });
-  it('without a name, the newest membership (a join just made it)', () => {
-    expect(pickOrg(list)).toBe('org_b');
-  });
-  it('null when nothing fits', () => {
-    expect(pickOrg(list, 'Gamma')).toBeNull();
-    expect(pickOrg([])).toBeNull();
-  });
-});

@@ -149,15 +149,6 @@ export function formatTime(iso: string): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
-/** The organization a membership just made lives in: among the caller's memberships, the one with
- * this name (when the page knows it), else the newest. The API's accept and join answers carry no
- * organization id. */
-export function pickOrg(memberships: Schemas['MembershipSummary'][], orgName?: string): string | null {
-  const named = orgName ? memberships.filter((m) => m.org.name === orgName) : [];
-  const pool = named.length > 0 ? named : orgName ? [] : memberships;
-  if (pool.length === 0) return null;
-  return pool.reduce((a, b) => (Date.parse(b.created_at) > Date.parse(a.created_at) ? b : a)).org.id;
-}
 
 /** Links in a mail's text (the outbox shows them clickable). */
 export function linksIn(text: string): string[] {

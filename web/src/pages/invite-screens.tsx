@@ -37,11 +37,13 @@ export function useFocusOnChange(key: unknown) {
   }, [key]);
 }
 
-export function RolesList({ assignments }: { assignments: Schemas['AssignmentList'] }) {
+/** The roles offered, with pool names where the page has them (the preview names its pools). */
+export function RolesList({ assignments, pools = [] }: { assignments: Schemas['AssignmentList']; pools?: Schemas['PoolName'][] }) {
+  const names = Object.fromEntries(pools.map((p) => [p.id, p.name]));
   return (
     <ul class="roles">
       {assignments.map((a) => (
-        <li key={`${a.role}:${a.pool_id ?? ''}`}>{describeAssignment(a)}</li>
+        <li key={`${a.role}:${a.pool_id ?? ''}`}>{describeAssignment(a, names)}</li>
       ))}
     </ul>
   );

@@ -49,9 +49,9 @@ export function JoinPage({ search }: { search: URLSearchParams }) {
     setBusy(true);
     setError(null);
     try {
-      unwrap(await api.POST('/join', { body: { token } }));
+      const member = unwrap(await api.POST('/join', { body: { token } }));
       forgetToken('join');
-      await landInOrg(api);
+      landInOrg(member);
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError(0, 'network', String(e));
       const p = problemFromCode(err.code, err.status);
