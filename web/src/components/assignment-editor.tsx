@@ -36,6 +36,7 @@ export function AssignmentEditor({
               Role {i + 1}
               <select
                 id={`${idPrefix}-role-${i}`}
+                aria-label={`Role ${i + 1}`}
                 value={a.role}
                 onChange={(e) => set(i, { role: e.currentTarget.value as Role })}
               >
@@ -50,7 +51,7 @@ export function AssignmentEditor({
             {isPoolRole(a.role) ? (
               <label>
                 Pool for role {i + 1}
-                <select id={`${idPrefix}-pool-${i}`} value={a.pool_id} required onChange={(e) => set(i, { pool_id: e.currentTarget.value })}>
+                <select id={`${idPrefix}-pool-${i}`} aria-label={`Pool for role ${i + 1}`} value={a.pool_id} required onChange={(e) => set(i, { pool_id: e.currentTarget.value })}>
                   <option value="">Choose a pool…</option>
                   {a.pool_id && !grant.pools.has(a.pool_id) && (
                     <option value={a.pool_id}>{rows.find((r) => r.pool.id === a.pool_id)?.path.join(' / ') ?? a.pool_id} (outside your pools)</option>

@@ -86,7 +86,7 @@ function Pools({ selected }: { selected: string | null }) {
         </tbody>
       </table>
       {row ? (
-        <PoolPanel key={row.pool.id} row={row} ownerName={names[row.pool.owner_id]} onDeleted={() => setSel(null)} onCreated={choose} />
+        <PoolPanel key={row.pool.id} row={row} ownerName={names[row.pool.owner_id]} onDeleted={() => setSel(null)} />
       ) : (
         <p class="hint">Open a pool to see who holds roles there{org.rows.some((r) => canCreatePoolUnder(org.caller, r.pool.id)) ? ', add sub-pools or change it' : ''}.</p>
       )}
@@ -94,7 +94,7 @@ function Pools({ selected }: { selected: string | null }) {
   );
 }
 
-function PoolPanel({ row, ownerName, onDeleted, onCreated }: { row: PoolRow; ownerName?: string; onDeleted: () => void; onCreated: (id: string) => void }) {
+function PoolPanel({ row, ownerName, onDeleted }: { row: PoolRow; ownerName?: string; onDeleted: () => void }) {
   const { api } = useApp();
   const org = useOrg();
   const pool = row.pool;
@@ -125,7 +125,6 @@ function PoolPanel({ row, ownerName, onDeleted, onCreated }: { row: PoolRow; own
     void run(async () => {
       const p = unwrap(await api.POST('/orgs/{org}/pools', { params: { path }, body: { name: child.trim(), parent_id: pool.id } }));
       setChild('');
-      setTimeout(() => onCreated(p.id), 0);
       return `Created ${p.name} under ${pool.name}.`;
     });
   };
