@@ -219,7 +219,7 @@ function PoolError({ error }: { error: unknown }) {
         </p>
         <p>
           {error.code === 'pool_has_children'
-            ? 'Only a pool without sub-pools can be deleted: delete or move its sub-pools first.'
+            ? 'Delete its sub-pools first, starting with the deepest, then this one.'
             : 'The root pool is the organization itself and cannot be deleted.'}
         </p>
       </div>

@@ -46,7 +46,7 @@ function Users({ search }: { search: URLSearchParams }) {
   const [filters, setFilters] = useState<Filters>(() => readFilters(search));
   const [q, setQ] = useState(filters.q);
   const [stack, setStack] = useState(() => new CursorStack());
-  const [page, setPage] = useState<{ items: Schemas['Member'][]; next: string | null } | null>(null);
+  const [page, setPage] = useState<{ items: Schemas['Member'][]; next: string | null; index: number } | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [inviting, setInviting] = useState(false);
@@ -74,7 +74,7 @@ function Users({ search }: { search: URLSearchParams }) {
         if (stale) return;
         // Filtered server pages may be short: a gathered page may hold up to twice PAGE_SIZE; the
         // cursor continues after the last server page, so all that was gathered is shown.
-        setPage({ items: p.items, next: p.next_cursor });
+        setPage({ items: p.items, next: p.next_cursor, index: stack.pageIndex });
         setError(null);
       })
       .catch((e) => !stale && setError(e))
@@ -169,7 +169,7 @@ function Users({ search }: { search: URLSearchParams }) {
       <Status>
         {busy
           ? 'Loading members…'
-          : page && (page.items.length === 0 ? 'No members match.' : `Page ${stack.pageIndex + 1}: ${page.items.length} member${page.items.length === 1 ? '' : 's'}${page.next ? '' : ', end of the list'}.`)}
+          : page && (page.items.length === 0 ? 'No members match.' : `Page ${page.index + 1}: ${page.items.length} member${page.items.length === 1 ? '' : 's'}${page.next ? '' : ', end of the list'}.`)}
       </Status>
       {page && page.items.length > 0 && (
         <table class="members" aria-busy={busy}>
