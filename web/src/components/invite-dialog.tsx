@@ -91,6 +91,7 @@ export function InviteDialog({ onClose, onInvited }: { onClose: () => void; onIn
           </span>
           <textarea
             name="emails"
+            autoFocus
             rows={4}
             value={text}
             onInput={(e) => setText(e.currentTarget.value)}

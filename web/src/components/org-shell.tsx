@@ -126,7 +126,13 @@ function OrgSwitcher({ data }: { data: OrgData }) {
         <span class="visually-hidden">Organization: </span>
         {data.org.name}
       </summary>
-      <nav aria-label="Organizations">
+      <nav
+        aria-label="Organizations"
+        onClick={(e) => {
+          // Close the menu once a link is chosen (the same page may stay mounted).
+          if ((e.target as HTMLElement).closest('a')) (e.currentTarget.parentElement as HTMLDetailsElement).open = false;
+        }}
+      >
         <ul>
           {data.orgs.map((o) => (
             <li key={o.id}>

@@ -76,11 +76,26 @@ test('owner creates an organization and pools', async () => {
 
 test('invite three pasted addresses with a pool role: per-entry results, failures stay in the box', async () => {
   await openTab(page, 'Users');
-  await page.getByRole('button', { name: 'Invite', exact: true }).click();
+  // Keyboard only: the dialog opens with Enter, holds the focus, and Escape gives it back.
+  const inviteButton = page.getByRole('button', { name: 'Invite', exact: true });
+  await inviteButton.focus();
+  await page.keyboard.press('Enter');
   const dialog = page.getByRole('dialog', { name: 'Invite users' });
+  await dialog.waitFor();
+  for (let i = 0; i < 12; i++) {
+    await page.keyboard.press('Tab');
+    assert.ok(await page.evaluate(() => !!document.activeElement?.closest('dialog') || document.activeElement === document.body), 'focus stays in the dialog');
+  }
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Invite', 'focus returns to the Invite button');
+  await page.keyboard.press('Enter');
   await dialog.waitFor();
   await dialog.getByLabel('Email addresses').fill('Ana Lima <ana@acme.test>, not-an-email\nolivia@acme.test');
   await dialog.getByText('3 addresses.').waitFor();
+  await dialog.getByText('Names and phone numbers (optional)').click();
+  assert.equal(await dialog.getByLabel('Name for ana@acme.test').inputValue(), 'Ana Lima', 'the pasted name is kept');
+  await dialog.getByLabel('Phone for ana@acme.test').fill('+1 555 0100');
   await dialog.getByRole('button', { name: 'Add role' }).click();
   await dialog.getByLabel('Role 1', { exact: true }).selectOption('engineer');
   await dialog.getByLabel('Pool for role 1').selectOption(pools.Engineering);
@@ -100,7 +115,9 @@ test('invite three pasted addresses with a pool role: per-entry results, failure
   await dialog.waitFor({ state: 'hidden' });
 
   const inv = await api(server.base, ownerToken, 'GET', `/orgs/${orgId}/invitations?status=pending`);
-  assert.deepEqual(inv.body.items.map((i) => [i.email, i.name, i.assignments]), [['ana@acme.test', 'Ana Lima', [{ role: 'engineer', pool_id: pools.Engineering }]]]);
+  assert.deepEqual(inv.body.items.map((i) => [i.email, i.name, i.phone, i.assignments]), [
+    ['ana@acme.test', 'Ana Lima', '+1 555 0100', [{ role: 'engineer', pool_id: pools.Engineering }]],
+  ]);
   assertNoProblems(page);
 });
 
@@ -254,6 +271,26 @@ test('a SCIM token is shown once', async () => {
 test('a manager and an engineer see only what they may', async () => {
   await member('max@acme.test', 'Max Manager', [{ role: 'manager', pool_id: pools.Engineering }]);
   await member('eve@acme.test', 'Eve Engineer', [{ role: 'engineer', pool_id: pools.Engineering }]);
+  // The owner gives Eve a second role on Sales, from a pool picker, and filters the list by it.
+  await page.goto(`${server.base}/console/orgs/${orgId}/users`);
+  await page.getByRole('link', { name: 'Eve Engineer' }).click();
+  await page.getByRole('button', { name: 'Add role' }).click();
+  await page.getByLabel('Role 2', { exact: true }).selectOption('engineer');
+  await page.getByLabel('Pool for role 2').selectOption(pools.Sales);
+  await page.getByRole('button', { name: 'Save roles' }).click();
+  await page.getByText('Roles saved.').waitFor();
+  const eve = await api(server.base, ownerToken, 'GET', `/orgs/${orgId}/users?q=eve`);
+  assert.deepEqual(eve.body.items[0].assignments.map((a) => a.pool_id).sort(), [pools.Engineering, pools.Sales].sort());
+  await page.getByRole('link', { name: '← All users' }).click();
+  await page.getByLabel('Pool', { exact: true }).selectOption(pools.Sales);
+  await page.getByText('Page 1: 1 member, end of the list.').waitFor();
+  await page.getByRole('link', { name: 'Eve Engineer' }).waitFor();
+  await page.getByLabel('Pool', { exact: true }).selectOption('');
+  await page.getByLabel('Role', { exact: true }).selectOption('manager');
+  await page.getByText('Page 1: 1 member, end of the list.').waitFor();
+  await page.getByRole('link', { name: 'Max Manager' }).waitFor();
+  assert.match(page.url(), /role=manager/, 'filters are kept in the address');
+
   const tabsOf = async (p) => (await p.getByRole('navigation', { name: 'Organization' }).getByRole('link').allInnerTexts()).map((t) => t.trim());
 
   const mp = await newPage(browser);

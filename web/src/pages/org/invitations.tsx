@@ -94,6 +94,7 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
         <label>
           Status
           <select
+            aria-label="Status"
             value={status}
             onChange={(e) => {
               setStatus(e.currentTarget.value);

@@ -122,7 +122,7 @@ function Users({ search }: { search: URLSearchParams }) {
         </label>
         <label>
           Role
-          <select value={filters.role} onChange={(e) => apply({ ...filters, q, role: e.currentTarget.value })}>
+          <select aria-label="Role" value={filters.role} onChange={(e) => apply({ ...filters, q, role: e.currentTarget.value })}>
             <option value="">Any role</option>
             {ROLES.map((r) => (
               <option key={r} value={r}>
@@ -133,7 +133,7 @@ function Users({ search }: { search: URLSearchParams }) {
         </label>
         <label>
           Pool
-          <select value={filters.pool_id} onChange={(e) => apply({ ...filters, q, pool_id: e.currentTarget.value })}>
+          <select aria-label="Pool" value={filters.pool_id} onChange={(e) => apply({ ...filters, q, pool_id: e.currentTarget.value })}>
             <option value="">Any pool</option>
             {org.rows.map((r) => (
               <option key={r.pool.id} value={r.pool.id}>
@@ -145,7 +145,7 @@ function Users({ search }: { search: URLSearchParams }) {
         </label>
         <label>
           Status
-          <select value={filters.status} onChange={(e) => apply({ ...filters, q, status: e.currentTarget.value })}>
+          <select aria-label="Status" value={filters.status} onChange={(e) => apply({ ...filters, q, status: e.currentTarget.value })}>
             <option value="">Any status</option>
             <option value="active">Active</option>
             <option value="suspended">Suspended</option>
