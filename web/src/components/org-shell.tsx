@@ -8,6 +8,7 @@ import { ApiError, unwrap, type Schemas } from '../api/client';
 import { Layout } from './layout';
 import { ErrorNote, Loading } from './ui';
 import { useSignedIn } from '../pages/home';
+import { clearSession } from '../session';
 import { buildTree, poolLabel, type Pool, type PoolRow } from '../lib/pools';
 import { TAB_LABELS, visibleTabs, type Caller, type Tab } from '../permissions';
 
@@ -64,7 +65,7 @@ async function loadOrg(api: ReturnType<typeof useApp>['api'], orgId: string): Pr
 }
 
 export function OrgShell({ orgId, tab, title, children }: { orgId: string; tab: Tab; title: string; children: ComponentChildren }) {
-  const { api } = useApp();
+  const { api, setSession } = useApp();
   const signedIn = useSignedIn();
   const [data, setData] = useState<OrgData | null>(() => cache.get(orgId) ?? null);
   const [error, setError] = useState<unknown>(null);
@@ -76,6 +77,12 @@ export function OrgShell({ orgId, tab, title, children }: { orgId: string; tab: 
       setData(d);
       setError(null);
     } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        // The session ended (expired or refused): sign in again and come back here.
+        clearSession();
+        setSession(null);
+        return;
+      }
       setError(e);
     }
   };

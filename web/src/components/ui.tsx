@@ -1,6 +1,6 @@
 // Small shared pieces: error text as the server said it, live status, secrets shown once, dates.
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api/client';
 
 /** The server's message and code (the server is the authority; its words are shown as they come). */
@@ -95,10 +95,13 @@ export function Confirm({
   onCancel: () => void;
   busy?: boolean;
 }) {
+  const yesRef = useRef<HTMLButtonElement>(null);
+  // Focus the confirming button once, when the question appears.
+  useEffect(() => yesRef.current?.focus(), []);
   return (
     <span class="confirm" role="group" aria-label={question}>
       <span>{question}</span>
-      <button type="button" class="danger" disabled={busy} onClick={onYes} ref={(el) => el?.focus()}>
+      <button type="button" class="danger" disabled={busy} onClick={onYes} ref={yesRef}>
         {yes}
       </button>
       <button type="button" onClick={onCancel}>

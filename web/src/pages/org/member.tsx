@@ -1,6 +1,6 @@
 // Member detail: who they are, their roles per pool (editable by organization managers), and
 // removal with a successor who receives their pools, invite links and pending invitations.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp } from '../../app';
 import { ApiError, unwrap, type Schemas } from '../../api/client';
 import { AssignmentEditor, AssignmentList } from '../../components/assignment-editor';
@@ -309,10 +309,12 @@ function Remove({ member, self }: { member: Schemas['Member']; self: boolean }) 
 }
 
 function Confirm2(props: { question: string; yes: string; busy: boolean; onYes: () => void; onCancel: () => void }) {
+  const yesRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => yesRef.current?.focus(), []);
   return (
     <div class="confirm" role="group" aria-label={props.question}>
       <p>{props.question}</p>
-      <button type="button" class="danger" disabled={props.busy} onClick={props.onYes} ref={(el) => el?.focus()}>
+      <button type="button" class="danger" disabled={props.busy} onClick={props.onYes} ref={yesRef}>
         {props.yes}
       </button>{' '}
       <button type="button" onClick={props.onCancel}>
