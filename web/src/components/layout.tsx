@@ -4,7 +4,18 @@ import { useApp } from '../app';
 import { navigate } from '../router';
 import { rememberReturnTo, signOut } from '../session';
 
-export function Layout({ title, children, nav }: { title: string; children: ComponentChildren; nav?: ComponentChildren }) {
+export function Layout({
+  title,
+  children,
+  nav,
+  subnav,
+}: {
+  title: string;
+  children: ComponentChildren;
+  nav?: ComponentChildren;
+  /** Shown under the header, before the page's heading (an organization's tabs). */
+  subnav?: ComponentChildren;
+}) {
   const { config, session, setSession } = useApp();
   document.title = `${title} · Rollcall`;
   return (
@@ -43,6 +54,7 @@ export function Layout({ title, children, nav }: { title: string; children: Comp
           </a>
         )}
       </header>
+      {subnav}
       <main id="main" tabIndex={-1}>
         <h1>{title}</h1>
         {children}
