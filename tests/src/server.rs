@@ -170,6 +170,11 @@ impl TestServer {
         self.restart();
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the server with SIGKILL and waits for it to be gone.
     pub fn crash(&mut self) {
         let _ = self.child.kill();

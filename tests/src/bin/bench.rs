@@ -6,6 +6,10 @@
 //! another organization over SCIM and measures what identity providers do: `POST /Users`,
 //! `userName eq` lookups, `PATCH` deactivation, and an import through `startIndex` pages of 100.
 //! `--members 0` or `--scim-users 0` skips a part.
+//!
+//! `--soak-secs N` runs a soak instead (the test command runs a 15-second one): mixed traffic from
+//! `--concurrency` clients for N seconds with the server's memory sampled; prints requests by status
+//! and resident memory, then checks the store (`rollcall check-store`) with the server stopped.
 
 use reqwest::{Method, StatusCode};
 use rollcall_tests::server::{Backend, TestServer};
@@ -86,7 +90,35 @@ async fn main() {
                 .replace("/debug/", "/release/"),
         ),
     };
-    let s = TestServer::start_with(Backend::Embedded, bin.clone()).await;
+    let mut s = TestServer::start_with(Backend::Embedded, bin.clone()).await;
+    let soak_secs = arg("--soak-secs", 0);
+    if soak_secs > 0 {
+        println!(
+            "rollcall-bench: soak of {soak_secs} s at concurrency {concurrency}, {}",
+            bin.display()
+        );
+        let report =
+            rollcall_tests::soak::soak(&s, Duration::from_secs(soak_secs as u64), concurrency)
+                .await;
+        println!("{}", report.summary());
+        s.crash();
+        let out = std::process::Command::new(&bin)
+            .arg("check-store")
+            .arg("--data-dir")
+            .arg(s.data_dir.path())
+            .output()
+            .expect("run check-store");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        let unexpected = report.unexpected();
+        if !unexpected.is_empty() || !out.status.success() {
+            eprintln!(
+                "soak failed: unexpected statuses {unexpected:?}, check-store {}",
+                out.status
+            );
+            std::process::exit(1);
+        }
+        return;
+    }
     println!(
         "rollcall-bench: {} at {} (embedded store), {members} members, {scim_users} SCIM users, \
          concurrency {concurrency}",
