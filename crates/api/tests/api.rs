@@ -643,6 +643,7 @@ async fn happy_path_from_org_to_member() {
     assert_eq!(
         keys,
         HashSet::from([
+            "org_id",
             "user_id",
             "email",
             "name",
