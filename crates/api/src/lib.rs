@@ -1,14 +1,13 @@
 //! Rollcall's HTTP layer: one router per function group (spec §3), identity extraction, input
-//! parsing with JSON errors, error mapping, views, configuration and the Lambda entry point.
+//! parsing with JSON errors, error mapping and views. The Lambda composition root (configuration,
+//! AWS SDK, DynamoDB, SES) is `rollcall-lambda`'s; the local binary composes its own.
 //!
 //! Every route calls exactly one [`Service`] use case; permission checks and validation live
 //! there. This crate only parses input, calls the use case and renders the output or the error.
 
-pub mod config;
 mod error;
 mod extract;
 mod handlers;
-mod lambda;
 mod observe;
 mod routes;
 pub mod views;
@@ -18,7 +17,6 @@ pub use extract::{
     AuthenticatedCaller, JsonBody, OptionalJsonBody, PathIds, QueryParams, lambda_claims,
     page_request, request_claims,
 };
-pub use lambda::run_lambda;
 pub use observe::{REQUEST_ID_HEADER, RequestId};
 pub use routes::{
     FunctionGroup, RouteAuth, RouteInfo, all_routes, all_routes_with_limit, route_table, router,
