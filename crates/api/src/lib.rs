@@ -24,13 +24,27 @@ pub use routes::{
 };
 
 use rollcall_domain::service::Service;
+use rollcall_scim::CursorCache;
+use std::sync::Arc;
 
 /// Default largest request body, in bytes (`ROLLCALL_MAX_BODY_BYTES`).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 262_144;
 
-/// What every handler gets: the use cases.
+/// What every handler gets: the use cases, and what SCIM keeps between requests.
 #[derive(Clone)]
 pub struct AppState {
     /// The use cases over their adapters.
     pub service: Service,
+    /// The SCIM list cursors of this process (`startIndex` paging), shared by its requests.
+    pub scim_cursors: Arc<CursorCache>,
+}
+
+impl AppState {
+    /// The state of a process serving `service` (an empty SCIM cursor cache).
+    pub fn new(service: Service) -> Self {
+        AppState {
+            service,
+            scim_cursors: Arc::default(),
+        }
+    }
 }

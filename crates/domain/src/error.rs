@@ -80,6 +80,15 @@ impl Error {
         Self::new(ErrorKind::Conflict, code, message)
     }
 
+    /// 409 `last_organization_manager`: a change would leave the organization without an active
+    /// organization manager.
+    pub fn last_manager() -> Self {
+        Self::conflict(
+            "last_organization_manager",
+            "The organization must keep at least one active organization manager",
+        )
+    }
+
     /// 503 `service_unavailable`.
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unavailable, "service_unavailable", message)
@@ -165,10 +174,7 @@ fn conflict_error(c: Conflict) -> Error {
             "already_member",
             "The user is already a member of the organization",
         ),
-        Conflict::LastOrganizationManager => Error::conflict(
-            "last_organization_manager",
-            "The organization must keep at least one active organization manager",
-        ),
+        Conflict::LastOrganizationManager => Error::last_manager(),
         Conflict::RateLimited(l) => Error::rate_limited(l),
         Conflict::LinkUnusable => Error::new(
             ErrorKind::Gone,

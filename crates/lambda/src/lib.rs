@@ -72,7 +72,7 @@ async fn build(group: FunctionGroup) -> Result<axum::Router, ConfigError> {
     };
     Ok(router_with_limit(
         group,
-        AppState { service },
+        AppState::new(service),
         config.max_body_bytes,
     ))
 }

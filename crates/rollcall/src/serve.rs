@@ -129,7 +129,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
         ServiceConfig { accept_url },
     )
     .with_dns(Arc::new(rollcall_dns::HickoryDns::new(opts.dns_resolver)?));
-    let mut app = rollcall_api::all_routes(AppState { service });
+    let mut app = rollcall_api::all_routes(AppState::new(service));
     if let Some(outbox) = outbox {
         app = Router::new()
             .route("/_local/outbox", get(list_outbox))

@@ -196,14 +196,7 @@ impl Service {
                     version: 1,
                 }),
             };
-            let after = Invitation {
-                status: InvitationStatus::Accepted,
-                accepted_at: Some(now),
-                accepted_by: Some(caller.user.id.clone()),
-                updated_at: now,
-                version: inv.version + 1,
-                ..inv.clone()
-            };
+            let after = inv.accepted(&caller.user.id, now);
             match self
                 .store
                 .accept_invitation(&inv, &after, &write, &required, now)

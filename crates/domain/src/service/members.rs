@@ -23,12 +23,8 @@ fn member_not_found() -> Error {
     Error::not_found("member_not_found", "No such member in this organization")
 }
 
-fn last_manager() -> Error {
-    Error::conflict(
-        "last_organization_manager",
-        "The organization must keep at least one active organization manager",
-    )
-}
+/// Most filtered pages read looking for another organization manager.
+const SUCCESSOR_PAGES: usize = 10;
 
 impl Service {
     /// Members matching `filter`, a page at a time.
@@ -101,11 +97,7 @@ impl Service {
                 before,
                 after: after.clone(),
             })
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::LastOrganizationManager) => last_manager(),
-                other => other.into(),
-            })?;
+            .await?;
         Ok(after)
     }
 
@@ -152,14 +144,24 @@ impl Service {
             None => self
                 .other_org_manager(org_id, user_id)
                 .await?
-                .ok_or_else(last_manager)?,
+                .ok_or_else(Error::last_manager)?,
         };
+        self.remove_with_handover(&member, &successor).await
+    }
+
+    /// Removes `member` and hands their pools, invite links and pending invitations to
+    /// `successor` in one store write (the removal of the API and of SCIM alike). 409
+    /// `concurrent_modification` when the member changed meanwhile.
+    pub(crate) async fn remove_with_handover(
+        &self,
+        member: &Membership,
+        successor: &UserId,
+    ) -> Result<RemovedMember> {
         let handover = self
             .store
-            .remove_member(&member, &successor)
+            .remove_member(member, successor)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(Conflict::LastOrganizationManager) => last_manager(),
                 StoreError::Conflict(Conflict::Stale) => Error::conflict(
                     "concurrent_modification",
                     "The member changed while being removed; try again",
@@ -167,13 +169,17 @@ impl Service {
                 other => other.into(),
             })?;
         Ok(RemovedMember {
-            successor_id: successor,
+            successor_id: successor.clone(),
             handover,
         })
     }
 
     /// An active organization manager other than `not`.
-    async fn other_org_manager(&self, org_id: &OrgId, not: &UserId) -> Result<Option<UserId>> {
+    pub(crate) async fn other_org_manager(
+        &self,
+        org_id: &OrgId,
+        not: &UserId,
+    ) -> Result<Option<UserId>> {
         let filter = MemberFilter {
             role: Some(Role::OrganizationManager),
             status: Some(MemberStatus::Active),
@@ -181,9 +187,14 @@ impl Service {
         };
         let mut page = PageRequest::first(2);
         // A filtered page may come back short; follow the cursor a bounded number of times.
-        for _ in 0..5 {
+        for _ in 0..SUCCESSOR_PAGES {
             let found = self.store.list_memberships(org_id, &filter, &page).await?;
-            if let Some(m) = found.items.iter().find(|m| &m.user_id != not) {
+            // The store's filter is an index read; the rule itself decides.
+            if let Some(m) = found
+                .items
+                .iter()
+                .find(|m| &m.user_id != not && is_org_manager(m))
+            {
                 return Ok(Some(m.user_id.clone()));
             }
             match found.next_cursor {

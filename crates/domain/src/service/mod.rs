@@ -8,6 +8,7 @@ mod links;
 mod members;
 mod orgs;
 mod pools;
+mod scim;
 mod scim_tokens;
 pub mod validate;
 
@@ -23,9 +24,13 @@ pub use links::{CreateLinkRequest, CreatedLink};
 pub use members::RemovedMember;
 pub use orgs::{MeView, MyMembership, OrgView, SettingsPatch, UpdateOrgRequest};
 pub use pools::{CreatePoolRequest, UpdatePoolRequest};
+pub use scim::{
+    MAX_FILTER_SCAN, MAX_KEY_BYTES, Omitted, ScimKey, ScimMember, ScimMemberCommand, ScimOrg,
+    ScimPage,
+};
 pub use scim_tokens::{
     CreateScimTokenRequest, CreatedScimToken, MAX_SCIM_TOKEN_DESCRIPTION_LEN, MAX_SCIM_TOKENS,
-    SCIM_TOKEN_USE_RESOLUTION, authenticate_scim_token,
+    SCIM_TOKEN_USE_RESOLUTION,
 };
 
 use crate::email::Email;
@@ -136,11 +141,6 @@ impl Service {
     /// The current time, from the service's clock (views derive `expired` from it).
     pub fn now(&self) -> crate::model::Timestamp {
         self.clock.now()
-    }
-
-    /// The store (for adapters that need it, e.g. the SCIM layer).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 
     /// Resolves the request's claims to a user, creating the user on first sight of the subject.

@@ -128,7 +128,7 @@ impl Service {
 /// 401 `unauthenticated`, with the same message whatever was wrong. `last_used_at` is brought up
 /// to `now` when it is older than [`SCIM_TOKEN_USE_RESOLUTION`] (a failure to record it is logged;
 /// the request goes on).
-pub async fn authenticate_scim_token(
+async fn authenticate_scim_token(
     store: &dyn Store,
     presented: &str,
     now: Timestamp,
