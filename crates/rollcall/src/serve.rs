@@ -2,6 +2,7 @@
 
 use crate::local_auth::{LocalKey, authenticate};
 use crate::{MailerKind, StoreKind};
+use rollcall_domain::ErrorCode;
 
 use axum::Router;
 use axum::body::Body;
@@ -219,7 +220,7 @@ async fn body_read_deadline(State(timeout): State<Duration>, req: Request, next:
     }
     let mut late = ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
-        "request_timeout",
+        ErrorCode::RequestTimeout,
         format!(
             "The request body was not received within {} seconds",
             timeout.as_secs()
@@ -252,7 +253,7 @@ async fn list_outbox(State(outbox): State<Arc<OutboxMailer>>) -> Response {
     match outbox.list().await {
         Ok(entries) => axum::Json(entries).into_response(),
         Err(e) => {
-            let body = serde_json::json!({"error": {"code": "service_unavailable", "message": e.to_string()}});
+            let body = serde_json::json!({"error": {"code": ErrorCode::ServiceUnavailable.as_str(), "message": e.to_string()}});
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
         }
     }

@@ -1,6 +1,6 @@
 //! SCIM error responses (RFC 7644 §3.12).
 
-use rollcall_domain::{Error, ErrorKind};
+use rollcall_domain::{Error, ErrorCode, ErrorKind};
 use serde_json::{Value, json};
 
 use crate::schema::ERROR_SCHEMA;
@@ -135,17 +135,17 @@ impl From<Error> for ScimError {
     /// input (and an address outside the organization's allowed domains) 400 `invalidValue`,
     /// the rest keeps its status, with the message as `detail`.
     fn from(e: Error) -> Self {
-        const UNIQUE: [&str; 4] = [
-            "user_name_taken",
-            "external_id_taken",
-            "already_member",
-            "member_email_taken",
+        const UNIQUE: [ErrorCode; 4] = [
+            ErrorCode::UserNameTaken,
+            ErrorCode::ExternalIdTaken,
+            ErrorCode::AlreadyMember,
+            ErrorCode::MemberEmailTaken,
         ];
         let detail = e.message;
         match e.kind {
             ErrorKind::Conflict if UNIQUE.contains(&e.code) => ScimError::uniqueness(detail),
             ErrorKind::Invalid | ErrorKind::Unprocessable => ScimError::invalid_value(detail),
-            ErrorKind::Forbidden if e.code == "email_domain_not_allowed" => {
+            ErrorKind::Forbidden if e.code == ErrorCode::EmailDomainNotAllowed => {
                 ScimError::invalid_value(detail)
             }
             ErrorKind::Unauthenticated => ScimError::unauthorized(detail),

@@ -4,7 +4,7 @@
 //! to a User resource.
 
 use crate::AppState;
-use crate::error::ErrorCode;
+use crate::error::ResponseCode;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
@@ -53,7 +53,7 @@ impl IntoResponse for ScimFailure {
         };
         response
             .extensions_mut()
-            .insert(ErrorCode(Cow::Owned(code)));
+            .insert(ResponseCode(Cow::Owned(code)));
         response
     }
 }

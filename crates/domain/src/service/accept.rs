@@ -2,7 +2,7 @@
 
 use super::invitations::{invitation_not_found, not_pending};
 use super::{Caller, RETRIES, Service, require_allowed_domain};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::InvitationId;
 use crate::model::{Invitation, InvitationStatus, MemberSource, MemberStatus, Membership};
 use crate::page::{Page, PageRequest};
@@ -223,7 +223,7 @@ impl Service {
                         }
                         _ => {
                             return Err(Error::conflict(
-                                "invitation_already_used",
+                                ErrorCode::InvitationAlreadyUsed,
                                 "The invitation has already been used",
                             ));
                         }
@@ -233,7 +233,7 @@ impl Service {
             }
         }
         Err(Error::conflict(
-            "concurrent_modification",
+            ErrorCode::ConcurrentModification,
             "The membership changed while the invitation was accepted; try again",
         ))
     }
@@ -255,7 +255,7 @@ fn check_invitee(caller: &Caller, inv: &Invitation) -> Result<()> {
     if email.normalized() != inv.email.normalized() {
         return Err(Error::new(
             ErrorKind::Forbidden,
-            "email_mismatch",
+            ErrorCode::EmailMismatch,
             format!(
                 "This invitation was sent to a different email address than the one you are signed in with ({})",
                 caller.user.email
@@ -268,7 +268,7 @@ fn check_invitee(caller: &Caller, inv: &Invitation) -> Result<()> {
 pub(crate) fn email_not_verified() -> Error {
     Error::new(
         ErrorKind::Forbidden,
-        "email_not_verified",
+        ErrorCode::EmailNotVerified,
         "Your identity provider has not verified your email address",
     )
 }

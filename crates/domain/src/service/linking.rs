@@ -17,7 +17,7 @@ use super::accept::email_not_verified;
 use super::invitations::invitation_not_found;
 use super::{Caller, RETRIES, Service, caller_already_member};
 use crate::email::Email;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{OrgId, UserId};
 use crate::model::{Membership, Timestamp, User};
 use crate::ports::{Conflict, StoreError};
@@ -67,7 +67,7 @@ impl Service {
                     tracing::info!(org = %m.org_id, user = %user.id, "provisioned membership linked at first sign-in")
                 }
                 Err(e) => {
-                    tracing::warn!(org = %org, user = %user.id, code = e.code, "provisioned membership not linked")
+                    tracing::warn!(org = %org, user = %user.id, code = e.code.as_str(), "provisioned membership not linked")
                 }
             }
         }
@@ -156,7 +156,7 @@ impl Service {
             }
         }
         Err(Error::conflict(
-            "concurrent_modification",
+            ErrorCode::ConcurrentModification,
             "The membership changed while it was linked; try again",
         ))
     }

@@ -2,7 +2,7 @@
 
 use super::validate;
 use super::{Caller, Service};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, UserId};
 use crate::model::{MemberStatus, Membership};
 use crate::page::{Page, PageRequest};
@@ -20,7 +20,10 @@ pub struct RemovedMember {
 }
 
 fn member_not_found() -> Error {
-    Error::not_found("member_not_found", "No such member in this organization")
+    Error::not_found(
+        ErrorCode::MemberNotFound,
+        "No such member in this organization",
+    )
 }
 
 /// Most filtered pages read looking for another organization manager.
@@ -134,7 +137,7 @@ impl Service {
                     _ => {
                         return Err(Error::new(
                             ErrorKind::Unprocessable,
-                            "invalid_successor",
+                            ErrorCode::InvalidSuccessor,
                             "The successor must be another active organization manager",
                         ));
                     }
@@ -163,7 +166,7 @@ impl Service {
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(Conflict::Stale) => Error::conflict(
-                    "concurrent_modification",
+                    ErrorCode::ConcurrentModification,
                     "The member changed while being removed; try again",
                 ),
                 other => other.into(),

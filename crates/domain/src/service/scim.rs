@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::{RETRIES, Service, require_allowed_domain};
 use crate::email::{Email, normalize_email};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, ScimTokenId, UserId};
 use crate::model::{
     MemberSource, MemberStatus, Membership, PLACEHOLDER_SUB_PREFIX, ScimUser, User, user_name_key,
@@ -110,26 +110,26 @@ pub struct ScimPage {
 
 fn member_not_found(id: &str) -> Error {
     let id: String = id.chars().take(64).collect();
-    Error::not_found("member_not_found", format!("User {id} not found"))
+    Error::not_found(ErrorCode::MemberNotFound, format!("User {id} not found"))
 }
 
 fn user_name_taken() -> Error {
     Error::conflict(
-        "user_name_taken",
+        ErrorCode::UserNameTaken,
         "userName is already used by another User of this organization",
     )
 }
 
 fn external_id_taken() -> Error {
     Error::conflict(
-        "external_id_taken",
+        ErrorCode::ExternalIdTaken,
         "externalId is already used by another User of this organization",
     )
 }
 
 fn already_member() -> Error {
     Error::conflict(
-        "already_member",
+        ErrorCode::AlreadyMember,
         "A member with this email address already exists in this organization; look it up with \
          filter=emails.value eq \"…\" and update it instead",
     )
@@ -137,7 +137,7 @@ fn already_member() -> Error {
 
 fn concurrent() -> Error {
     Error::conflict(
-        "concurrent_modification",
+        ErrorCode::ConcurrentModification,
         "The User changed while the request ran; try again",
     )
 }
@@ -145,7 +145,7 @@ fn concurrent() -> Error {
 fn org_gone() -> Error {
     Error::new(
         ErrorKind::Unauthenticated,
-        "unauthenticated",
+        ErrorCode::Unauthenticated,
         "The SCIM token's organization no longer exists",
     )
 }
@@ -175,12 +175,12 @@ fn write_error(e: StoreError) -> Error {
 /// 400 `validation_error` unless `userName` is given and it and `externalId` fit
 /// [`MAX_KEY_BYTES`] (they are unique per organization, so the stores key claims on them).
 fn require_keys(user_name: Option<&str>, external_id: Option<&str>) -> Result<String> {
-    let user_name =
-        user_name.ok_or_else(|| Error::invalid("validation_error", "'userName' is required"))?;
+    let user_name = user_name
+        .ok_or_else(|| Error::invalid(ErrorCode::ValidationError, "'userName' is required"))?;
     for (name, value) in [("userName", Some(user_name)), ("externalId", external_id)] {
         if value.is_some_and(|v| v.len() > MAX_KEY_BYTES) {
             return Err(Error::invalid(
-                "validation_error",
+                ErrorCode::ValidationError,
                 format!("'{name}' is longer than {MAX_KEY_BYTES} bytes (UTF-8)"),
             ));
         }
@@ -247,7 +247,7 @@ impl Service {
     ) -> Result<ScimMember> {
         let email = command.email.clone().ok_or_else(|| {
             Error::invalid(
-                "validation_error",
+                ErrorCode::ValidationError,
                 "A member needs an email address: send emails with a value, or a userName that \
                  is an email address",
             )
@@ -534,7 +534,7 @@ impl Service {
                     );
                     return Ok(removed);
                 }
-                Err(e) if e.code == "concurrent_modification" => continue,
+                Err(e) if e.code == ErrorCode::ConcurrentModification => continue,
                 Err(e) => return Err(e),
             }
         }
