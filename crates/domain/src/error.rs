@@ -333,7 +333,7 @@ fn conflict_error(c: Conflict) -> Error {
             "A pending invitation for this email exists",
         ),
         Conflict::InvitationNotPending => Error::conflict(
-            ErrorCode::InvitationAlreadyUsed,
+            ErrorCode::InvitationNotPending,
             "The invitation is no longer pending",
         ),
         Conflict::MembershipExists => Error::conflict(

@@ -214,19 +214,11 @@ impl Service {
                 )) => {}
                 Err(StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale)) => {
                     let now = self.clock.now();
+                    // Answered by what it became (accepted, declined, revoked, expired).
                     match self.store.get_invitation(&inv.id).await? {
                         Some(current) if current.is_open(now) => inv = current,
-                        Some(current)
-                            if current.effective_status(now) == InvitationStatus::Expired =>
-                        {
-                            return Err(not_pending(&current, now));
-                        }
-                        _ => {
-                            return Err(Error::conflict(
-                                ErrorCode::InvitationAlreadyUsed,
-                                "The invitation has already been used",
-                            ));
-                        }
+                        Some(current) => return Err(not_pending(&current, now)),
+                        None => return Err(invitation_not_found()),
                     }
                 }
                 Err(e) => return Err(e.into()),

@@ -566,7 +566,8 @@ fn rate_limited_entry(limit: RateLimit) -> Error {
 }
 
 impl Service {
-    /// Closes a pending invitation as `status` (declined, revoked); 409 if it closed meanwhile.
+    /// Closes a pending invitation as `status` (declined, revoked); if it closed meanwhile, the
+    /// error of what it became ([`not_pending`]: accepted, declined or revoked, expired).
     pub(crate) async fn close_as(
         &self,
         before: &Invitation,
@@ -579,19 +580,21 @@ impl Service {
             version: before.version + 1,
             ..before.clone()
         };
-        self.store
-            .close_invitation(before, &after)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale) => {
-                    Error::conflict(
+        match self.store.close_invitation(before, &after).await {
+            Ok(()) => Ok(after),
+            Err(StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale)) => {
+                let now = self.clock.now();
+                match self.store.get_invitation(&before.id).await? {
+                    Some(current) if !current.is_open(now) => Err(not_pending(&current, now)),
+                    // Still pending but changed meanwhile (a resend): not closed.
+                    _ => Err(Error::conflict(
                         ErrorCode::InvitationNotPending,
-                        "The invitation is no longer pending",
-                    )
+                        "The invitation changed while it was being closed",
+                    )),
                 }
-                other => other.into(),
-            })?;
-        Ok(after)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
