@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 /// The Store methods each group's use cases call (crates/domain/src/service, transitively; for
-/// `scim`, crates/scim/src/service.rs), besides `identify` ([`IDENTIFY`]), which every signed-in
+/// `scim`, crates/domain/src/service/scim.rs), besides `identify` ([`IDENTIFY`]), which every signed-in
 /// route calls.
 const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
     (

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rollcall_domain::ErrorCode;
 use rollcall_domain::service::Claims;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -200,7 +201,7 @@ pub async fn authenticate(key: LocalKey, mut req: Request<Body>, next: Next) -> 
 }
 
 fn unauthenticated() -> Response {
-    let body = serde_json::json!({"error": {"code": "unauthenticated", "message": "The bearer token is invalid or expired"}});
+    let body = serde_json::json!({"error": {"code": ErrorCode::Unauthenticated.as_str(), "message": "The bearer token is invalid or expired"}});
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer")],

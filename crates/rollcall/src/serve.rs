@@ -2,6 +2,7 @@
 
 use crate::local_auth::{LocalKey, authenticate};
 use crate::{MailerKind, StoreKind};
+use rollcall_domain::ErrorCode;
 
 use axum::Router;
 use axum::body::Body;
@@ -142,7 +143,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
         },
         key.clone(),
     );
-    let mut app = console.merge(rollcall_api::all_routes(AppState { service }));
+    let mut app = console.merge(rollcall_api::all_routes(AppState::new(service)));
     if let Some(outbox) = outbox {
         app = Router::new()
             .route("/_local/outbox", get(list_outbox))
@@ -228,7 +229,7 @@ async fn body_read_deadline(State(timeout): State<Duration>, req: Request, next:
     }
     let mut late = ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
-        "request_timeout",
+        ErrorCode::RequestTimeout,
         format!(
             "The request body was not received within {} seconds",
             timeout.as_secs()
@@ -298,7 +299,7 @@ async fn list_outbox(State(outbox): State<Arc<OutboxMailer>>) -> Response {
     match outbox.list().await {
         Ok(entries) => axum::Json(entries).into_response(),
         Err(e) => {
-            let body = serde_json::json!({"error": {"code": "service_unavailable", "message": e.to_string()}});
+            let body = serde_json::json!({"error": {"code": ErrorCode::ServiceUnavailable.as_str(), "message": e.to_string()}});
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
         }
     }
