@@ -1,4 +1,5 @@
 pub mod conformance;
 pub mod dns;
 pub mod lambda_runtime;
+pub mod oidc_issuer;
 pub mod server;

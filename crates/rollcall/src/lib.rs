@@ -1,7 +1,9 @@
 //! The local side of Rollcall: the one-process server and local identities. The `rollcall` binary
 //! is a thin command line over this library; tests and benchmarks use it directly.
 
+pub mod auth;
 pub mod local_auth;
+pub mod oidc;
 pub mod serve;
 
 use clap::ValueEnum;

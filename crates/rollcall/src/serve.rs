@@ -1,6 +1,8 @@
 //! `rollcall serve`: every router in one process, with the chosen store and mailer.
 
-use crate::local_auth::{LocalKey, authenticate};
+use crate::auth::{AuthMode, authenticate};
+use crate::local_auth::LocalKey;
+use crate::oidc::{OidcSettings, OidcVerifier};
 use crate::{MailerKind, StoreKind};
 
 use axum::Router;
@@ -71,6 +73,8 @@ pub struct Options {
     pub timeouts: ReadTimeouts,
     /// The DNS server of domain verification; the system's configuration when `None`.
     pub dns_resolver: Option<SocketAddr>,
+    /// An external OIDC issuer whose tokens are accepted instead of the local key's.
+    pub oidc: Option<OidcSettings>,
 }
 
 /// Runs the local server until Ctrl-C or SIGTERM.
@@ -78,7 +82,10 @@ pub async fn run(opts: Options) -> Result<(), String> {
     init_logging();
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", opts.data_dir.display()))?;
-    let key = LocalKey::load_or_create(&opts.data_dir)?;
+    let auth = match opts.oidc.clone() {
+        Some(settings) => AuthMode::Oidc(Arc::new(OidcVerifier::discover(settings).await?)),
+        None => AuthMode::Local(LocalKey::load_or_create(&opts.data_dir)?),
+    };
     let accept_url = env_or(
         "ROLLCALL_ACCEPT_URL",
         &format!("http://{}/accept", opts.addr),
@@ -138,7 +145,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
     }
     let app = app
         .layer(axum::middleware::from_fn(move |req, next| {
-            authenticate(key.clone(), req, next)
+            authenticate(auth.clone(), req, next)
         }))
         .layer(axum::middleware::from_fn_with_state(
             opts.timeouts.body,
