@@ -348,3 +348,31 @@ async fn a_misconfigured_issuer_stops_the_start() {
     .expect("join");
     assert!(err.contains("--oidc-audience"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_issuer_the_console_signs_in_there_and_no_local_sign_in_exists() {
+    let a = TestKey::rsa_a();
+    let issuer = FakeIssuer::start(&[&a]).await;
+    let s = serve(&issuer, &[("ROLLCALL_OIDC_CLIENT_ID", "console-spa")]).await;
+    let (st, config) = s
+        .call(Method::GET, "/console-config.json", None, None)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{config}");
+    assert_eq!(config["auth"]["mode"], "oidc");
+    assert_eq!(config["auth"]["issuer"], issuer.url.as_str());
+    assert_eq!(config["auth"]["client_id"], "console-spa");
+    assert_eq!(config["local_tools"], false);
+    let (st, body) = s
+        .call(
+            Method::POST,
+            "/_local/token",
+            None,
+            Some(json!({"email": "ada@example.test"})),
+        )
+        .await;
+    assert!(
+        st == StatusCode::NOT_FOUND || st == StatusCode::METHOD_NOT_ALLOWED,
+        "no local sign-in with an issuer: {st} {body}"
+    );
+    assert!(body.get("token").is_none());
+}

@@ -2,6 +2,7 @@
 //! is a thin command line over this library; tests and benchmarks use it directly.
 
 pub mod auth;
+pub mod console;
 pub mod local_auth;
 pub mod oidc;
 pub mod serve;

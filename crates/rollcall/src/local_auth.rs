@@ -27,6 +27,26 @@ struct TokenClaims {
     exp: i64,
 }
 
+/// How long a token of the local sign-in page (`POST /_local/token`) stays valid.
+pub const SIGN_IN_TTL_HOURS: i64 = 12;
+
+/// Why a local token could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInError {
+    /// The address is not an email address.
+    InvalidEmail(String),
+    /// The key could not sign.
+    Key(String),
+}
+
+impl std::fmt::Display for SignInError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignInError::InvalidEmail(m) | SignInError::Key(m) => f.write_str(m),
+        }
+    }
+}
+
 /// The signing key of a data directory.
 #[derive(Clone)]
 pub struct LocalKey {
@@ -77,6 +97,32 @@ impl LocalKey {
             &EncodingKey::from_secret(&self.secret),
         )
         .map_err(|e| format!("cannot sign token: {e}"))
+    }
+
+    /// A token for a person of the local server, as `rollcall token` and the local sign-in page
+    /// make it: the subject is derived from the normalized address unless given.
+    pub fn sign_in(
+        &self,
+        email: &str,
+        name: Option<String>,
+        sub: Option<String>,
+        email_verified: bool,
+        ttl: chrono::Duration,
+    ) -> Result<String, SignInError> {
+        if rollcall_domain::Email::parse(email).is_none() {
+            return Err(SignInError::InvalidEmail(format!(
+                "`{email}` is not a valid email address"
+            )));
+        }
+        let sub = sub
+            .unwrap_or_else(|| format!("local|{}", rollcall_domain::email::normalize_email(email)));
+        let claims = Claims {
+            sub,
+            email: Some(email.to_owned()),
+            email_verified,
+            name,
+        };
+        self.mint(&claims, ttl).map_err(SignInError::Key)
     }
 
     /// The claims of a valid token (signature, issuer, audience, expiry checked).

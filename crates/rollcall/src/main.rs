@@ -3,7 +3,6 @@
 
 use clap::{Parser, Subcommand};
 use rollcall::{MailerKind, StoreKind, local_auth, serve};
-use rollcall_domain::service::Claims;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -160,21 +159,19 @@ fn print_token(
     ttl_hours: i64,
     data_dir: &std::path::Path,
 ) -> Result<(), String> {
-    if rollcall_domain::Email::parse(email).is_none() {
-        return Err(format!("`{email}` is not a valid email address"));
-    }
     if !(1..=24 * 365).contains(&ttl_hours) {
         return Err("--ttl-hours must be between 1 and 8760".into());
     }
     let key = local_auth::LocalKey::load_or_create(data_dir)?;
-    let sub =
-        sub.unwrap_or_else(|| format!("local|{}", rollcall_domain::email::normalize_email(email)));
-    let claims = Claims {
-        sub,
-        email: Some(email.to_owned()),
-        email_verified: verified,
-        name,
-    };
-    println!("{}", key.mint(&claims, chrono::Duration::hours(ttl_hours))?);
+    let token = key
+        .sign_in(
+            email,
+            name,
+            sub,
+            verified,
+            chrono::Duration::hours(ttl_hours),
+        )
+        .map_err(|e| e.to_string())?;
+    println!("{token}");
     Ok(())
 }

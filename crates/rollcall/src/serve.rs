@@ -136,7 +136,21 @@ pub async fn run(opts: Options) -> Result<(), String> {
         ServiceConfig { accept_url },
     )
     .with_dns(Arc::new(rollcall_dns::HickoryDns::new(opts.dns_resolver)?));
-    let mut app = rollcall_api::all_routes(AppState { service });
+    let console_auth = match &auth {
+        AuthMode::Local(_) => crate::console::ConsoleAuth::Local,
+        AuthMode::Oidc(issuer) => crate::console::ConsoleAuth::Oidc {
+            issuer: issuer.issuer().to_owned(),
+            client_id: issuer.client_id().to_owned(),
+        },
+    };
+    let console = crate::console::router(
+        crate::console::ConsoleOptions {
+            auth: console_auth,
+            outbox: outbox.is_some(),
+        },
+        auth.local_key().cloned(),
+    );
+    let mut app = console.merge(rollcall_api::all_routes(AppState { service }));
     if let Some(outbox) = outbox {
         app = Router::new()
             .route("/_local/outbox", get(list_outbox))
