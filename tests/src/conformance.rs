@@ -42,7 +42,11 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!($make, skip_if = false);
     };
     ($make:expr, skip_if = $skip:expr) => {
-        $crate::store_conformance_tests!(@cases $make, $skip;
+        $crate::store_conformance_tests!($make, skip_if = $skip, then = |_store| async {});
+    };
+    // `then` runs after each case with the store `make` made (e.g. a full integrity check).
+    ($make:expr, skip_if = $skip:expr, then = $then:expr) => {
+        $crate::store_conformance_tests!(@cases $make, $skip, $then;
             user_upsert_is_keyed_by_subject,
             org_create_get_update,
             user_memberships_across_orgs_in_org_order,
@@ -100,7 +104,7 @@ macro_rules! store_conformance_tests {
             domain_delete_releases_the_claim,
         );
     };
-    (@cases $make:expr, $skip:expr; $($case:ident),* $(,)?) => {
+    (@cases $make:expr, $skip:expr, $then:expr; $($case:ident),* $(,)?) => {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
@@ -108,8 +112,10 @@ macro_rules! store_conformance_tests {
                     eprintln!("skipped: {}", stringify!($case));
                     return;
                 }
-                let store: ::std::sync::Arc<dyn $crate::conformance::Store> = ($make).await;
+                let made = ($make).await;
+                let store: ::std::sync::Arc<dyn $crate::conformance::Store> = made.clone();
                 $crate::conformance::$case(store).await;
+                ($then)(made).await;
             }
         )*
     };

@@ -5,9 +5,19 @@ use rollcall_store_embedded::EmbeddedStore;
 use rollcall_tests::conformance;
 use std::sync::Arc;
 
-rollcall_tests::store_conformance_tests!(async {
-    Arc::new(EmbeddedStore::temporary().expect("temporary embedded store"))
-});
+rollcall_tests::store_conformance_tests!(
+    async { Arc::new(EmbeddedStore::temporary().expect("temporary embedded store")) },
+    skip_if = false,
+    // Every case leaves the store consistent: index entries, claims and counters.
+    then = |store: Arc<EmbeddedStore>| async move {
+        let problems = store.check_integrity().await.expect("integrity check runs");
+        assert!(
+            problems.is_empty(),
+            "the store is inconsistent:\n{}",
+            problems.join("\n")
+        );
+    }
+);
 
 /// What was written is there after the file is closed and opened again.
 #[tokio::test]

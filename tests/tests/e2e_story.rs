@@ -172,7 +172,14 @@ async fn story(s: &TestServer) {
         .await;
     assert_eq!(st, StatusCode::OK, "{preview}");
     assert_eq!(preview["org_name"], "Acme");
+    assert_eq!(preview["org_id"], org_id.as_str(), "{preview}");
     assert_eq!(preview["inviter_name"], "Olivia Owner");
+    // The pools the roles are on, by name (the accept page shows names, not ids).
+    assert_eq!(
+        preview["pools"],
+        json!([{"id": eng_id, "name": "Engineering"}, {"id": root, "name": "Acme"}]),
+        "{preview}"
+    );
     let (st, missing) = s
         .call(
             Method::GET,

@@ -9,6 +9,18 @@ import { matchPath, onLinkClick, useLocation, type Params } from './router';
 import { SignInPage } from './pages/signin';
 import { HomePage } from './pages/home';
 import { NotFoundPage } from './pages/not-found';
+import { AcceptPage } from './pages/accept';
+import { JoinPage } from './pages/join';
+import { MyInvitationsPage } from './pages/my-invitations';
+import { OutboxPage } from './pages/outbox';
+import { SignInCallbackPage } from './pages/signin-callback';
+import { MemberPage } from './pages/org/member';
+import { OrgIndexPage, UsersPage } from './pages/org/users';
+import { InvitationsPage } from './pages/org/invitations';
+import { InviteLinksPage } from './pages/org/invite-links';
+import { PoolsPage } from './pages/org/pools';
+import { SettingsPage } from './pages/org/settings';
+import { ScimPage } from './pages/org/scim';
 
 export interface AppContextValue {
   config: ConsoleConfig;
@@ -31,7 +43,20 @@ type PageComponent = (props: { params: Params; search: URLSearchParams }) => pre
  * console pages live under /console; /accept and /join are the links mails and invite links carry. */
 export const ROUTES: Array<[string, PageComponent]> = [
   ['/signin', SignInPage],
+  ['/signin/callback', SignInCallbackPage],
+  ['/accept', AcceptPage],
+  ['/join', JoinPage],
+  ['/outbox', OutboxPage],
+  ['/console/invitations', MyInvitationsPage],
   ['/console', HomePage],
+  ['/console/orgs/:org', OrgIndexPage],
+  ['/console/orgs/:org/users', UsersPage],
+  ['/console/orgs/:org/users/:usr', MemberPage],
+  ['/console/orgs/:org/invitations', InvitationsPage],
+  ['/console/orgs/:org/invite-links', InviteLinksPage],
+  ['/console/orgs/:org/pools', PoolsPage],
+  ['/console/orgs/:org/settings', SettingsPage],
+  ['/console/orgs/:org/scim', ScimPage],
   ['/', HomePage],
 ];
 

@@ -121,6 +121,8 @@ impl From<Pool> for PoolView {
 /// Member: `{user_id, email, name, phone, status, source, external_id, assignments, created_at}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberView {
+    /// The organization.
+    pub org_id: OrgId,
     /// The user.
     pub user_id: UserId,
     /// Email.
@@ -144,6 +146,7 @@ pub struct MemberView {
 impl From<Membership> for MemberView {
     fn from(m: Membership) -> Self {
         MemberView {
+            org_id: m.org_id,
             user_id: m.user_id,
             email: m.email.as_str().to_owned(),
             name: m.name,
@@ -424,6 +427,8 @@ pub struct CreatedLinkView {
 /// The public preview of an invitation token.
 #[derive(Debug, Clone, Serialize)]
 pub struct PreviewView {
+    /// Organization id (where the invitee lands after accepting).
+    pub org_id: OrgId,
     /// Organization name.
     pub org_name: String,
     /// Who invited.
@@ -434,18 +439,35 @@ pub struct PreviewView {
     pub name: Option<String>,
     /// Roles offered.
     pub assignments: Vec<Assignment>,
+    /// The pools the assignments name, with their names.
+    pub pools: Vec<PoolNameView>,
     /// Expiry.
     pub expires_at: Timestamp,
+}
+
+/// A pool's id and name.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolNameView {
+    /// Id.
+    pub id: PoolId,
+    /// Name.
+    pub name: String,
 }
 
 impl From<InvitationPreview> for PreviewView {
     fn from(p: InvitationPreview) -> Self {
         PreviewView {
+            org_id: p.invitation.org_id.clone(),
             org_name: p.org_name,
             inviter_name: p.inviter_name,
             email: p.invitation.email.as_str().to_owned(),
             name: p.invitation.name,
             assignments: p.invitation.assignments,
+            pools: p
+                .pools
+                .into_iter()
+                .map(|(id, name)| PoolNameView { id, name })
+                .collect(),
             expires_at: p.invitation.expires_at,
         }
     }

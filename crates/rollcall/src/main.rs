@@ -87,6 +87,14 @@ enum Command {
     },
     /// Create the DynamoDB table (`ROLLCALL_TABLE`) with its indexes and TTL; a no-op if it exists.
     CreateTable,
+    /// Check every invariant of the embedded store (index entries, claims, counters); prints each
+    /// problem and exits 1 if there is any. Reads every table: run it with the server stopped or
+    /// idle.
+    CheckStore {
+        /// Local data directory holding `rollcall.redb`.
+        #[arg(long, env = "ROLLCALL_DATA_DIR", default_value = ".rollcall")]
+        data_dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -134,6 +142,9 @@ fn main() -> ExitCode {
             data_dir,
         } => print_token(&email, name, sub, !unverified, ttl_hours, &data_dir),
         Command::CreateTable => runtime().and_then(|rt| rt.block_on(serve::create_table())),
+        Command::CheckStore { data_dir } => {
+            runtime().and_then(|rt| rt.block_on(check_store(&data_dir)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -142,6 +153,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn check_store(data_dir: &std::path::Path) -> Result<(), String> {
+    let path = data_dir.join("rollcall.redb");
+    if !path.is_file() {
+        return Err(format!("{}: no store here", path.display()));
+    }
+    let store = rollcall_store_embedded::EmbeddedStore::open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let problems = store
+        .check_integrity()
+        .await
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if problems.is_empty() {
+        println!("{}: consistent", path.display());
+        return Ok(());
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    Err(format!("{}: {} problems", path.display(), problems.len()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {

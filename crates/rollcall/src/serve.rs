@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rollcall_api::{ApiError, AppState, REQUEST_ID_HEADER};
-use rollcall_domain::ports::{Mailer, OsRandomness, Store, SystemClock};
+use rollcall_domain::ports::{Clock, Mailer, OsRandomness, Store, SystemClock};
 use rollcall_domain::service::{Service, ServiceConfig};
 use rollcall_mail::{MailConfig, OutboxMailer, SesMailer};
 use std::net::SocketAddr;
@@ -86,10 +86,16 @@ pub async fn run(opts: Options) -> Result<(), String> {
         Some(settings) => AuthMode::Oidc(Arc::new(OidcVerifier::discover(settings).await?)),
         None => AuthMode::Local(LocalKey::load_or_create(&opts.data_dir)?),
     };
-    let accept_url = env_or(
-        "ROLLCALL_ACCEPT_URL",
-        &format!("http://{}/accept", opts.addr),
-    );
+    // Bound first, so the mails' default accept link names the real port (also with port 0).
+    let listener = tokio::net::TcpListener::bind(opts.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.addr))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut link_addr = local;
+    if link_addr.ip().is_unspecified() {
+        link_addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let accept_url = env_or("ROLLCALL_ACCEPT_URL", &format!("http://{link_addr}/accept"));
     let mail_config = MailConfig {
         sender: env_or("ROLLCALL_SENDER", "rollcall@localhost"),
         product_name: env_or("ROLLCALL_PRODUCT_NAME", "Rollcall"),
@@ -131,7 +137,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
     let service = Service::new(
         store,
         mailer,
-        Arc::new(SystemClock),
+        local_clock()?,
         Arc::new(OsRandomness),
         ServiceConfig { accept_url },
     )
@@ -166,10 +172,6 @@ pub async fn run(opts: Options) -> Result<(), String> {
             body_read_deadline,
         ));
 
-    let listener = tokio::net::TcpListener::bind(opts.addr)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", opts.addr))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(addr = %local, store = ?opts.store, mailer = ?opts.mailer, data_dir = %opts.data_dir.display(), "rollcall listening");
     println!("rollcall listening on http://{local}");
     serve_connections(listener, app, opts.timeouts.header).await;
@@ -254,6 +256,43 @@ async fn body_read_deadline(State(timeout): State<Duration>, req: Request, next:
     late.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     late
+}
+
+/// A local testing aid: `ROLLCALL_LOCAL_CLOCK_OFFSET_SECS` (signed seconds) shifts the clock of
+/// the local server's service, so that a test can restart it on the same data directory "later"
+/// and meet expired invitations. Sign-in tokens keep the real time. The Lambda functions never
+/// read it.
+const CLOCK_OFFSET_ENV: &str = "ROLLCALL_LOCAL_CLOCK_OFFSET_SECS";
+
+fn local_clock() -> Result<Arc<dyn Clock>, String> {
+    let Some(raw) = std::env::var(CLOCK_OFFSET_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(Arc::new(SystemClock));
+    };
+    let secs: i64 = raw
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s: &i64| s.unsigned_abs() <= 10 * 365 * 86_400)
+        .ok_or_else(|| {
+            format!("{CLOCK_OFFSET_ENV} must be a number of seconds (at most ten years)")
+        })?;
+    tracing::warn!(
+        offset_secs = secs,
+        "the service's clock is shifted ({CLOCK_OFFSET_ENV})"
+    );
+    Ok(Arc::new(OffsetClock(chrono::Duration::seconds(secs))))
+}
+
+/// The system clock shifted by a fixed offset (see [`local_clock`]).
+struct OffsetClock(chrono::Duration);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> rollcall_domain::model::Timestamp {
+        chrono::Utc::now() + self.0
+    }
 }
 
 /// `rollcall create-table`.

@@ -1,13 +1,18 @@
 //! The [`Store`] port on redb, an embedded file database: for local runs and tests.
 //!
-//! Every Store method is one redb transaction (a write transaction for writes, whose conditions
-//! are plain reads inside it, since redb runs one writer at a time), executed on tokio's blocking
-//! pool. Values are JSON of the domain entities; the tables and keys are in [`keys`].
+//! Every Store method is one redb transaction: a read transaction on tokio's blocking pool, or a
+//! write transaction (whose conditions are plain reads inside it, since redb runs one writer at a
+//! time) on the store's writer thread, which makes writes that arrive together durable with one
+//! sync ([`writer`]). Values are JSON of the domain entities; the tables and keys are in [`keys`].
 
 mod db;
 mod domains;
+mod integrity;
 mod keys;
 mod ops;
+mod writer;
+
+pub use writer::GroupCommitStats;
 
 use async_trait::async_trait;
 use db::db_err;
@@ -29,6 +34,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    /// The one writer, which commits writes that arrive together with one sync ([`writer`]).
+    writer: writer::Writer,
     /// A temporary directory removed when the last clone is dropped ([`EmbeddedStore::temporary`]).
     _dir: Option<Arc<tempfile::TempDir>>,
 }
@@ -91,10 +98,24 @@ impl EmbeddedStore {
             Some(v) => return Err(StoreError::Corrupt(format!("unsupported store format {v}"))),
         }
         tx.commit().map_err(db_err)?;
+        let db = Arc::new(db);
         Ok(EmbeddedStore {
-            db: Arc::new(db),
+            writer: writer::Writer::start(db.clone())?,
+            db,
             _dir: dir,
         })
+    }
+
+    /// Checks every invariant of the stored data (index entries, claims, counters) by reading
+    /// every table: the problems found, one sentence each, none when the store is consistent.
+    /// A full scan: for tests and operators (`rollcall check-store`), never on a request path.
+    pub async fn check_integrity(&self) -> StoreResult<Vec<String>> {
+        self.read(integrity::check).await
+    }
+
+    /// Writes committed and syncs made since the store was opened (group commit).
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.writer.stats()
     }
 
     /// Runs `f` in one read transaction on the blocking pool.
@@ -112,31 +133,14 @@ impl EmbeddedStore {
         .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 
-    /// Runs `f` in one write transaction on the blocking pool; commits if it returns `Ok`,
-    /// aborts otherwise.
+    /// Runs `f` in one write transaction of the writer thread; answers once the write is durable
+    /// (group commit: see [`writer`]). `f`'s error aborts the transaction.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let tx = db.begin_write().map_err(db_err)?;
-            match f(&tx) {
-                Ok(v) => {
-                    tx.commit().map_err(db_err)?;
-                    Ok(v)
-                }
-                Err(e) => {
-                    if let Err(abort) = tx.abort() {
-                        tracing::warn!(error = %abort, "aborting a store transaction failed");
-                    }
-                    Err(e)
-                }
-            }
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+        self.writer.write(f).await
     }
 }
 
@@ -685,6 +689,83 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(format, Some(keys::FORMAT_VERSION));
+    }
+
+    /// The integrity check finds a record without what it needs and an index entry without its
+    /// record (the conformance suite runs it after every case, where it must find nothing).
+    #[tokio::test]
+    async fn the_integrity_check_finds_missing_and_dangling_entries() {
+        use rollcall_domain::ids::PoolId;
+        use rollcall_domain::model::{MemberSource, MemberStatus, Settings};
+        use rollcall_domain::role::{Assignment, Role};
+        let store = EmbeddedStore::temporary().unwrap();
+        let (org_id, owner_id, t) = (
+            OrgId::from_uuid(Uuid::now_v7()),
+            UserId::from_uuid(Uuid::now_v7()),
+            chrono::Utc::now(),
+        );
+        let root = Pool {
+            id: PoolId::from_uuid(Uuid::now_v7()),
+            org_id: org_id.clone(),
+            name: "Root".into(),
+            parent_id: None,
+            ancestors: vec![],
+            owner_id: owner_id.clone(),
+            created_at: t,
+        };
+        let org = Organization {
+            id: org_id.clone(),
+            name: "Acme".into(),
+            root_pool_id: root.id.clone(),
+            settings: Settings::default(),
+            created_at: t,
+        };
+        let owner = Membership {
+            org_id: org_id.clone(),
+            user_id: owner_id.clone(),
+            email: Email::parse("ada@example.com").unwrap(),
+            name: None,
+            phone: None,
+            status: MemberStatus::Active,
+            source: MemberSource::Owner,
+            external_id: None,
+            assignments: vec![Assignment::org_wide(Role::OrganizationManager)],
+            created_at: t,
+            updated_at: t,
+            version: 1,
+        };
+        store.create_org(&org, &root, &owner).await.unwrap();
+        assert_eq!(store.check_integrity().await.unwrap(), Vec::<String>::new());
+
+        let (claim, org2) = (
+            keys::member_email_claim(&org_id, "ada@example.com"),
+            org_id.clone(),
+        );
+        store
+            .write(move |tx| {
+                db::del(tx, keys::MEMBER_EMAIL_CLAIMS, &claim)?;
+                db::put_str(
+                    tx,
+                    keys::EXTERNAL_IDS,
+                    &keys::join(org2.as_str(), "ext-1"),
+                    "usr_gone",
+                )
+            })
+            .await
+            .unwrap();
+        let problems = store.check_integrity().await.unwrap();
+        let key = keys::membership(&org_id, &owner_id);
+        assert!(
+            problems.contains(&format!("membership {key}: no email claim")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("externalId claim") && p.ends_with("no membership")),
+            "{problems:?}"
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use std::ops::Bound;
 
 /// Per-organization counters kept with every write that changes them.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Counters {
     /// Active organization managers.
     pub active_org_managers: u32,

@@ -1016,6 +1016,7 @@ export interface components {
         MemberSource: "owner" | "invitation" | "invite_link" | "scim";
         /** @description A user in an organization. */
         Member: {
+            org_id: components["schemas"]["OrgId"];
             user_id: components["schemas"]["UserId"];
             /** Format: email */
             email: string;
@@ -1148,6 +1149,8 @@ export interface components {
         };
         /** @description What an invitation token shows before sign-in. */
         InvitationPreview: {
+            /** @description Where the invitee lands after accepting. */
+            org_id: components["schemas"]["OrgId"];
             org_name: string;
             /** @description The inviter's name, or email when they have no name. */
             inviter_name: string | null;
@@ -1159,6 +1162,8 @@ export interface components {
             /** @description The invitee's name, if the inviter gave one. */
             name: string | null;
             assignments: components["schemas"]["AssignmentList"];
+            /** @description The pools the assignments name, with their names (a pool deleted since the invitation was sent is left out). */
+            pools: components["schemas"]["PoolName"][];
             expires_at: components["schemas"]["Timestamp"];
         };
         User: {
@@ -1692,6 +1697,10 @@ export interface components {
             };
             /** @description The local sign-in page and outbox exist (never in AWS). */
             local_tools: boolean;
+        };
+        PoolName: {
+            id: components["schemas"]["PoolId"];
+            name: string;
         };
     };
     responses: never;

@@ -2,9 +2,20 @@
 import type { ComponentChildren } from 'preact';
 import { useApp } from '../app';
 import { navigate } from '../router';
-import { signOut } from '../session';
+import { rememberReturnTo, signOut } from '../session';
 
-export function Layout({ title, children, nav }: { title: string; children: ComponentChildren; nav?: ComponentChildren }) {
+export function Layout({
+  title,
+  children,
+  nav,
+  subnav,
+}: {
+  title: string;
+  children: ComponentChildren;
+  nav?: ComponentChildren;
+  /** Shown under the header, before the page's heading (an organization's tabs). */
+  subnav?: ComponentChildren;
+}) {
   const { config, session, setSession } = useApp();
   document.title = `${title} · Rollcall`;
   return (
@@ -14,6 +25,7 @@ export function Layout({ title, children, nav }: { title: string; children: Comp
         <a class="brand" href="/console">Rollcall</a>
         {nav}
         <span class="spacer" />
+        {session && <a href="/console/invitations">Your invitations</a>}
         {config.local_tools && <a href="/outbox">Outbox</a>}
         {session ? (
           <span class="whoami">
@@ -31,9 +43,18 @@ export function Layout({ title, children, nav }: { title: string; children: Comp
             </button>
           </span>
         ) : (
-          <a href="/signin">Sign in</a>
+          <a
+            href="/signin"
+            onClick={() => {
+              // Back to this page afterwards (an accept or join page keeps its token meanwhile).
+              if (location.pathname !== '/signin') rememberReturnTo(location.pathname + location.search);
+            }}
+          >
+            Sign in
+          </a>
         )}
       </header>
+      {subnav}
       <main id="main" tabIndex={-1}>
         <h1>{title}</h1>
         {children}

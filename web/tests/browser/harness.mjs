@@ -17,10 +17,12 @@ const webRoot = resolve(here, '../..');
 export const screenshotDir = join(webRoot, 'test-results/screenshots');
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-/** A running `rollcall serve` with its own data directory; `stop()` ends it and removes the data. */
-export async function startServer(extraArgs = [], env = {}) {
+/** A running `rollcall serve` with its own data directory; `stop()` ends it and removes the data.
+ * `opts.dataDir` reuses a directory instead (a restart on the same data, e.g. with
+ * ROLLCALL_LOCAL_CLOCK_OFFSET_SECS in `env`); `stop({ keepData: true })` leaves it in place. */
+export async function startServer(extraArgs = [], env = {}, opts = {}) {
   const bin = process.env.ROLLCALL_BIN || resolve(webRoot, '../target/debug/rollcall');
-  const dataDir = mkdtempSync(join(tmpdir(), 'rollcall-browser-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'rollcall-browser-'));
   const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
     env: { ...process.env, ROLLCALL_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,10 +45,10 @@ export async function startServer(extraArgs = [], env = {}) {
   return {
     base,
     dataDir,
-    async stop() {
+    async stop({ keepData = false } = {}) {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

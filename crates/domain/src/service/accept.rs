@@ -3,7 +3,7 @@
 use super::invitations::{invitation_not_found, not_pending};
 use super::{Caller, RETRIES, Service, require_allowed_domain};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ids::InvitationId;
+use crate::ids::{InvitationId, PoolId};
 use crate::model::{Invitation, InvitationStatus, MemberSource, MemberStatus, Membership};
 use crate::page::{Page, PageRequest};
 use crate::ports::{Conflict, MembershipWrite, StoreError};
@@ -19,6 +19,9 @@ pub struct InvitationPreview {
     pub org_name: String,
     /// Inviter's name (or email).
     pub inviter_name: Option<String>,
+    /// The pools the offered assignments name (id and name), in assignment order; a pool deleted
+    /// since the invitation was sent is left out (accepting drops its assignment).
+    pub pools: Vec<(PoolId, String)>,
 }
 
 /// A pending invitation addressed to the caller.
@@ -32,19 +35,40 @@ pub struct MyInvitation {
 
 impl Service {
     /// Public preview by token; unknown, expired, revoked and used tokens are all 404.
+    /// Costs: the token lookup, then the organization, the inviter and each named pool (at most
+    /// one per assignment) read in parallel.
     pub async fn preview_invitation(&self, token: &str) -> Result<InvitationPreview> {
         let inv = self.open_invitation_by_token(token).await?;
-        let (org, inviter) = futures_util::future::join(
+        let mut pool_ids: Vec<&PoolId> = Vec::new();
+        for id in inv.assignments.iter().filter_map(|a| a.pool_id.as_ref()) {
+            if !pool_ids.contains(&id) {
+                pool_ids.push(id);
+            }
+        }
+        let pools = futures_util::future::join_all(
+            pool_ids
+                .iter()
+                .map(|id| self.store.get_pool(&inv.org_id, id)),
+        );
+        let (org, inviter, pools) = futures_util::future::join3(
             self.store.get_org(&inv.org_id),
             self.store.get_user(&inv.inviter_id),
+            pools,
         )
         .await;
         let org = org?.ok_or_else(invitation_not_found)?;
         let inviter_name = inviter?.map(|u| u.name.unwrap_or_else(|| u.email.to_string()));
+        let mut named = Vec::with_capacity(pools.len());
+        for pool in pools {
+            if let Some(p) = pool? {
+                named.push((p.id, p.name));
+            }
+        }
         Ok(InvitationPreview {
             invitation: inv,
             org_name: org.name,
             inviter_name,
+            pools: named,
         })
     }
 
