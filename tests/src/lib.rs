@@ -3,3 +3,4 @@ pub mod dns;
 pub mod lambda_runtime;
 pub mod oidc_issuer;
 pub mod server;
+pub mod soak;

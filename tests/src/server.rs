@@ -32,6 +32,8 @@ pub struct TestServer {
     pub http: Client,
     /// Table name when on DynamoDB.
     pub table: Option<String>,
+    /// How the server was started, to start it again ([`TestServer::crash_and_restart`]).
+    cmd: (PathBuf, Vec<std::ffi::OsString>, Vec<(String, String)>),
 }
 
 /// The built `rollcall` binary: `ROLLCALL_BIN`, else `target/debug/rollcall` of this workspace.
@@ -142,21 +144,14 @@ impl TestServer {
             verify_ses_sender(&ses_endpoint(endpoint), "invites@rollcall.example.test").await;
             table = Some(name);
         }
-        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-        let mut child = cmd.spawn().expect("spawn rollcall serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Some(Ok(line)) = lines.next() {
-                if let Some(url) = line.strip_prefix("rollcall listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server did not report its address");
+        let saved = (
+            bin.clone(),
+            cmd.get_args().map(|a| a.to_owned()).collect(),
+            cmd.get_envs()
+                .filter_map(|(k, v)| Some((k.to_str()?.to_owned(), v?.to_str()?.to_owned())))
+                .collect(),
+        );
+        let (child, base) = spawn_and_wait(&mut cmd);
         TestServer {
             child,
             base,
@@ -164,7 +159,36 @@ impl TestServer {
             backend,
             http: Client::new(),
             table,
+            cmd: saved,
         }
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and starts it again on the same
+    /// data directory (and table); `base` changes to the new address. Returns once it listens.
+    pub fn crash_and_restart(&mut self) {
+        self.crash();
+        self.restart();
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server with SIGKILL and waits for it to be gone.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again after [`TestServer::crash`], as it was started first.
+    pub fn restart(&mut self) {
+        let (bin, args, env) = &self.cmd;
+        let mut cmd = Command::new(bin);
+        cmd.args(args).envs(env.iter().map(|(k, v)| (k, v)));
+        let (child, base) = spawn_and_wait(&mut cmd);
+        self.child = child;
+        self.base = base;
     }
 
     /// A bearer token for an identity, signed with the server's data-directory key exactly as
@@ -442,6 +466,26 @@ impl TestServer {
             scim_token,
         }
     }
+}
+
+/// Spawns `rollcall serve` and waits for the address it reports.
+fn spawn_and_wait(cmd: &mut Command) -> (Child, String) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().expect("spawn rollcall serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(url) = line.strip_prefix("rollcall listening on ") {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server did not report its address");
+    (child, base)
 }
 
 impl Drop for TestServer {

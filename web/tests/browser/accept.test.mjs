@@ -110,6 +110,15 @@ test('the invitee opens the link from the outbox, signs in, accepts and lands in
   assert.equal(await invitationStatus('kate@acme.test'), 'accepted');
   const users = await api(server.base, owner, 'GET', `/orgs/${org.id}/users?q=kate`);
   assert.deepEqual(users.body.items[0].assignments, [{ role: 'engineer', pool_id: research.id }]);
+  // The owner sees Kate on the Users page with her role on the pool, by name.
+  const ownerPage = await newPage(browser);
+  await signIn(ownerPage, server.base, 'olivia@acme.test', 'Olivia Owner');
+  await ownerPage.goto(`${server.base}/console/orgs/${org.id}/users`);
+  const row = ownerPage.getByRole('row', { name: /kate@acme\.test/ });
+  await row.waitFor();
+  assert.match(await row.innerText(), /Engineer[\s\S]*Research/, 'the role on the pool, by name');
+  assertNoProblems(ownerPage);
+  await ownerPage.context().close();
   // The token is gone from the tab's history too: back leads to the token-less /accept.
   assertNoProblems(page);
   await page.context().close();
