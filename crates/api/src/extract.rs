@@ -46,10 +46,23 @@ pub fn lambda_claims(context: &RequestContext) -> Option<Claims> {
         #[allow(unreachable_patterns)]
         _ => return None,
     };
-    let text = |key: &str| map.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let sub = text("sub")?.to_owned();
-    let name = text("name").map(str::to_owned).or_else(|| {
-        let parts: Vec<&str> = [text("given_name"), text("family_name")]
+    claims_from_fields(|key| map.get(key).cloned())
+}
+
+/// The one mapping of a token's claims to [`Claims`], given each claim as text the way API
+/// Gateway's JWT authorizer hands them over (`email_verified` as `"true"`/`"false"`): `sub`
+/// (required), `email`, `email_verified` (only `true` counts), and `name`, else `given_name` and
+/// `family_name` joined. The local server's verifiers (its own key, or an external issuer) map
+/// their tokens through it too, so every deployment reads a token alike.
+pub fn claims_from_fields(field: impl Fn(&str) -> Option<String>) -> Option<Claims> {
+    let text = |key: &str| {
+        field(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let sub = text("sub")?;
+    let name = text("name").or_else(|| {
+        let parts: Vec<String> = [text("given_name"), text("family_name")]
             .into_iter()
             .flatten()
             .collect();
@@ -57,7 +70,7 @@ pub fn lambda_claims(context: &RequestContext) -> Option<Claims> {
     });
     Some(Claims {
         sub,
-        email: text("email").map(str::to_owned),
+        email: text("email"),
         email_verified: text("email_verified").is_some_and(|v| v.eq_ignore_ascii_case("true")),
         name,
     })

@@ -14,8 +14,8 @@ pub mod views;
 
 pub use error::{ApiError, ApiResult, RATE_LIMIT_RETRY_AFTER_SECS, ResponseCode, status_for};
 pub use extract::{
-    AuthenticatedCaller, JsonBody, OptionalJsonBody, PathIds, QueryParams, lambda_claims,
-    page_request, request_claims,
+    AuthenticatedCaller, JsonBody, OptionalJsonBody, PathIds, QueryParams, claims_from_fields,
+    lambda_claims, page_request, request_claims,
 };
 pub use observe::{REQUEST_ID_HEADER, RequestId};
 pub use routes::{

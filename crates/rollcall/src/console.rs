@@ -56,8 +56,8 @@ struct ConsoleState {
 }
 
 /// The console's routes; `key` is the local signing key (the local sign-in exists only with
-/// [`ConsoleAuth::Local`]).
-pub fn router(opts: ConsoleOptions, key: LocalKey) -> Router {
+/// [`ConsoleAuth::Local`] and a key: with an external issuer the server signs no tokens).
+pub fn router(opts: ConsoleOptions, key: Option<LocalKey>) -> Router {
     let state = Arc::new(ConsoleState {
         config_json: config_json(&opts),
         csp: HeaderValue::from_str(&content_security_policy(&opts.auth)).unwrap_or_else(|_| {
@@ -72,7 +72,9 @@ pub fn router(opts: ConsoleOptions, key: LocalKey) -> Router {
         .route("/assets/{*file}", get(file))
         .route("/console-config.json", get(config))
         .with_state(state.clone());
-    if opts.auth == ConsoleAuth::Local {
+    if opts.auth == ConsoleAuth::Local
+        && let Some(key) = key
+    {
         router = router.merge(
             Router::new()
                 .route("/_local/token", post(local_sign_in))
