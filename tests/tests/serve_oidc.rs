@@ -375,4 +375,12 @@ async fn with_an_issuer_the_console_signs_in_there_and_no_local_sign_in_exists()
         "no local sign-in with an issuer: {st} {body}"
     );
     assert!(body.get("token").is_none());
+    // Nor the outbox, which holds every organization's invitation mail (the mailer is the
+    // outbox here: only its route is gone).
+    let (st, body) = s.call(Method::GET, "/_local/outbox", None, None).await;
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "no outbox with an issuer: {body}"
+    );
 }

@@ -117,10 +117,16 @@ export async function oidcCallback(config: ConsoleConfig): Promise<Session> {
   return s;
 }
 
-export async function signOut(config: ConsoleConfig): Promise<void> {
+/** Ends the console's session: its token and, with an issuer, every token the OIDC client kept. */
+export async function endSession(config: ConsoleConfig): Promise<void> {
   clearSession();
   if (config.auth.mode !== 'oidc') return;
   const um = await userManager(config);
   await um.removeUser();
-  if (config.auth.logout_url) location.assign(config.auth.logout_url);
+}
+
+/** Signs out: ends the session, then the issuer's (its logout endpoint, where it has one). */
+export async function signOut(config: ConsoleConfig): Promise<void> {
+  await endSession(config);
+  if (config.auth.mode === 'oidc' && config.auth.logout_url) location.assign(config.auth.logout_url);
 }

@@ -120,6 +120,8 @@ error_codes! {
     MethodNotAllowed => "method_not_allowed",
     /// The request body did not arrive in time (local server).
     RequestTimeout => "request_timeout",
+    /// The request names a host the local sign-in does not serve (local server).
+    MisdirectedRequest => "misdirected_request",
     /// A sibling pool already has this name.
     PoolNameTaken => "pool_name_taken",
     /// Only a leaf pool can be deleted.

@@ -63,6 +63,10 @@ enum Command {
         /// The console's client id at the issuer; the audience when absent.
         #[arg(long, env = "ROLLCALL_OIDC_CLIENT_ID", requires = "oidc_issuer")]
         oidc_client_id: Option<String>,
+        /// Serve the local sign-in (anyone signs in as anyone) on a non-loopback address and to
+        /// any Host: for a throwaway demo only.
+        #[arg(long, env = "ROLLCALL_INSECURE_EXPOSE_LOCAL_SIGN_IN")]
+        insecure_expose_local_sign_in: bool,
     },
     /// Print a bearer token for an identity, accepted by a server using the same data directory.
     Token {
@@ -112,6 +116,7 @@ fn main() -> ExitCode {
             oidc_audience,
             oidc_jwks_url,
             oidc_client_id,
+            insecure_expose_local_sign_in,
         } => runtime().and_then(|rt| {
             rt.block_on(serve::run(serve::Options {
                 addr,
@@ -131,6 +136,7 @@ fn main() -> ExitCode {
                         client_id: oidc_client_id,
                     }
                 }),
+                insecure_expose_local_sign_in,
             }))
         }),
         Command::Token {

@@ -264,6 +264,12 @@ impl OidcVerifier {
         }
         *last = Some(Instant::now());
         match fetch_keys(&self.http, &self.jwks_url).await {
+            // A key set with no usable key (a bad deploy at the issuer) would refuse every token:
+            // keep the known keys, as for a failed fetch.
+            Ok(keys) if keys.keys.is_empty() => {
+                tracing::warn!(jwks_url = %self.jwks_url, "the issuer's key set has no usable key; keeping the known ones");
+                None
+            }
             Ok(keys) => {
                 let keys = Arc::new(keys);
                 match self.keys.write() {

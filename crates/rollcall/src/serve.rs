@@ -76,6 +76,9 @@ pub struct Options {
     pub dns_resolver: Option<SocketAddr>,
     /// An external OIDC issuer whose tokens are accepted instead of the local key's.
     pub oidc: Option<OidcSettings>,
+    /// Serve the local sign-in (anyone signs in as anyone) on a non-loopback address and to any
+    /// `Host`. Off by default: see [`local_sign_in_guard`].
+    pub insecure_expose_local_sign_in: bool,
 }
 
 /// Runs the local server until Ctrl-C or SIGTERM.
@@ -87,6 +90,16 @@ pub async fn run(opts: Options) -> Result<(), String> {
         Some(settings) => AuthMode::Oidc(Arc::new(OidcVerifier::discover(settings).await?)),
         None => AuthMode::Local(LocalKey::load_or_create(&opts.data_dir)?),
     };
+    let guard_local_sign_in =
+        matches!(auth, AuthMode::Local(_)) && !opts.insecure_expose_local_sign_in;
+    if guard_local_sign_in && !opts.addr.ip().is_loopback() {
+        return Err(format!(
+            "{} is not a loopback address: the local sign-in lets anyone who reaches the server \
+             sign in as anyone. Listen on 127.0.0.1, or verify a real identity provider's tokens \
+             (--oidc-issuer), or pass --insecure-expose-local-sign-in for a throwaway demo",
+            opts.addr
+        ));
+    }
     // Bound first, so the mails' default accept link names the real port (also with port 0).
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
@@ -158,20 +171,24 @@ pub async fn run(opts: Options) -> Result<(), String> {
         auth.local_key().cloned(),
     );
     let mut app = console.merge(rollcall_api::all_routes(AppState::new(service)));
-    if let Some(outbox) = outbox {
+    // The outbox holds every organization's invitation mail: only with the local identity (the
+    // server of one developer), never next to a real identity provider.
+    if let (Some(outbox), AuthMode::Local(_)) = (outbox, &auth) {
         app = Router::new()
             .route("/_local/outbox", get(list_outbox))
             .with_state(outbox)
             .merge(app);
     }
-    let app = app
-        .layer(axum::middleware::from_fn(move |req, next| {
-            authenticate(auth.clone(), req, next)
-        }))
-        .layer(axum::middleware::from_fn_with_state(
-            opts.timeouts.body,
-            body_read_deadline,
-        ));
+    let mut app = app.layer(axum::middleware::from_fn(move |req, next| {
+        authenticate(auth.clone(), req, next)
+    }));
+    if guard_local_sign_in {
+        app = app.layer(axum::middleware::from_fn(local_sign_in_guard));
+    }
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        opts.timeouts.body,
+        body_read_deadline,
+    ));
 
     tracing::info!(addr = %local, store = ?opts.store, mailer = ?opts.mailer, data_dir = %opts.data_dir.display(), "rollcall listening");
     println!("rollcall listening on http://{local}");
@@ -221,6 +238,40 @@ async fn serve_connections(
     {
         tracing::warn!("requests still in flight at shutdown were cut off");
     }
+}
+
+/// With the local sign-in, anyone who can send a request can sign in as anyone; so the server
+/// answers only requests addressed to this machine by a loopback name (`localhost`, `127.x.x.x`,
+/// `[::1]`), and a web page that re-points its own host name at 127.0.0.1 (DNS rebinding) gets 421
+/// `misdirected_request` instead of a same-origin door into the API.
+async fn local_sign_in_guard(req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if is_loopback_host(host) {
+        return next.run(req).await;
+    }
+    ApiError::new(
+        StatusCode::MISDIRECTED_REQUEST,
+        ErrorCode::MisdirectedRequest,
+        "This local server answers only requests to localhost, 127.0.0.1 or [::1]",
+    )
+    .into_response()
+}
+
+/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(n, _)| n)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Gives the request body a deadline (tower-http's [`DeadlineBody`], from the end of the head):
@@ -357,4 +408,37 @@ fn required_env(name: &str) -> Result<String, String> {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| format!("the environment variable {name} is required"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn loopback_host_names() {
+        for ok in [
+            "localhost",
+            "localhost:3000",
+            "LOCALHOST:1",
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "127.1.2.3:80",
+            "[::1]",
+            "[::1]:3000",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "evil.example:3000",
+            "localhost.evil.example",
+            "10.0.0.1:3000",
+            "0.0.0.0",
+            "[::2]:80",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
 }

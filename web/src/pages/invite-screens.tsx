@@ -6,7 +6,7 @@ import { useApp } from '../app';
 import type { Schemas } from '../api/client';
 import { Layout } from '../components/layout';
 import { navigate } from '../router';
-import { clearSession, oidcSignIn, rememberReturnTo } from '../session';
+import { endSession, oidcSignIn, rememberReturnTo } from '../session';
 import { describeAssignment, type Problem } from './invite-flow';
 
 /** Sign in (or sign out and in as someone else), then come back to `returnTo`. */
@@ -21,8 +21,9 @@ export function useSignInFlow(returnTo: string) {
     navigate(email ? `/signin?email=${encodeURIComponent(email)}` : '/signin');
   };
   const switchAccount = async (email?: string) => {
-    // Only the console's session ends; the invitation is not touched.
-    clearSession();
+    // Only the console's session ends (with the issuer's tokens the OIDC client keeps); the
+    // invitation is not touched.
+    await endSession(config);
     setSession(null);
     await signIn(email);
   };

@@ -49,7 +49,7 @@ export function OutboxPage() {
                 {linksIn(m.text).map((href) => (
                   <li key={href}>
                     <a href={href} rel="noreferrer">
-                      {/\/accept\?/.test(href) ? `Accept invitation (${m.to})` : href}
+                      {isOwnAcceptLink(href) ? `Accept invitation (${m.to})` : href}
                     </a>
                   </li>
                 ))}
@@ -64,4 +64,15 @@ export function OutboxPage() {
       )}
     </Layout>
   );
+}
+
+/** A link to this console's own accept page (not any URL a mail's text happens to carry, such as
+ * one an organization put in its name). */
+export function isOwnAcceptLink(href: string, origin: string = location.origin): boolean {
+  try {
+    const u = new URL(href);
+    return u.origin === origin && u.pathname === '/accept' && u.searchParams.has('token');
+  } catch {
+    return false;
+  }
 }
