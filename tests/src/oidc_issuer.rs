@@ -176,6 +176,9 @@ async fn discovery(
         "jwks_uri": format!("{own}/keys"),
         "authorization_endpoint": format!("{own}/authorize"),
         "token_endpoint": format!("{own}/token"),
+        // On another origin, as Cognito's and Google's endpoints are: the console's CSP must
+        // allow it.
+        "end_session_endpoint": "https://logout.idp.example.test/logout?x=1",
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],

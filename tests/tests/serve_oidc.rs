@@ -362,6 +362,24 @@ async fn with_an_issuer_the_console_signs_in_there_and_no_local_sign_in_exists()
     assert_eq!(config["auth"]["issuer"], issuer.url.as_str());
     assert_eq!(config["auth"]["client_id"], "console-spa");
     assert_eq!(config["local_tools"], false);
+    // The console's CSP lets the browser reach the issuer and its endpoints on other origins.
+    let page = s
+        .http
+        .get(format!("{}/console", s.base))
+        .send()
+        .await
+        .unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!(
+            "connect-src 'self' {} https://logout.idp.example.test;",
+            issuer.url
+        )),
+        "{csp}"
+    );
     let (st, body) = s
         .call(
             Method::POST,

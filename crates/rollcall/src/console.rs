@@ -38,6 +38,8 @@ pub enum ConsoleAuth {
         issuer: String,
         /// The console's client id at the issuer.
         client_id: String,
+        /// The origins the browser calls during sign-in (issuer, token endpoint, ...).
+        connect_origins: Vec<String>,
     },
 }
 
@@ -92,7 +94,9 @@ pub fn router(opts: ConsoleOptions, key: Option<LocalKey>) -> Router {
 fn config_json(opts: &ConsoleOptions) -> String {
     let auth = match &opts.auth {
         ConsoleAuth::Local => serde_json::json!({"mode": "local"}),
-        ConsoleAuth::Oidc { issuer, client_id } => serde_json::json!({
+        ConsoleAuth::Oidc {
+            issuer, client_id, ..
+        } => serde_json::json!({
             "mode": "oidc", "issuer": issuer, "client_id": client_id, "scope": "openid email profile",
         }),
     };
@@ -109,22 +113,15 @@ fn config_json(opts: &ConsoleOptions) -> String {
 pub fn content_security_policy(auth: &ConsoleAuth) -> String {
     let connect = match auth {
         ConsoleAuth::Local => "'self'".to_owned(),
-        ConsoleAuth::Oidc { issuer, .. } => format!("'self' {}", origin_of(issuer)),
+        ConsoleAuth::Oidc {
+            connect_origins, ..
+        } => format!("'self' {}", connect_origins.join(" ")),
     };
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
          connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors 'none'"
     )
-}
-
-/// `https://host[:port]` of a URL (the CSP names origins, not paths).
-fn origin_of(url: &str) -> &str {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    match url[after_scheme..].find('/') {
-        Some(i) => &url[..after_scheme + i],
-        None => url,
-    }
 }
 
 async fn security_headers(

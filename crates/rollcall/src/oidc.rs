@@ -73,6 +73,8 @@ pub struct OidcVerifier {
     audience: String,
     client_id: String,
     jwks_url: String,
+    /// Origins the console's browser calls during sign-in (for its CSP).
+    browser_origins: Vec<String>,
     http: HttpClient,
     keys: RwLock<Arc<KeySet>>,
     /// When a request last caused a fetch (held while fetching, so one request fetches).
@@ -158,26 +160,49 @@ impl OidcVerifier {
         }
         check_url("--oidc-issuer (ROLLCALL_OIDC_ISSUER)", &issuer)?;
         let http = HttpClient::new()?;
-        let jwks_url = match jwks_url {
-            Some(url) => url,
+        let discovery_url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        // The discovery document names the key set and the endpoints the console's browser
+        // calls (token, user info, logout), whose origins its CSP must allow. With an explicit
+        // key set URL it is not read (the issuer may publish none): the CSP then allows the
+        // issuer's origin only.
+        let discovery = match &jwks_url {
+            Some(_) => None,
             None => {
-                let url = format!(
-                    "{}/.well-known/openid-configuration",
-                    issuer.trim_end_matches('/')
-                );
-                let doc = http.get_json(&url).await?;
+                let doc = http.get_json(&discovery_url).await?;
                 if doc["issuer"].as_str() != Some(issuer.as_str()) {
                     return Err(format!(
-                        "{url}: its issuer {} is not the configured issuer {issuer}",
+                        "{discovery_url}: its issuer {} is not the configured issuer {issuer}",
                         doc["issuer"]
                     ));
                 }
-                doc["jwks_uri"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("{url}: no jwks_uri"))?
+                Some(doc)
             }
         };
+        let jwks_url = match (jwks_url, &discovery) {
+            (Some(url), _) => url,
+            (None, doc) => doc
+                .as_ref()
+                .and_then(|d| d["jwks_uri"].as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{discovery_url}: no jwks_uri"))?,
+        };
+        let mut browser_origins = vec![origin_of(&issuer).to_owned()];
+        for endpoint in [
+            "token_endpoint",
+            "userinfo_endpoint",
+            "end_session_endpoint",
+            "revocation_endpoint",
+        ] {
+            if let Some(url) = discovery.as_ref().and_then(|d| d[endpoint].as_str()) {
+                let origin = origin_of(url).to_owned();
+                if url.starts_with("https://") && !browser_origins.contains(&origin) {
+                    browser_origins.push(origin);
+                }
+            }
+        }
         check_url(
             "the key set URL (--oidc-jwks-url, or the jwks_uri)",
             &jwks_url,
@@ -194,6 +219,7 @@ impl OidcVerifier {
             issuer,
             audience,
             jwks_url,
+            browser_origins,
             http,
             keys: RwLock::new(Arc::new(keys)),
             refresh: tokio::sync::Mutex::new(None),
@@ -208,6 +234,12 @@ impl OidcVerifier {
     /// The console's client id at the issuer.
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The origins the console's browser talks to during sign-in: the issuer's and those of the
+    /// token, user info, logout and revocation endpoints of its discovery document.
+    pub fn browser_origins(&self) -> &[String] {
+        &self.browser_origins
     }
 
     /// The claims of a valid token of this issuer (see the module docs for what is checked).
@@ -405,6 +437,15 @@ impl HttpClient {
         tokio::time::timeout(FETCH_TIMEOUT, fetch)
             .await
             .map_err(|_| format!("{url} did not answer within {FETCH_TIMEOUT:?}"))?
+    }
+}
+
+/// `scheme://host[:port]` of a URL (a CSP names origins, not paths).
+pub fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
     }
 }
 

@@ -161,6 +161,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
         AuthMode::Oidc(issuer) => crate::console::ConsoleAuth::Oidc {
             issuer: issuer.issuer().to_owned(),
             client_id: issuer.client_id().to_owned(),
+            connect_origins: issuer.browser_origins().to_vec(),
         },
     };
     let console = crate::console::router(
