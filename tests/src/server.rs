@@ -390,7 +390,116 @@ pub struct ScimOrgSetup {
     pub scim_token: String,
 }
 
+/// An organization set up for heavy traffic: the highest invitation limits, a SCIM token and an
+/// invite link granting `member`.
+#[derive(Debug, Clone)]
+pub struct BusyOrg {
+    /// The organization.
+    pub org: String,
+    /// A bearer JWT of its owner (organization manager).
+    pub owner: String,
+    /// The owner's user id.
+    pub owner_id: String,
+    /// A SCIM token of the organization.
+    pub scim_token: String,
+    /// An invite link token (`rcl_…`).
+    pub link_token: String,
+}
+
+/// One request that may get no answer (the server killed under it): `None` then. A SCIM path
+/// sends `application/scim+json`.
+pub async fn try_call(
+    http: &Client,
+    base: &str,
+    method: Method,
+    path: &str,
+    bearer: &str,
+    body: Option<Value>,
+) -> Option<(StatusCode, Value)> {
+    let mut req = http
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(bearer)
+        .timeout(Duration::from_secs(30));
+    if let Some(b) = body {
+        let content_type = if path.starts_with("/scim/") {
+            "application/scim+json"
+        } else {
+            "application/json"
+        };
+        req = req.header("content-type", content_type).body(b.to_string());
+    }
+    let resp = req.send().await.ok()?;
+    let status = resp.status();
+    let text = resp.text().await.ok()?;
+    Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
 impl TestServer {
+    /// Creates a [`BusyOrg`] owned by `owner_email`.
+    pub async fn busy_org(&self, owner_email: &str, name: &str) -> BusyOrg {
+        let owner = self.token(owner_email, Some("Owner"), true);
+        let expect = async |method: Method, path: String, body: Value, status: StatusCode| {
+            let (st, res) = self.call(method, &path, Some(&owner), Some(body)).await;
+            assert_eq!(st, status, "{path}: {res}");
+            res
+        };
+        let org = expect(
+            Method::POST,
+            "/orgs".into(),
+            serde_json::json!({"name": name}),
+            StatusCode::CREATED,
+        )
+        .await;
+        let org = org["id"].as_str().expect("org id").to_owned();
+        let limits = serde_json::json!({"settings": {"invitations_per_hour": 10_000, "max_pending_invitations": 10_000}});
+        expect(
+            Method::PATCH,
+            format!("/orgs/{org}"),
+            limits,
+            StatusCode::OK,
+        )
+        .await;
+        let scim = expect(
+            Method::POST,
+            format!("/orgs/{org}/scim-tokens"),
+            serde_json::json!({"description": name}),
+            StatusCode::CREATED,
+        )
+        .await;
+        let link = expect(
+            Method::POST,
+            format!("/orgs/{org}/invite-links"),
+            serde_json::json!({"assignments": [{"role": "member"}]}),
+            StatusCode::CREATED,
+        )
+        .await;
+        let (_, me) = self.call(Method::GET, "/me", Some(&owner), None).await;
+        BusyOrg {
+            org,
+            owner_id: me["user"]["id"].as_str().expect("user id").to_owned(),
+            owner,
+            scim_token: scim["token"].as_str().expect("SCIM token").to_owned(),
+            link_token: link["token"].as_str().expect("link token").to_owned(),
+        }
+    }
+
+    /// Runs `rollcall check-store` on the data directory (the server must be stopped, e.g. by
+    /// [`TestServer::crash`]) and panics with its report unless the store is consistent.
+    pub fn assert_store_consistent(&self, when: &str) {
+        let out = Command::new(&self.cmd.0)
+            .arg("check-store")
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .output()
+            .expect("run rollcall check-store");
+        assert!(
+            out.status.success(),
+            "check-store {when}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Sends a SCIM request to `/scim/v2{path}` with `Authorization: Bearer {token}`; a body is
     /// sent as `application/scim+json`.
     pub async fn scim(

@@ -6,9 +6,9 @@
 //! user (suspend), every fourth round its `DELETE`; a bulk invite of two addresses, the list of
 //! members, the invitations list and the organization; a join by invite link every eighth round.
 
-use crate::server::TestServer;
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use crate::server::{TestServer, try_call};
+use reqwest::Method;
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -94,49 +94,12 @@ struct Setup {
 
 /// Runs the soak for `duration` with `clients` concurrent clients.
 pub async fn soak(s: &TestServer, duration: Duration, clients: usize) -> SoakReport {
-    let owner = s.token("owner@soak.test", Some("Owner"), true);
-    let (st, org) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(&owner),
-            Some(json!({"name": "Soak"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{org}");
-    let org = org["id"].as_str().expect("org").to_owned();
-    let (st, res) = s
-        .call(
-            Method::PATCH,
-            &format!("/orgs/{org}"),
-            Some(&owner),
-            Some(json!({"settings": {"invitations_per_hour": 10_000, "max_pending_invitations": 10_000}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{res}");
-    let (st, scim) = s
-        .call(
-            Method::POST,
-            &format!("/orgs/{org}/scim-tokens"),
-            Some(&owner),
-            Some(json!({"description": "soak"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{scim}");
-    let (st, link) = s
-        .call(
-            Method::POST,
-            &format!("/orgs/{org}/invite-links"),
-            Some(&owner),
-            Some(json!({"assignments": [{"role": "member"}]})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{link}");
+    let busy = s.busy_org("owner@soak.test", "Soak").await;
     let setup = Arc::new(Setup {
-        org,
-        owner,
-        scim: scim["token"].as_str().expect("token").to_owned(),
-        link: link["token"].as_str().expect("token").to_owned(),
+        org: busy.org,
+        owner: busy.owner,
+        scim: busy.scim_token,
+        link: busy.link_token,
     });
 
     let pid = s.pid();
@@ -220,7 +183,7 @@ async fn client_round(
     let org = &setup.org;
     let mut out = Vec::with_capacity(9);
     let user_name = format!("{tag}@soak.test");
-    let created = send(
+    let created = try_call(
         http,
         base,
         Method::POST,
@@ -237,10 +200,10 @@ async fn client_round(
     let id = created
         .as_ref()
         .and_then(|(_, b)| b["id"].as_str().map(str::to_owned));
-    out.push(created.map(|(s, _)| s));
+    out.push(created.map(|(s, _)| s.as_u16()));
     let filter = crate::server::url_encode(&format!("userName eq \"{user_name}\""));
     out.push(
-        send(
+        try_call(
             http,
             base,
             Method::GET,
@@ -249,7 +212,7 @@ async fn client_round(
             None,
         )
         .await
-        .map(|(s, _)| s),
+        .map(|(s, _)| s.as_u16()),
     );
     if let Some(id) = id {
         let patch = json!({
@@ -257,7 +220,7 @@ async fn client_round(
             "Operations": [{"op": "replace", "path": "active", "value": false}],
         });
         out.push(
-            send(
+            try_call(
                 http,
                 base,
                 Method::PATCH,
@@ -266,11 +229,11 @@ async fn client_round(
                 Some(patch),
             )
             .await
-            .map(|(s, _)| s),
+            .map(|(s, _)| s.as_u16()),
         );
         if round.is_multiple_of(4) {
             out.push(
-                send(
+                try_call(
                     http,
                     base,
                     Method::DELETE,
@@ -279,7 +242,7 @@ async fn client_round(
                     None,
                 )
                 .await
-                .map(|(s, _)| s),
+                .map(|(s, _)| s.as_u16()),
             );
         }
     }
@@ -288,7 +251,7 @@ async fn client_round(
         "send_email": false,
     });
     out.push(
-        send(
+        try_call(
             http,
             base,
             Method::POST,
@@ -297,7 +260,7 @@ async fn client_round(
             Some(invite),
         )
         .await
-        .map(|(s, _)| s),
+        .map(|(s, _)| s.as_u16()),
     );
     for path in [
         format!("/orgs/{org}/users?limit=50"),
@@ -305,9 +268,9 @@ async fn client_round(
         format!("/orgs/{org}"),
     ] {
         out.push(
-            send(http, base, Method::GET, &path, &setup.owner, None)
+            try_call(http, base, Method::GET, &path, &setup.owner, None)
                 .await
-                .map(|(s, _)| s),
+                .map(|(s, _)| s.as_u16()),
         );
     }
     if round.is_multiple_of(8) {
@@ -322,7 +285,7 @@ async fn client_round(
             )
             .expect("token");
         out.push(
-            send(
+            try_call(
                 http,
                 base,
                 Method::POST,
@@ -331,34 +294,8 @@ async fn client_round(
                 Some(json!({"token": setup.link})),
             )
             .await
-            .map(|(s, _)| s),
+            .map(|(s, _)| s.as_u16()),
         );
     }
     out
-}
-
-async fn send(
-    http: &reqwest::Client,
-    base: &str,
-    method: Method,
-    path: &str,
-    bearer: &str,
-    body: Option<Value>,
-) -> Option<(u16, Value)> {
-    let mut req = http
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(bearer)
-        .timeout(Duration::from_secs(30));
-    if let Some(b) = body {
-        let ct = if path.starts_with("/scim/") {
-            "application/scim+json"
-        } else {
-            "application/json"
-        };
-        req = req.header("content-type", ct).body(b.to_string());
-    }
-    let resp = req.send().await.ok()?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.ok()?;
-    Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }

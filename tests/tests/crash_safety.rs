@@ -5,8 +5,8 @@
 //! answered is half there). Many rounds, bounded in time.
 
 use reqwest::{Method, StatusCode};
-use rollcall_tests::server::{Backend, TestServer, rollcall_bin, token_in};
-use serde_json::{Value, json};
+use rollcall_tests::server::{Backend, TestServer, token_in, try_call};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -15,33 +15,6 @@ use tokio::sync::Mutex;
 const ROUNDS: usize = 12;
 /// Concurrent clients during a round.
 const CLIENTS: usize = 8;
-
-/// One request; `None` when no answer came (the server died under it).
-async fn call(
-    http: &reqwest::Client,
-    base: &str,
-    method: Method,
-    path: &str,
-    bearer: &str,
-    body: Option<Value>,
-) -> Option<(StatusCode, Value)> {
-    let mut req = http
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(bearer)
-        .timeout(Duration::from_secs(10));
-    if let Some(b) = body {
-        let content_type = if path.starts_with("/scim/") {
-            "application/scim+json"
-        } else {
-            "application/json"
-        };
-        req = req.header("content-type", content_type).body(b.to_string());
-    }
-    let resp = req.send().await.ok()?;
-    let status = resp.status();
-    let text = resp.text().await.ok()?;
-    Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
-}
 
 /// What the clients were told was done (2xx), to be found after every crash.
 #[derive(Default)]
@@ -86,61 +59,23 @@ struct Fixture {
 async fn acknowledged_writes_survive_kill_9_and_the_store_stays_consistent() {
     let mut s = TestServer::start(Backend::Embedded).await;
     let http = reqwest::Client::new();
-    let owner = s.token("olivia@crash.test", Some("Olivia"), true);
-    let (st, org) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(&owner),
-            Some(json!({"name": "Crash"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{org}");
-    let org_id = org["id"].as_str().unwrap().to_owned();
-    let (st, patched) = s
-        .call(
-            Method::PATCH,
-            &format!("/orgs/{org_id}"),
-            Some(&owner),
-            Some(json!({"settings": {"invitations_per_hour": 10000, "max_pending_invitations": 10000}})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{patched}");
+    let busy = s.busy_org("olivia@crash.test", "Crash").await;
     let (st, pool) = s
         .call(
             Method::POST,
-            &format!("/orgs/{org_id}/pools"),
-            Some(&owner),
+            &format!("/orgs/{}/pools", busy.org),
+            Some(&busy.owner),
             Some(json!({"name": "Platform"})),
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{pool}");
-    let (_, me) = s.call(Method::GET, "/me", Some(&owner), None).await;
-    let (st, link) = s
-        .call(
-            Method::POST,
-            &format!("/orgs/{org_id}/invite-links"),
-            Some(&owner),
-            Some(json!({"assignments": [{"role": "member"}]})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{link}");
-    let (st, scim) = s
-        .call(
-            Method::POST,
-            &format!("/orgs/{org_id}/scim-tokens"),
-            Some(&owner),
-            Some(json!({"description": "crash test"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{scim}");
     let fx = Arc::new(Fixture {
-        org: org_id.clone(),
-        owner: owner.clone(),
-        owner_id: me["user"]["id"].as_str().unwrap().to_owned(),
+        org: busy.org,
+        owner: busy.owner,
+        owner_id: busy.owner_id,
         pool: pool["id"].as_str().unwrap().to_owned(),
-        link_token: link["token"].as_str().unwrap().to_owned(),
-        scim_token: scim["token"].as_str().unwrap().to_owned(),
+        link_token: busy.link_token,
+        scim_token: busy.scim_token,
     });
     let acked = Arc::new(Mutex::new(Acknowledged::default()));
     let pending = Arc::new(Mutex::new(Pending::default()));
@@ -218,18 +153,7 @@ async fn acknowledged_writes_survive_kill_9_and_the_store_stays_consistent() {
         }
 
         // The store opens and checks clean with the server down.
-        let out = std::process::Command::new(rollcall_bin())
-            .arg("check-store")
-            .arg("--data-dir")
-            .arg(s.data_dir.path())
-            .output()
-            .expect("run check-store");
-        assert!(
-            out.status.success(),
-            "round {round}: check-store after kill -9:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        s.assert_store_consistent(&format!("after kill -9 in round {round}"));
         s.restart();
         verify(&s, &http, &fx, &*acked.lock().await, round).await;
     }
@@ -278,7 +202,7 @@ async fn one_operation(
                 "invitations": emails.iter().map(|e| json!({"email": e})).collect::<Vec<_>>(),
                 "assignments": [{"role": "engineer", "pool_id": fx.pool}],
             });
-            let (st, res) = call(
+            let (st, res) = try_call(
                 http,
                 base,
                 Method::POST,
@@ -308,7 +232,7 @@ async fn one_operation(
                 (token, email)
             };
             let invitee = invitee_token(data_dir, &email);
-            let (st, member) = call(
+            let (st, member) = try_call(
                 http,
                 base,
                 Method::POST,
@@ -327,7 +251,7 @@ async fn one_operation(
         // Join by link, then give the new member a pool to hand over later.
         3 => {
             let joiner = invitee_token(data_dir, &format!("{tag}@joiner.test"));
-            let (st, member) = call(
+            let (st, member) = try_call(
                 http,
                 base,
                 Method::POST,
@@ -339,7 +263,7 @@ async fn one_operation(
             assert_eq!(st, StatusCode::OK, "{member}");
             let user = member["user_id"].as_str().unwrap().to_owned();
             acked.lock().await.members.push(user.clone());
-            let (st, pool) = call(
+            let (st, pool) = try_call(
                 http,
                 base,
                 Method::POST,
@@ -363,7 +287,7 @@ async fn one_operation(
                 "active": true,
                 "emails": [{"value": format!("{tag}@scim.test"), "primary": true}],
             });
-            let (st, user) = call(
+            let (st, user) = try_call(
                 http,
                 base,
                 Method::POST,
@@ -389,7 +313,7 @@ async fn one_operation(
                     "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                     "Operations": [{"op": "replace", "path": "active", "value": false}],
                 });
-                let (st, res) = call(
+                let (st, res) = try_call(
                     http,
                     base,
                     Method::PATCH,
@@ -401,7 +325,7 @@ async fn one_operation(
                 assert_eq!(st, StatusCode::OK, "{res}");
                 acked.lock().await.suspended.push(id);
             } else {
-                let (st, res) = call(
+                let (st, res) = try_call(
                     http,
                     base,
                     Method::DELETE,
@@ -422,7 +346,7 @@ async fn one_operation(
             // From here the membership is in doubt until the answer comes.
             acked.lock().await.members.retain(|m| m != &user);
             let path = format!("/orgs/{org}/users/{user}?successor_id={}", fx.owner_id);
-            let (st, res) = call(http, base, Method::DELETE, &path, &fx.owner, None).await?;
+            let (st, res) = try_call(http, base, Method::DELETE, &path, &fx.owner, None).await?;
             assert_eq!(st, StatusCode::NO_CONTENT, "{res}");
             acked.lock().await.removed.push((user, pool));
         }
@@ -449,7 +373,7 @@ async fn verify(
     let get = |path: String, bearer: String| {
         let (http, base) = (http.clone(), s.base.clone());
         async move {
-            call(&http, &base, Method::GET, &path, &bearer, None)
+            try_call(&http, &base, Method::GET, &path, &bearer, None)
                 .await
                 .expect("the restarted server answers")
         }

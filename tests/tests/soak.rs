@@ -3,7 +3,7 @@
 //! server's memory sampled. No answer but 2xx and the documented 429/503; memory stays within the
 //! documented bound; the store checks clean afterwards.
 
-use rollcall_tests::server::{Backend, TestServer, rollcall_bin};
+use rollcall_tests::server::{Backend, TestServer};
 use rollcall_tests::soak::soak;
 use std::time::Duration;
 
@@ -32,16 +32,5 @@ async fn mixed_traffic_for_a_while_keeps_memory_bounded_and_the_store_consistent
         "resident memory grew by {growth_mib} MiB (bound {RSS_GROWTH_BOUND_MIB} MiB)"
     );
     s.crash();
-    let out = std::process::Command::new(rollcall_bin())
-        .arg("check-store")
-        .arg("--data-dir")
-        .arg(s.data_dir.path())
-        .output()
-        .expect("run check-store");
-    assert!(
-        out.status.success(),
-        "check-store after the soak:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.assert_store_consistent("after the soak");
 }
