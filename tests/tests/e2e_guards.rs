@@ -324,6 +324,9 @@ async fn every_route_hides_other_organizations() {
                 match (route.method.as_str(), route.path) {
                     // Public preview by secret token: knowing the token is the permission.
                     ("GET", "/invitations/{token}") => assert_eq!(route.auth, RouteAuth::Public),
+                    // Public preview of an invite link: the link token is the permission, and
+                    // the preview shows nothing an org wrote about its members.
+                    ("GET", "/invite-links/{token}") => assert_eq!(route.auth, RouteAuth::Public),
                     // Someone else's invitation: by id it is not found, by token the email must match.
                     ("POST", "/me/invitations/{inv}/accept" | "/me/invitations/{inv}/decline") => {
                         assert_eq!(st, StatusCode::NOT_FOUND, "{what}")

@@ -147,6 +147,7 @@ route_defs! {
     POST "/orgs/{org}/invite-links" => Invite, Jwt, links::create;
 
     GET "/invitations/{token}" => Accept, Public, accept::preview;
+    GET "/invite-links/{token}" => Accept, Public, accept::preview_link;
     POST "/invitations/accept" => Accept, Jwt, accept::accept_by_token;
     POST "/invitations/decline" => Accept, Jwt, accept::decline_by_token;
     POST "/me/invitations/{inv}/accept" => Accept, Jwt, accept::accept_by_id;

@@ -445,6 +445,40 @@ pub struct PreviewView {
     pub expires_at: Timestamp,
 }
 
+/// `GET /invite-links/{token}`: what an invite link gives, before sign-in.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkPreviewView {
+    /// Organization id.
+    pub org_id: OrgId,
+    /// Organization name.
+    pub org_name: String,
+    /// Roles the link gives.
+    pub assignments: Vec<Assignment>,
+    /// The pools the assignments name, with their names.
+    pub pools: Vec<PoolNameView>,
+    /// The email domains the link admits (empty: any).
+    pub allowed_domains: Vec<String>,
+    /// When the link stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+}
+
+impl From<rollcall_domain::service::InviteLinkPreview> for LinkPreviewView {
+    fn from(p: rollcall_domain::service::InviteLinkPreview) -> Self {
+        LinkPreviewView {
+            org_id: p.link.org_id,
+            org_name: p.org_name,
+            assignments: p.link.assignments,
+            pools: p
+                .pools
+                .into_iter()
+                .map(|(id, name)| PoolNameView { id, name })
+                .collect(),
+            allowed_domains: p.link.allowed_domains,
+            expires_at: p.link.expires_at,
+        }
+    }
+}
+
 /// A pool's id and name.
 #[derive(Debug, Clone, Serialize)]
 pub struct PoolNameView {

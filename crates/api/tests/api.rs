@@ -399,10 +399,13 @@ async fn route_table_matches_the_routers() {
         .map(|r| (r.method.to_string(), r.path))
         .collect();
     assert_eq!(unique.len(), table.len(), "duplicate routes");
-    assert_eq!(table.len(), 48);
-    // Public: the invitation preview, and SCIM (authenticated by its own token, not a JWT).
+    assert_eq!(table.len(), 49);
+    // Public: the invitation and invite link previews, and SCIM (authenticated by its own token,
+    // not a JWT).
     assert!(table.iter().all(|r| (r.auth == RouteAuth::Public)
-        == (r.path == "/invitations/{token}" || r.path.starts_with("/scim/v2/"))));
+        == (r.path == "/invitations/{token}"
+            || r.path == "/invite-links/{token}"
+            || r.path.starts_with("/scim/v2/"))));
     assert!(
         table
             .iter()
@@ -690,6 +693,30 @@ async fn happy_path_from_org_to_member() {
     assert_eq!(r.body["status"], "active");
     let link_id = r.body["id"].as_str().unwrap().to_owned();
     let link_token = r.body["token"].as_str().unwrap().to_owned();
+    // The public preview of the link, for the join page.
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("/invite-links/{link_token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["org_id"], json!(org_id));
+    assert_eq!(r.body["org_name"], "Acme");
+    assert_eq!(r.body["assignments"], json!([{"role": "member"}]));
+    assert_eq!(r.body["allowed_domains"], json!([]));
+    let r = call(
+        &app,
+        Method::GET,
+        "/invite-links/rcl_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{r:?}");
+    assert_eq!(r.body["error"]["code"], "invite_link_not_found");
     let carol = claims("carol@example.test", None, true);
     let r = call(
         &app,
@@ -723,6 +750,16 @@ async fn happy_path_from_org_to_member() {
     .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{r:?}");
     assert!(r.raw.is_empty() && !r.headers.contains_key(header::CONTENT_TYPE));
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("/invite-links/{link_token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::GONE, "a revoked link: {r:?}");
+    assert_eq!(r.body["error"]["code"], "invite_link_unusable");
 
     // Remove Bob: his pool passes to the owner.
     let r = call(

@@ -878,6 +878,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/invite-links/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Preview an invite link (public)
+         * @description **Who may call:** anyone; no bearer token needed.
+         *
+         *     What the join page shows before sign-in: the organization, the roles the link gives (with the names of the pools they are on) and the email domains it admits (empty: any). An unknown token is 404 `invite_link_not_found`; a revoked, expired or used-up link is 410 `invite_link_unusable`.
+         */
+        get: operations["previewInviteLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1701,6 +1723,17 @@ export interface components {
         PoolName: {
             id: components["schemas"]["PoolId"];
             name: string;
+        };
+        InviteLinkPreview: {
+            org_id: components["schemas"]["OrgId"];
+            org_name: string;
+            assignments: components["schemas"]["AssignmentList"];
+            /** @description The pools the assignments name, with their names. */
+            pools: components["schemas"]["PoolName"][];
+            /** @description The email domains the link admits (IDNA ASCII form); empty: any. */
+            allowed_domains: string[];
+            /** @description When the link stops working; null: never. */
+            expires_at: components["schemas"]["Timestamp"] | null;
         };
     };
     responses: never;
@@ -6267,6 +6300,65 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConsoleConfig"];
+                };
+            };
+        };
+    };
+    previewInviteLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The invite link token (`rcl_…`). */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The preview. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteLinkPreview"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `invite_link_not_found`: No such invite link, or an unknown link token.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Gone. `error.code` is one of:
+             *     - `invite_link_unusable`: The link is revoked, expired or used up.
+             */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };

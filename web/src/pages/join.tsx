@@ -1,11 +1,12 @@
-// The page an invite link opens: /join?token=rcl_…. The API has no public preview of a link, so the
-// page says what joining does and lets the server answer POST /join: the organization, or why not.
-import { useState } from 'preact/hooks';
+// The page an invite link opens: /join?token=rcl_…. It shows the link's public preview (the
+// organization, the roles with pool names, the domains it admits), asks to sign in, and lets the
+// server answer POST /join: the organization, or why not.
+import { useEffect, useState } from 'preact/hooks';
 import { useApp } from '../app';
-import { ApiError, unwrap } from '../api/client';
+import { ApiError, unwrap, type Schemas } from '../api/client';
 import { Layout } from '../components/layout';
-import { forgetToken, problemFromCode, type Problem } from './invite-flow';
-import { ProblemScreen, useFocusOnChange, useSignInFlow } from './invite-screens';
+import { forgetToken, formatTime, problemFromCode, type Problem } from './invite-flow';
+import { ProblemScreen, RolesList, useFocusOnChange, useSignInFlow } from './invite-screens';
 import { landInOrg, usePageToken } from './accept';
 
 export function JoinPage({ search }: { search: URLSearchParams }) {
@@ -16,7 +17,27 @@ export function JoinPage({ search }: { search: URLSearchParams }) {
   const [error, setError] = useState<string | null>(null);
   const { signIn, switchAccount } = useSignInFlow('/join');
   const email = session?.email ?? null;
+  const [preview, setPreview] = useState<Schemas['InviteLinkPreview'] | null>(null);
   useFocusOnChange(problem?.problem ?? 'join');
+
+  useEffect(() => {
+    if (!token) return;
+    let live = true;
+    api
+      .GET('/invite-links/{token}', { params: { path: { token } } })
+      .then((r) => {
+        if (live) setPreview(unwrap(r));
+      })
+      .catch((e: unknown) => {
+        const err = e instanceof ApiError ? e : new ApiError(0, 'network', String(e));
+        const p = problemFromCode(err.code, err.status);
+        // Without a preview the page still explains joining; the server answers the join.
+        if (live && p !== 'error') setProblem({ problem: p, message: err.message });
+      });
+    return () => {
+      live = false;
+    };
+  }, [token]);
 
   if (!token) {
     return (
@@ -62,14 +83,44 @@ export function JoinPage({ search }: { search: URLSearchParams }) {
     }
   };
 
+  const domains = preview?.allowed_domains ?? [];
   return (
-    <Layout title="Join an organization">
-      <p class="lead">You were given an invite link to an organization on Rollcall.</p>
-      <p>
-        Joining makes you a member of that organization with the roles its managers chose for the link (member, or engineer of some
-        of its pools). The organization's name appears once you have joined. A link may be limited to addresses from certain email
-        domains, to a number of uses, or in time; Rollcall tells you if one of these stops you.
-      </p>
+    <Layout title={preview ? `Join ${preview.org_name}` : 'Join an organization'}>
+      {preview ? (
+        <>
+          <p class="lead">
+            You were given an invite link to <strong>{preview.org_name}</strong> on Rollcall.
+          </p>
+          <dl class="facts">
+            <dt>Organization</dt>
+            <dd>{preview.org_name}</dd>
+            <dt>Roles given</dt>
+            <dd>
+              <RolesList assignments={preview.assignments} pools={preview.pools} />
+            </dd>
+            <dt>Who may join</dt>
+            <dd>
+              {domains.length === 0
+                ? 'Anyone with a verified email address'
+                : `Only addresses at ${domains.join(', ')}: the organization limited this link to its own email domains`}
+            </dd>
+            {preview.expires_at && (
+              <>
+                <dt>Works until</dt>
+                <dd>{formatTime(preview.expires_at)}</dd>
+              </>
+            )}
+          </dl>
+        </>
+      ) : (
+        <>
+          <p class="lead">You were given an invite link to an organization on Rollcall.</p>
+          <p>
+            Joining makes you a member of that organization with the roles its managers chose for the link. A link may be limited
+            to addresses from certain email domains, to a number of uses, or in time; Rollcall tells you if one of these stops you.
+          </p>
+        </>
+      )}
       {email === null ? (
         <>
           <p>Sign in first, with the address the organization knows you by.</p>

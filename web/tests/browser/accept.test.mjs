@@ -185,8 +185,11 @@ test('an invite link joined by a second person; again: already a member; a domai
   assert.equal(link.status, 201);
   const page = await newPage(browser);
   await page.goto(`${server.base}/join?token=${link.body.token}`);
-  await heading(page, 'Join an organization');
+  await heading(page, 'Join Acme');
   noTokenInAddress(page);
+  // The link's public preview: the roles by pool name, and who may join.
+  await page.getByText('Engineer of the pool “Research” and its sub-pools').waitFor();
+  await page.getByText('Anyone with a verified email address').waitFor();
   await checkA11y(page, 'join');
   await screenshot(page, 'join');
   await page.getByRole('button', { name: 'Sign in to join' }).click();
@@ -210,6 +213,7 @@ test('an invite link joined by a second person; again: already a member; a domai
   const other = await newPage(browser);
   await signIn(other, server.base, 'rita@gmail.test', 'Rita');
   await other.goto(`${server.base}/join?token=${narrow.body.token}`);
+  await other.getByText(/Only addresses at acme\.test/).waitFor();
   await other.getByRole('button', { name: 'Join the organization' }).click();
   await heading(other, 'Your email domain is not allowed here');
   await other.getByText(/accepts only addresses from certain email domains/).waitFor();
@@ -217,8 +221,8 @@ test('an invite link joined by a second person; again: already a member; a domai
   await screenshot(other, 'join-domain-not-allowed');
 
   assert.equal((await api(server.base, owner, 'DELETE', `/orgs/${org.id}/invite-links/${link.body.id}`)).status, 204);
+  // A revoked link says so at once: its preview is 410.
   await other.goto(`${server.base}/join?token=${link.body.token}`);
-  await other.getByRole('button', { name: 'Join the organization' }).click();
   await heading(other, 'This invite link can no longer be used');
   await checkA11y(other, 'join-unusable');
   assertNoProblems(page);

@@ -6,8 +6,8 @@ use crate::error::ApiResult;
 use crate::extract::Offer;
 use crate::extract::{AuthenticatedCaller, JsonBody, PathIds, QueryParams};
 use crate::views::{
-    InvitationView, ListView, MemberView, MyInvitationItem, MyInvitationView, PreviewView,
-    ProvisionedMembershipView,
+    InvitationView, LinkPreviewView, ListView, MemberView, MyInvitationItem, MyInvitationView,
+    PreviewView, ProvisionedMembershipView,
 };
 use axum::Json;
 use axum::extract::State;
@@ -34,6 +34,15 @@ pub(crate) async fn preview(
 ) -> ApiResult<Json<PreviewView>> {
     let preview = state.service.preview_invitation(ids.token()).await?;
     Ok(Json(PreviewView::from(preview)))
+}
+
+/// `GET /invite-links/{token}`: public, no identity needed.
+pub(crate) async fn preview_link(
+    State(state): State<AppState>,
+    ids: PathIds,
+) -> ApiResult<Json<LinkPreviewView>> {
+    let preview = state.service.preview_invite_link(ids.token()).await?;
+    Ok(Json(LinkPreviewView::from(preview)))
 }
 
 /// `POST /invitations/accept`: 200 with the membership.

@@ -39,36 +39,19 @@ impl Service {
     /// one per assignment) read in parallel.
     pub async fn preview_invitation(&self, token: &str) -> Result<InvitationPreview> {
         let inv = self.open_invitation_by_token(token).await?;
-        let mut pool_ids: Vec<&PoolId> = Vec::new();
-        for id in inv.assignments.iter().filter_map(|a| a.pool_id.as_ref()) {
-            if !pool_ids.contains(&id) {
-                pool_ids.push(id);
-            }
-        }
-        let pools = futures_util::future::join_all(
-            pool_ids
-                .iter()
-                .map(|id| self.store.get_pool(&inv.org_id, id)),
-        );
         let (org, inviter, pools) = futures_util::future::join3(
             self.store.get_org(&inv.org_id),
             self.store.get_user(&inv.inviter_id),
-            pools,
+            self.named_pools(&inv.org_id, &inv.assignments),
         )
         .await;
         let org = org?.ok_or_else(invitation_not_found)?;
         let inviter_name = inviter?.map(|u| u.name.unwrap_or_else(|| u.email.to_string()));
-        let mut named = Vec::with_capacity(pools.len());
-        for pool in pools {
-            if let Some(p) = pool? {
-                named.push((p.id, p.name));
-            }
-        }
         Ok(InvitationPreview {
             invitation: inv,
             org_name: org.name,
             inviter_name,
-            pools: named,
+            pools: pools?,
         })
     }
 

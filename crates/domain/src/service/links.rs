@@ -160,6 +160,28 @@ impl Service {
     }
 
     /// Joins the link's organization with its assignments.
+    /// Public preview of an invite link by token, before sign-in: the organization, the roles it
+    /// gives (with pool names) and the domains it admits. Unknown tokens are 404
+    /// `invite_link_not_found`; a revoked, expired or used-up link is 410 `invite_link_unusable`.
+    /// Costs: the token lookup, then the organization and each named pool in parallel.
+    pub async fn preview_invite_link(&self, token: &str) -> Result<InviteLinkPreview> {
+        let link = self.link_by_token(token).await?;
+        if !link.is_usable(self.clock.now()) {
+            return Err(link_unusable());
+        }
+        let (org, pools) = futures_util::future::join(
+            self.store.get_org(&link.org_id),
+            self.named_pools(&link.org_id, &link.assignments),
+        )
+        .await;
+        let org = org?.ok_or_else(link_not_found)?;
+        Ok(InviteLinkPreview {
+            org_name: org.name,
+            pools: pools?,
+            link,
+        })
+    }
+
     pub async fn join(&self, caller: &Caller, token: &str) -> Result<Membership> {
         let link = self.link_by_token(token).await?;
         let email = caller.verified_email().ok_or_else(|| {
@@ -244,6 +266,17 @@ impl Service {
             _ => Err(link_not_found()),
         }
     }
+}
+
+/// What an invite link token shows before sign-in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InviteLinkPreview {
+    /// The link.
+    pub link: InviteLink,
+    /// Organization name.
+    pub org_name: String,
+    /// The pools its assignments name (id and name).
+    pub pools: Vec<(crate::ids::PoolId, String)>,
 }
 
 fn link_unusable() -> Error {

@@ -20,7 +20,7 @@ pub use invitations::{
     BulkInviteEntry, BulkInviteRequest, InviteOutcome, InviteResult, ResendRequest,
 };
 pub use linking::{MAX_PLACEHOLDERS_PER_EMAIL, ProvisionedMembership};
-pub use links::{CreateLinkRequest, CreatedLink};
+pub use links::{CreateLinkRequest, CreatedLink, InviteLinkPreview};
 pub use members::RemovedMember;
 pub use orgs::{MeView, MyMembership, OrgView, SettingsPatch, UpdateOrgRequest};
 pub use pools::{CreatePoolRequest, UpdatePoolRequest};

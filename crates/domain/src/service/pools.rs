@@ -241,3 +241,30 @@ impl Service {
         }
     }
 }
+
+impl Service {
+    /// The id and name of each pool `assignments` name (once each, in assignment order), for the
+    /// public previews that show roles by pool name; a pool deleted since is left out. One key
+    /// lookup per named pool, in parallel (at most one per assignment).
+    pub(crate) async fn named_pools(
+        &self,
+        org: &OrgId,
+        assignments: &[Assignment],
+    ) -> Result<Vec<(PoolId, String)>> {
+        let mut ids: Vec<&PoolId> = Vec::new();
+        for id in assignments.iter().filter_map(|a| a.pool_id.as_ref()) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let found =
+            futures_util::future::join_all(ids.iter().map(|id| self.store.get_pool(org, id))).await;
+        let mut named = Vec::with_capacity(found.len());
+        for pool in found {
+            if let Some(p) = pool? {
+                named.push((p.id, p.name));
+            }
+        }
+        Ok(named)
+    }
+}
