@@ -13,7 +13,10 @@ mod observe;
 mod routes;
 pub mod views;
 
-pub use error::{ApiError, ApiResult, ErrorCode, RATE_LIMIT_RETRY_AFTER_SECS, status_for};
+pub use error::{
+    ApiError, ApiResult, ErrorCode, RATE_LIMIT_RETRY_AFTER_SECS, UNAVAILABLE_RETRY_AFTER_SECS,
+    status_for,
+};
 pub use extract::{
     AuthenticatedCaller, JsonBody, OptionalJsonBody, PathIds, QueryParams, lambda_claims,
     page_request, request_claims,
