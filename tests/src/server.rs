@@ -100,7 +100,8 @@ impl TestServer {
         Self::start_configured(backend, bin, &[]).await
     }
 
-    /// Starts a server on `backend` with extra environment variables (e.g. shorter timeouts).
+    /// Starts a server on `backend` with extra environment variables (e.g. shorter timeouts, or
+    /// `AWS_ENDPOINT_URL_*` of a [`crate::faults::FaultProxy`]; they win over the defaults).
     pub async fn start_with_env(backend: Backend, env: &[(&str, &str)]) -> TestServer {
         Self::start_configured(backend, rollcall_bin(), env).await
     }
@@ -122,8 +123,7 @@ impl TestServer {
         cmd.env("ROLLCALL_ACCEPT_URL", "https://app.example.test/accept")
             .env("ROLLCALL_PRODUCT_NAME", "Rollcall Test")
             .env("ROLLCALL_SENDER", "invites@rollcall.example.test")
-            .env("ROLLCALL_LOG_LEVEL", "warn")
-            .envs(env.iter().copied());
+            .env("ROLLCALL_LOG_LEVEL", "warn");
         if let Backend::Emulated { endpoint } = &backend {
             let name = format!("rollcall-e2e-{}", uuid::Uuid::now_v7().simple());
             aws_env(&mut cmd, endpoint);
@@ -144,6 +144,9 @@ impl TestServer {
             verify_ses_sender(&ses_endpoint(endpoint), "invites@rollcall.example.test").await;
             table = Some(name);
         }
+        // Last, so they win over the defaults above (e.g. `AWS_ENDPOINT_URL_DYNAMODB` pointing at
+        // a proxy in front of the emulator).
+        cmd.envs(env.iter().copied());
         let saved = (
             bin.clone(),
             cmd.get_args().map(|a| a.to_owned()).collect(),
