@@ -78,6 +78,32 @@ fn describe<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> String {
     }
 }
 
+/// Whether SES itself failed after the SDK's retries: a timeout, no connection, throttling or a
+/// 5xx answer (as opposed to refusing this one mail, e.g. `MessageRejected`).
+fn service_unavailable<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_sdk_sesv2::config::http::HttpResponse>,
+) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => {
+            matches!(
+                e.err().code(),
+                Some(
+                    "TooManyRequestsException"
+                        | "LimitExceededException"
+                        | "Throttling"
+                        | "ThrottlingException"
+                        | "InternalFailure"
+                        | "ServiceUnavailable"
+                )
+            ) || e.raw().status().is_server_error()
+        }
+        _ => false,
+    }
+}
+
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send_invitation(&self, email: &InvitationEmail) -> Result<(), MailError> {
@@ -119,7 +145,13 @@ impl Mailer for SesMailer {
                     error = %DisplayErrorContext(&err),
                     "invitation email not sent with SES"
                 );
-                Err(MailError(short))
+                // The service itself failing (not refusing this mail): the domain stops trying
+                // the request's other mails.
+                if service_unavailable(&err) {
+                    Err(MailError::unavailable(short))
+                } else {
+                    Err(MailError(short))
+                }
             }
         }
     }
