@@ -761,17 +761,20 @@ async fn a_mail_outage_leaves_failed_invitations_that_resend_later() {
         return;
     };
     assert_eq!(tally.unavailable(), 0, "{tally:?}");
+    // The bulk invite's first mail was tried three times; its second was not tried at all.
+    assert_eq!(counts.requests.get("ses:SendEmail"), Some(&3), "{counts}");
     assert_eq!(
         counts.injected.get("throughput_exceeded"),
-        Some(&6),
+        Some(&3),
         "{counts}"
     );
 }
 
 /// A dependency that does not answer: one attempt stalls (the SDK gives up after its attempt
 /// timeout and retries), SES stalls for a whole call (the invitation is made, its mail failed),
-/// some answers are slow but in time; then DynamoDB stalls for good and a write answers 503
-/// within the operation timeout.
+/// some answers are slow but in time; then SES stalls for good and a bulk invite of five costs
+/// one mail timeout; then DynamoDB stalls for good and a write answers 503 within the operation
+/// timeout.
 #[tokio::test]
 async fn stalled_dependencies_time_out_within_the_budget() {
     let Some(mut r) = Round::start("stalled").await else {
@@ -804,6 +807,49 @@ async fn stalled_dependencies_time_out_within_the_budget() {
         "{:?}",
         at.mailed
     );
+    // SES stops answering: a bulk invite of five spends one call's timeout on mail, not five;
+    // every invitation is made, with its mail failed.
+    r.proxy
+        .inject(Rule::new(Target::Ses, Fault::Hang(stall), Times::Always));
+    let sends_before = r.proxy.counts().requests.get("ses:SendEmail").copied();
+    let emails: Vec<String> = (0..5)
+        .map(|i| format!("stalled-bulk{i}@mailed.test"))
+        .collect();
+    let owner = r.owner.clone();
+    let org = r.org.clone();
+    let started = Instant::now();
+    let a = r
+        .write(
+            "bulk_invite",
+            StatusCode::OK,
+            Method::POST,
+            &format!("/orgs/{org}/invitations"),
+            &owner,
+            Some(json!({"invitations": emails.iter().map(|e| json!({"email": e})).collect::<Vec<_>>()})),
+        )
+        .await;
+    let took = started.elapsed();
+    assert!(
+        took < rollcall_aws::OPERATION_TIMEOUT + Duration::from_secs(3),
+        "a bulk invite of five with SES stalled took {took:?}"
+    );
+    let sends = r.proxy.counts().requests.get("ses:SendEmail").copied();
+    assert_eq!(
+        sends.unwrap_or(0) - sends_before.unwrap_or(0),
+        u64::from(rollcall_aws::MAX_ATTEMPTS),
+        "one mail tried, with its retries"
+    );
+    let mut at = at;
+    for res in a.body["results"].as_array().expect("results") {
+        assert_eq!(res["invitation"]["email_status"], "failed", "{res}");
+        at.mailed.push((
+            res["email"].as_str().unwrap_or("").to_owned(),
+            res["invitation"]["id"].as_str().unwrap_or("").to_owned(),
+            "failed".to_owned(),
+        ));
+    }
+    at.invited.extend(emails);
+    r.proxy.clear();
     // DynamoDB stops answering: the write gives up after the operation timeout.
     r.proxy.inject(Rule::new(
         Target::DynamoDb,
@@ -811,7 +857,6 @@ async fn stalled_dependencies_time_out_within_the_budget() {
         Times::Always,
     ));
     let started = Instant::now();
-    let owner = r.owner.clone();
     let a = r
         .write(
             "create_org",
@@ -833,7 +878,6 @@ async fn stalled_dependencies_time_out_within_the_budget() {
     let counts = r.proxy.counts();
     r.report(&counts);
     assert!(counts.retries > 0, "{counts}");
-    let mut at = at;
     at.orgs.push(("never".to_owned(), false));
     r.verify(&at).await;
 }
