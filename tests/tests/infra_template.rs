@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 /// The Store methods each group's use cases call (crates/domain/src/service, transitively; for
-/// `scim`, crates/scim/src/service.rs), besides `identify` ([`IDENTIFY`]), which every signed-in
+/// `scim`, crates/domain/src/service/scim.rs), besides `identify` ([`IDENTIFY`]), which every signed-in
 /// route calls.
 const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
     (
@@ -322,6 +322,12 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     ("get_domain_claim", &["GetItem"], &[]),
 ];
 
+/// The binary of the console deployer (a custom resource, not a route group).
+const DEPLOYER_BINARY: &str = "rollcall-console-deploy";
+
+/// The issuer of the stack's own user pool.
+const COGNITO_ISSUER: &str = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}";
+
 /// Groups that send invitation mail (`ses:SendEmail` on the sender identity).
 const MAIL_GROUPS: &[&str] = &["invite"];
 
@@ -460,9 +466,14 @@ fn every_route_is_wired_to_its_function_and_nothing_else_is() {
         "events for routes the route table does not have: {:?}",
         events.keys().collect::<Vec<_>>()
     );
-    // Every group has a function and every function a group.
+    // Every group has a function and every function a group (but the console deployer, which
+    // serves no route).
     let ids: BTreeSet<String> = groups().iter().map(|g| function(&t, g).0).collect();
-    let all: BTreeSet<String> = functions(&t).into_keys().collect();
+    let all: BTreeSet<String> = functions(&t)
+        .into_iter()
+        .filter(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] != DEPLOYER_BINARY)
+        .map(|(id, _)| id)
+        .collect();
     assert_eq!(ids, all, "functions without a route group");
 }
 
@@ -476,8 +487,15 @@ fn the_api_verifies_jwts_from_the_configured_issuer() {
         .as_str()
         .expect("a default authorizer");
     let jwt = &auth["Authorizers"][name]["JwtConfiguration"];
-    assert_eq!(jwt["issuer"], json!({"Ref": "JwtIssuer"}));
-    assert_eq!(jwt["audience"], json!({"Ref": "JwtAudience"}));
+    // Your issuer and audience, or the stack's user pool and the console's client.
+    assert_eq!(
+        jwt["issuer"],
+        json!({"Fn::If": ["HasExternalIssuer", {"Ref": "JwtIssuer"}, {"Fn::Sub": COGNITO_ISSUER}]})
+    );
+    assert_eq!(
+        jwt["audience"],
+        json!({"Fn::If": ["HasExternalIssuer", {"Ref": "JwtAudience"}, [{"Ref": "ConsoleUserPoolClient"}]]})
+    );
     assert_eq!(
         auth["Authorizers"][name]["IdentitySource"],
         "$request.header.Authorization"
@@ -492,15 +510,40 @@ fn the_api_verifies_jwts_from_the_configured_issuer() {
         "LogLevel",
         "CorsAllowedOrigins",
         "Architecture",
+        "ConsoleClientId",
+        "ConsoleLogoutUrl",
+        "CognitoDomainPrefix",
     ] {
         assert!(params.get(p).is_some(), "parameter {p} missing");
     }
     assert_eq!(params["Architecture"]["Default"], "arm64");
-    let cors = &api["Properties"]["CorsConfiguration"]["Fn::If"];
+    // `sam deploy --guided` needs no identity provider: no issuer means the stack's own pool.
+    assert_eq!(params["JwtIssuer"]["Default"], "");
+    assert_eq!(params["AcceptUrl"]["Default"], "");
     assert_eq!(
-        cors[1]["AllowOrigins"],
-        json!({"Ref": "CorsAllowedOrigins"}),
-        "CORS origins are the parameter"
+        t["Conditions"]["CreateUserPool"],
+        json!({"Fn::Equals": [{"Ref": "JwtIssuer"}, ""]})
+    );
+    // CORS: always the console's origin, plus the parameter's.
+    let cors = &api["Properties"]["CorsConfiguration"];
+    let console_origin = json!({"Fn::Sub": "https://${ConsoleDistribution.DomainName}"});
+    let origins = &cors["AllowOrigins"]["Fn::If"];
+    assert_eq!(origins[0], "HasCors");
+    assert_eq!(origins[2], json!([console_origin]));
+    assert_eq!(
+        origins[1]["Fn::Split"][1]["Fn::Join"][1],
+        json!([console_origin, {"Fn::Join": [",", {"Ref": "CorsAllowedOrigins"}]}])
+    );
+    let headers: BTreeSet<String> = cors["AllowHeaders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h.as_str().map(str::to_ascii_lowercase))
+        .collect();
+    assert!(headers.contains("authorization") && headers.contains("content-type"));
+    assert!(
+        cors.get("AllowCredentials").is_none_or(|v| v == false),
+        "bearer tokens, no cookies"
     );
     let outputs = &t["Outputs"];
     assert!(
@@ -585,8 +628,9 @@ fn functions_are_rust_binaries_on_al2023_with_alarms() {
         assert_eq!(env("ROLLCALL_TABLE"), json!({"Ref": "Table"}), "{id}");
         assert_eq!(
             env("ROLLCALL_ACCEPT_URL"),
-            json!({"Ref": "AcceptUrl"}),
-            "{id}"
+            json!({"Fn::If": ["HasAcceptUrl", {"Ref": "AcceptUrl"},
+                {"Fn::Sub": "https://${ConsoleDistribution.DomainName}/accept"}]}),
+            "{id}: the console's accept page unless AcceptUrl names another"
         );
         assert_eq!(
             env("ROLLCALL_LOG_LEVEL"),
@@ -713,5 +757,323 @@ fn each_function_has_exactly_the_permissions_its_store_calls_need() {
         report.is_empty(),
         "IAM policies differ from what the store calls need:\n{}",
         report.join("\n")
+    );
+}
+
+fn resource<'a>(t: &'a Value, id: &str, kind: &str) -> &'a Value {
+    let r = &t["Resources"][id];
+    assert_eq!(r["Type"], kind, "{id}");
+    r
+}
+
+#[test]
+fn the_console_bucket_is_private_and_read_only_through_its_distribution() {
+    let Some(t) = load() else { return };
+    let bucket = resource(&t, "ConsoleBucket", "AWS::S3::Bucket");
+    let block = &bucket["Properties"]["PublicAccessBlockConfiguration"];
+    for k in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[k], true, "{k}");
+    }
+    assert!(bucket["Properties"].get("WebsiteConfiguration").is_none());
+    // Only two bucket policies may exist: this one (and nothing makes the bucket public).
+    let policy = resource(&t, "ConsoleBucketPolicy", "AWS::S3::BucketPolicy");
+    assert_eq!(
+        policy["Properties"]["Bucket"],
+        json!({"Ref": "ConsoleBucket"})
+    );
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements");
+    let allows: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect();
+    assert_eq!(allows.len(), 1, "one Allow: CloudFront's");
+    let allow = allows[0];
+    assert_eq!(
+        allow["Principal"],
+        json!({"Service": "cloudfront.amazonaws.com"})
+    );
+    assert_eq!(allow["Action"], "s3:GetObject");
+    assert_eq!(
+        allow["Resource"],
+        json!({"Fn::Sub": "${ConsoleBucket.Arn}/*"})
+    );
+    assert_eq!(
+        allow["Condition"]["StringEquals"]["AWS:SourceArn"],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ConsoleDistribution}"}),
+        "only this distribution"
+    );
+    let oac = resource(
+        &t,
+        "ConsoleOriginAccessControl",
+        "AWS::CloudFront::OriginAccessControl",
+    );
+    let oac = &oac["Properties"]["OriginAccessControlConfig"];
+    assert_eq!(oac["OriginAccessControlOriginType"], "s3");
+    assert_eq!(oac["SigningBehavior"], "always");
+    assert_eq!(oac["SigningProtocol"], "sigv4");
+
+    let dist = resource(&t, "ConsoleDistribution", "AWS::CloudFront::Distribution");
+    let config = &dist["Properties"]["DistributionConfig"];
+    let origins = config["Origins"].as_array().expect("origins");
+    assert_eq!(
+        origins.len(),
+        1,
+        "the console bucket only (the API has its own domain)"
+    );
+    assert_eq!(
+        origins[0]["DomainName"],
+        json!({"Fn::GetAtt": ["ConsoleBucket", "RegionalDomainName"]})
+    );
+    assert_eq!(
+        origins[0]["OriginAccessControlId"],
+        json!({"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]})
+    );
+    assert_eq!(origins[0]["S3OriginConfig"]["OriginAccessIdentity"], "");
+    assert!(
+        config.get("CustomErrorResponses").is_none(),
+        "no custom error responses: SPA routes are rewritten by the function"
+    );
+    let behavior = &config["DefaultCacheBehavior"];
+    assert_eq!(behavior["ViewerProtocolPolicy"], "redirect-to-https");
+    assert_eq!(
+        behavior["ResponseHeadersPolicyId"],
+        json!({"Ref": "ConsoleSecurityHeaders"})
+    );
+    assert_eq!(
+        behavior["FunctionAssociations"],
+        json!([{"EventType": "viewer-request",
+                "FunctionARN": {"Fn::GetAtt": ["ConsoleRoutesFunction", "FunctionMetadata.FunctionARN"]}}])
+    );
+    assert!(
+        config.get("CacheBehaviors").is_none(),
+        "one behaviour for everything"
+    );
+    assert_eq!(
+        t["Outputs"]["ConsoleUrl"]["Value"],
+        json!({"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"})
+    );
+}
+
+#[test]
+fn every_console_response_carries_the_security_headers() {
+    let Some(t) = load() else { return };
+    let policy = resource(
+        &t,
+        "ConsoleSecurityHeaders",
+        "AWS::CloudFront::ResponseHeadersPolicy",
+    );
+    let h = &policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"];
+    let csp = &h["ContentSecurityPolicy"];
+    assert_eq!(csp["Override"], true);
+    let text = csp["ContentSecurityPolicy"]["Fn::Sub"][0]
+        .as_str()
+        .expect("a CSP template");
+    for directive in [
+        "default-src 'self'",
+        "script-src 'self';",
+        "style-src 'self';",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(text.contains(directive), "CSP lacks {directive}: {text}");
+    }
+    assert!(
+        !text.contains("unsafe-inline") && !text.contains("unsafe-eval"),
+        "{text}"
+    );
+    assert_eq!(h["ReferrerPolicy"]["ReferrerPolicy"], "no-referrer");
+    assert_eq!(h["FrameOptions"]["FrameOption"], "DENY");
+    assert_eq!(h["ContentTypeOptions"]["Override"], true);
+    let hsts = &h["StrictTransportSecurity"];
+    assert!(
+        hsts["AccessControlMaxAgeSec"]
+            .as_u64()
+            .is_some_and(|s| s >= 31_536_000)
+    );
+    for k in ["ReferrerPolicy", "FrameOptions", "StrictTransportSecurity"] {
+        assert_eq!(h[k]["Override"], true, "{k}");
+    }
+}
+
+/// Runs the CloudFront Function's code with node on a viewer request for `uri`.
+fn rewritten(node: &std::path::Path, code: &str, uri: &str) -> String {
+    let script = format!(
+        "{code}\nprocess.stdout.write(handler({{request: {{uri: {}, headers: {{}}, querystring: {{}}}}}}).uri);",
+        json!(uri)
+    );
+    let out = Command::new(node)
+        .arg("-e")
+        .arg(script)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn console_routes_get_the_single_page_and_files_stay_files() {
+    let Some(t) = load() else { return };
+    let f = resource(&t, "ConsoleRoutesFunction", "AWS::CloudFront::Function");
+    assert_eq!(
+        f["Properties"]["FunctionConfig"]["Runtime"],
+        "cloudfront-js-2.0"
+    );
+    assert_eq!(f["Properties"]["AutoPublish"], true);
+    let code = f["Properties"]["FunctionCode"].as_str().expect("code");
+    // node builds the console, so it is there wherever the workspace builds.
+    let node = ["/usr/bin/node", "/usr/local/bin/node"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file());
+    let Some(node) = node else {
+        assert!(std::env::var("CI").is_err(), "node is missing under CI");
+        eprintln!("notice: node missing; the CloudFront Function is not run");
+        return;
+    };
+    // Every page path of the console (as `rollcall serve` routes them) gets index.html.
+    for path in rollcall::console::PAGE_PATHS {
+        let uri = path.replace("{*rest}", "orgs/org_01/users");
+        assert_eq!(rewritten(&node, code, &uri), "/index.html", "{uri}");
+    }
+    for uri in ["/console/orgs/org_01/members/usr_1", "/accept/", "/unknown"] {
+        assert_eq!(rewritten(&node, code, uri), "/index.html", "{uri}");
+    }
+    for uri in [
+        "/index.html",
+        "/console-config.json",
+        "/assets/index-Bx1y2z.js",
+        "/assets/index-Q9w8e7.css",
+        "/favicon.svg",
+    ] {
+        assert_eq!(rewritten(&node, code, uri), uri, "{uri} is a file");
+    }
+}
+
+#[test]
+fn the_console_deployer_writes_only_the_console_bucket() {
+    let Some(t) = load() else { return };
+    let (id, f) = functions(&t)
+        .into_iter()
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == DEPLOYER_BINARY)
+        .expect("a function builds rollcall-console-deploy");
+    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
+    assert!(
+        f["Properties"].get("Events").is_none(),
+        "{id} serves no route"
+    );
+    assert!(
+        f["Properties"].get("Runtime").is_none() && f["Properties"].get("Architectures").is_none(),
+        "{id}: provided.al2023 on the Architecture parameter, as the others (Globals)"
+    );
+    assert_eq!(f["Properties"]["AutoPublishAlias"], "live");
+    let statements = f["Properties"]["Policies"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        .collect::<Vec<_>>();
+    let mut granted = BTreeSet::new();
+    for st in &statements {
+        assert_eq!(st["Effect"], "Allow", "{st}");
+        let actions: Vec<Value> = match &st["Action"] {
+            Value::Array(a) => a.clone(),
+            other => vec![other.clone()],
+        };
+        for a in actions {
+            granted.insert((
+                a.as_str().unwrap_or("?").to_owned(),
+                st["Resource"].to_string(),
+            ));
+        }
+    }
+    let objects = json!({"Fn::Sub": "${ConsoleBucket.Arn}/*"}).to_string();
+    let bucket = json!({"Fn::GetAtt": ["ConsoleBucket", "Arn"]}).to_string();
+    let want: BTreeSet<(String, String)> = [
+        ("s3:PutObject", &objects),
+        ("s3:GetObject", &objects),
+        ("s3:DeleteObject", &objects),
+        ("s3:ListBucket", &bucket),
+    ]
+    .into_iter()
+    .map(|(a, r)| (a.to_owned(), r.clone()))
+    .collect();
+    assert_eq!(
+        granted, want,
+        "{id}: the console bucket's objects and listing only"
+    );
+
+    let files = resource(&t, "ConsoleFiles", "Custom::ConsoleFiles");
+    let p = &files["Properties"];
+    assert_eq!(p["ServiceToken"], json!({"Fn::GetAtt": [id, "Arn"]}));
+    assert_eq!(p["Bucket"], json!({"Ref": "ConsoleBucket"}));
+    assert_eq!(
+        p["FunctionVersion"],
+        json!({"Ref": format!("{id}.Version")}),
+        "a new deployer build updates the files"
+    );
+    assert_eq!(
+        p["ApiUrl"], t["Outputs"]["ApiUrl"]["Value"],
+        "the console calls the API's URL"
+    );
+    assert_eq!(
+        p["Issuer"],
+        json!({"Fn::If": ["HasExternalIssuer", {"Ref": "JwtIssuer"}, {"Fn::Sub": COGNITO_ISSUER}]}),
+        "the console signs in where the authorizer's tokens come from"
+    );
+    assert_eq!(p["ClientId"], t["Outputs"]["ConsoleClientId"]["Value"]);
+}
+
+#[test]
+fn without_an_issuer_the_stack_creates_a_user_pool_for_the_console() {
+    let Some(t) = load() else { return };
+    let pool = resource(&t, "UserPool", "AWS::Cognito::UserPool");
+    assert_eq!(pool["Condition"], "CreateUserPool");
+    assert_eq!(
+        pool["DeletionPolicy"], "Retain",
+        "accounts outlive the stack"
+    );
+    assert_eq!(pool["Properties"]["UsernameAttributes"], json!(["email"]));
+    assert_eq!(
+        pool["Properties"]["AutoVerifiedAttributes"],
+        json!(["email"])
+    );
+    let domain = resource(&t, "UserPoolDomain", "AWS::Cognito::UserPoolDomain");
+    assert_eq!(domain["Condition"], "CreateUserPool");
+    let client = resource(&t, "ConsoleUserPoolClient", "AWS::Cognito::UserPoolClient");
+    assert_eq!(client["Condition"], "CreateUserPool");
+    let c = &client["Properties"];
+    assert_eq!(c["GenerateSecret"], false, "a public client (PKCE)");
+    assert_eq!(c["AllowedOAuthFlowsUserPoolClient"], true);
+    assert_eq!(c["AllowedOAuthFlows"], json!(["code"]));
+    assert_eq!(
+        c["AllowedOAuthScopes"],
+        json!(["openid", "email", "profile"])
+    );
+    assert_eq!(
+        c["CallbackURLs"],
+        json!([{"Fn::Sub": "https://${ConsoleDistribution.DomainName}/signin/callback"}])
+    );
+    assert_eq!(
+        c["LogoutURLs"],
+        json!([{"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"}])
+    );
+    let outputs = &t["Outputs"];
+    assert_eq!(outputs["UserPoolId"]["Value"], json!({"Ref": "UserPool"}));
+    assert_eq!(outputs["UserPoolId"]["Condition"], "CreateUserPool");
+    assert_eq!(
+        outputs["ConsoleClientId"]["Value"]["Fn::If"][2],
+        json!({"Ref": "ConsoleUserPoolClient"})
     );
 }

@@ -4,9 +4,10 @@
 
 use rollcall_domain::ids::ScimTokenId;
 use rollcall_domain::ports::{OsRandomness, Store, SystemClock};
-use rollcall_domain::service::{Claims, Service, ServiceConfig};
+use rollcall_domain::service::{Claims, Omitted, ScimOrg, Service, ServiceConfig};
 use rollcall_mail::{MailConfig, OutboxMailer};
-use rollcall_scim::{ListQuery, ScimOrg, ScimService};
+use rollcall_scim::mapping::{member_command, member_resource};
+use rollcall_scim::{CursorCache, ListQuery, normalize_user};
 use rollcall_store_dynamodb::{DynamoStore, create_table, emulator_client};
 use rollcall_tests::server::emulator_endpoint;
 use serde_json::{Value, json};
@@ -16,14 +17,31 @@ use uuid::Uuid;
 const USERS: usize = 120;
 const PAGE: usize = 50;
 
-async fn page(scim: &ScimService, org: &ScimOrg, start: usize) -> Value {
+/// A process serving SCIM: the use cases and its list cursors.
+struct Scim {
+    service: Service,
+    cursors: CursorCache,
+}
+
+/// The ListResponse of `GET /Users?startIndex={start}&count={PAGE}`, as the SCIM route makes it.
+async fn page(scim: &Scim, org: &ScimOrg, start: usize) -> Value {
     let (s, c) = (start.to_string(), PAGE.to_string());
     let q = ListQuery::from_query([("startIndex", s.as_str()), ("count", c.as_str())]).unwrap();
-    scim.list_users(org, &q, "http://x/scim/v2").await.unwrap()
+    let page = scim
+        .service
+        .scim_list(org, q.start_index - 1, q.count, &scim.cursors)
+        .await
+        .unwrap();
+    let resources: Vec<Value> = page
+        .members
+        .iter()
+        .map(|m| member_resource(m, "http://x/scim/v2"))
+        .collect();
+    q.response(&resources, page.total)
 }
 
 /// Reads every User in pages of [`PAGE`]; returns the user ids in order.
-async fn import(scim: &ScimService, org: &ScimOrg) -> Vec<String> {
+async fn import(scim: &Scim, org: &ScimOrg) -> Vec<String> {
     let mut ids = Vec::new();
     let mut start = 1;
     loop {
@@ -50,7 +68,7 @@ async fn importing_every_user_by_start_index_reads_each_page_once() {
     let store: Arc<dyn Store> = Arc::new(dynamo.clone());
     let outbox = tempfile::tempdir().unwrap();
     let service = Service::new(
-        store.clone(),
+        store,
         Arc::new(OutboxMailer::new(
             outbox.path().to_owned(),
             MailConfig {
@@ -79,16 +97,18 @@ async fn importing_every_user_by_start_index_reads_each_page_once() {
         org_id: created.id.clone(),
         token_id: ScimTokenId::from_uuid(Uuid::now_v7()),
     };
-    let scim = ScimService::new(store, Arc::new(SystemClock));
+    let scim = Scim {
+        service: service.clone(),
+        cursors: CursorCache::default(),
+    };
     for i in 0..USERS - 1 {
         let body = json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": format!("u{i:04}@import.test"),
             "active": true,
         });
-        scim.create_user(&org, &body, "http://x/scim/v2")
-            .await
-            .unwrap();
+        let command = member_command(&normalize_user(&body).unwrap(), Omitted::Keep);
+        service.scim_provision(&org, &command).await.unwrap();
     }
 
     // A sequential import on a process that has not listed this org before.
@@ -108,7 +128,10 @@ async fn importing_every_user_by_start_index_reads_each_page_once() {
 
     // A page asked for out of order (another process, or the cache expired) walks from the
     // nearest known position with pages of the store's maximum size: bounded, not quadratic.
-    let fresh = ScimService::new(Arc::new(dynamo.clone()), Arc::new(SystemClock));
+    let fresh = Scim {
+        service,
+        cursors: CursorCache::default(),
+    };
     dynamo.reset_calls();
     let last = page(&fresh, &org, 2 * PAGE + 1).await;
     let jump = dynamo.calls();

@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rollcall_domain::{Error, ErrorKind};
+use rollcall_domain::{Error, ErrorCode, ErrorKind};
 use serde_json::{Value, json};
 use std::borrow::Cow;
 
@@ -20,27 +20,24 @@ pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable code.
-    pub code: Cow<'static, str>,
+    pub code: ErrorCode,
     /// A sentence for people.
     pub message: String,
     /// Machine-readable details.
     pub details: Option<Value>,
 }
 
-/// The error code of a response, kept in its extensions so the access log can name it.
+/// The error code of a response, kept in its extensions so the access log can name it (an
+/// [`ErrorCode`], or `scim_<scimType|status>` for a SCIM Error).
 #[derive(Debug, Clone)]
-pub struct ErrorCode(pub Cow<'static, str>);
+pub struct ResponseCode(pub Cow<'static, str>);
 
 impl ApiError {
     /// An error with `status`, `code` and `message`.
-    pub fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
-            code: code.into(),
+            code,
             message: message.into(),
             details: None,
         }
@@ -56,7 +53,7 @@ impl ApiError {
     pub fn route_not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "route_not_found",
+            ErrorCode::RouteNotFound,
             "No route matches this path",
         )
     }
@@ -65,21 +62,21 @@ impl ApiError {
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "This path does not accept this method",
         )
     }
 
     /// 400 `invalid_query` with the parser's explanation.
     pub fn invalid_query(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_query", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidQuery, message)
     }
 
     /// 401 `unauthenticated`.
     pub fn unauthenticated() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "This request needs a valid bearer token",
         )
     }
@@ -87,30 +84,36 @@ impl ApiError {
     /// The generic error for a status (used when something outside our handlers answered).
     pub fn for_status(status: StatusCode) -> Self {
         let (code, message) = match status {
-            StatusCode::BAD_REQUEST => ("bad_request", "The request is malformed"),
-            StatusCode::UNAUTHORIZED => {
-                ("unauthenticated", "This request needs a valid bearer token")
-            }
-            StatusCode::FORBIDDEN => ("forbidden", "You are not allowed to do this"),
-            StatusCode::NOT_FOUND => ("route_not_found", "No route matches this path"),
+            StatusCode::BAD_REQUEST => (ErrorCode::BadRequest, "The request is malformed"),
+            StatusCode::UNAUTHORIZED => (
+                ErrorCode::Unauthenticated,
+                "This request needs a valid bearer token",
+            ),
+            StatusCode::FORBIDDEN => (ErrorCode::Forbidden, "You are not allowed to do this"),
+            StatusCode::NOT_FOUND => (ErrorCode::RouteNotFound, "No route matches this path"),
             StatusCode::METHOD_NOT_ALLOWED => (
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 "This path does not accept this method",
             ),
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large"),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                (ErrorCode::PayloadTooLarge, "The request body is too large")
+            }
             StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "The request body must be JSON (Content-Type: application/json)",
             ),
-            StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests; try again later"),
+            StatusCode::TOO_MANY_REQUESTS => {
+                (ErrorCode::RateLimited, "Too many requests; try again later")
+            }
             StatusCode::SERVICE_UNAVAILABLE => (
-                "service_unavailable",
+                ErrorCode::ServiceUnavailable,
                 "The service is unavailable; try again shortly",
             ),
-            s if s.is_server_error() => {
-                ("internal_error", "The server failed to answer this request")
-            }
-            _ => ("request_failed", "The request failed"),
+            s if s.is_server_error() => (
+                ErrorCode::InternalError,
+                "The server failed to answer this request",
+            ),
+            _ => (ErrorCode::RequestFailed, "The request failed"),
         };
         Self::new(status, code, message)
     }
@@ -135,7 +138,7 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         ApiError {
             status: status_for(e.kind),
-            code: Cow::Borrowed(e.code),
+            code: e.code,
             message: e.message,
             details: e.details,
         }
@@ -144,7 +147,7 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({ "code": self.code, "message": self.message });
+        let mut error = json!({ "code": self.code.as_str(), "message": self.message });
         if let (Some(details), Some(obj)) = (self.details, error.as_object_mut()) {
             obj.insert("details".into(), details);
         }
@@ -168,7 +171,9 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        response.extensions_mut().insert(ErrorCode(self.code));
+        response
+            .extensions_mut()
+            .insert(ResponseCode(Cow::Borrowed(self.code.as_str())));
         response
     }
 }

@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use lambda_http::request::RequestContext;
+use rollcall_domain::ErrorCode;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::page::{MAX_CURSOR_LEN, MAX_LIMIT, PageRequest};
 use rollcall_domain::service::{Caller, Claims};
@@ -45,10 +46,23 @@ pub fn lambda_claims(context: &RequestContext) -> Option<Claims> {
         #[allow(unreachable_patterns)]
         _ => return None,
     };
-    let text = |key: &str| map.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let sub = text("sub")?.to_owned();
-    let name = text("name").map(str::to_owned).or_else(|| {
-        let parts: Vec<&str> = [text("given_name"), text("family_name")]
+    claims_from_fields(|key| map.get(key).cloned())
+}
+
+/// The one mapping of a token's claims to [`Claims`], given each claim as text the way API
+/// Gateway's JWT authorizer hands them over (`email_verified` as `"true"`/`"false"`): `sub`
+/// (required), `email`, `email_verified` (only `true` counts), and `name`, else `given_name` and
+/// `family_name` joined. The local server's verifiers (its own key, or an external issuer) map
+/// their tokens through it too, so every deployment reads a token alike.
+pub fn claims_from_fields(field: impl Fn(&str) -> Option<String>) -> Option<Claims> {
+    let text = |key: &str| {
+        field(key)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let sub = text("sub")?;
+    let name = text("name").or_else(|| {
+        let parts: Vec<String> = [text("given_name"), text("family_name")]
             .into_iter()
             .flatten()
             .collect();
@@ -56,7 +70,7 @@ pub fn lambda_claims(context: &RequestContext) -> Option<Claims> {
     });
     Some(Claims {
         sub,
-        email: text("email").map(str::to_owned),
+        email: text("email"),
         email_verified: text("email_verified").is_some_and(|v| v.eq_ignore_ascii_case("true")),
         name,
     })
@@ -112,7 +126,7 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         Some(t) if t.starts_with("application/") && t.ends_with("+json") => Ok(()),
         _ => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "The request body must be JSON, sent with Content-Type: application/json",
         )),
     }
@@ -123,13 +137,13 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "The request body is larger than this API accepts",
             )
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_body",
+                ErrorCode::InvalidBody,
                 "The request body could not be read",
             )
         }
@@ -141,7 +155,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let details = serde_json::json!({ "line": e.line(), "column": e.column() });
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("The request body is not valid JSON for this request: {e}"),
         )
         .with_details(details)
@@ -180,7 +194,7 @@ pub fn page_request(limit: Option<u32>, cursor: Option<String>) -> Result<PageRe
         Some(c) if c.len() > MAX_CURSOR_LEN => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 "The cursor is not valid for this list",
             ));
         }
@@ -206,7 +220,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathIds {
     }
 }
 
-fn not_found(code: &'static str, message: &str) -> ApiError {
+fn not_found(code: ErrorCode, message: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, code, message)
 }
 
@@ -218,25 +232,29 @@ impl PathIds {
     /// `{org}`.
     pub fn org(&self) -> Result<OrgId, ApiError> {
         OrgId::parse(self.raw("org"))
-            .map_err(|_| not_found("organization_not_found", "No such organization"))
+            .map_err(|_| not_found(ErrorCode::OrganizationNotFound, "No such organization"))
     }
 
     /// `{pool}`.
     pub fn pool(&self) -> Result<PoolId, ApiError> {
         PoolId::parse(self.raw("pool"))
-            .map_err(|_| not_found("pool_not_found", "No such pool in this organization"))
+            .map_err(|_| not_found(ErrorCode::PoolNotFound, "No such pool in this organization"))
     }
 
     /// `{usr}`.
     pub fn user(&self) -> Result<UserId, ApiError> {
-        UserId::parse(self.raw("usr"))
-            .map_err(|_| not_found("member_not_found", "No such member in this organization"))
+        UserId::parse(self.raw("usr")).map_err(|_| {
+            not_found(
+                ErrorCode::MemberNotFound,
+                "No such member in this organization",
+            )
+        })
     }
 
     /// `{inv}`.
     pub fn invitation(&self) -> Result<InvitationId, ApiError> {
         InvitationId::parse(self.raw("inv"))
-            .map_err(|_| not_found("invitation_not_found", "No such invitation"))
+            .map_err(|_| not_found(ErrorCode::InvitationNotFound, "No such invitation"))
     }
 
     /// `{inv}` of `/me/invitations/{inv}/…`: an invitation (`inv_…`) or a provisioned membership
@@ -252,13 +270,13 @@ impl PathIds {
     /// `{lnk}`.
     pub fn link(&self) -> Result<InviteLinkId, ApiError> {
         InviteLinkId::parse(self.raw("lnk"))
-            .map_err(|_| not_found("invite_link_not_found", "No such invite link"))
+            .map_err(|_| not_found(ErrorCode::InviteLinkNotFound, "No such invite link"))
     }
 
     /// `{sct}`.
     pub fn scim_token(&self) -> Result<ScimTokenId, ApiError> {
         ScimTokenId::parse(self.raw("sct"))
-            .map_err(|_| not_found("scim_token_not_found", "No such SCIM token"))
+            .map_err(|_| not_found(ErrorCode::ScimTokenNotFound, "No such SCIM token"))
     }
 
     /// `{token}` (a secret: never log it).

@@ -1,6 +1,6 @@
 //! Per-request plumbing: the request id, one access-log line, and JSON for every error response.
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ResponseCode};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -69,7 +69,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let error_code = response
         .extensions()
-        .get::<ErrorCode>()
+        .get::<ResponseCode>()
         .map(|c| c.0.to_string());
     macro_rules! access_log {
         ($level:ident) => {

@@ -6,16 +6,11 @@ use crate::handlers::{
     accept, domains, invitations, links, members, orgs, pools, scim, scim_tokens,
 };
 use crate::observe::observe;
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
-use axum::{Extension, Router};
-use rollcall_domain::model::Timestamp;
-use rollcall_domain::ports::Clock;
-use rollcall_domain::service::Service;
-use rollcall_scim::ScimService;
-use std::sync::Arc;
 
 /// The Lambda functions the routes are split into (spec §3, "Function" column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -207,14 +202,6 @@ fn build(serves: impl Fn(FunctionGroup) -> bool, state: AppState, max_body_bytes
         has_scim |= def.info.group == FunctionGroup::Scim;
         router = router.route(def.info.path, (def.handler)());
     }
-    if has_scim {
-        // One SCIM service per router: it keeps the list-cursor cache across requests.
-        let scim = ScimService::new(
-            state.service.store().clone(),
-            Arc::new(ServiceClock(state.service.clone())),
-        );
-        router = router.layer(Extension(Arc::new(scim)));
-    }
     router
         .method_not_allowed_fallback(move |method: Method, uri: Uri, path: Option<MatchedPath>| {
             wrong_method(method, uri, path, has_scim)
@@ -223,15 +210,6 @@ fn build(serves: impl Fn(FunctionGroup) -> bool, state: AppState, max_body_bytes
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(observe))
         .with_state(state)
-}
-
-/// The use cases' clock, for the SCIM service.
-struct ServiceClock(Service);
-
-impl Clock for ServiceClock {
-    fn now(&self) -> Timestamp {
-        self.0.now()
-    }
 }
 
 /// 404 `route_not_found` (a SCIM Error body under `/scim/` when this router serves SCIM).

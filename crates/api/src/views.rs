@@ -343,7 +343,7 @@ impl InviteResultView {
             },
             invitation: r.invitation.map(|i| InvitationView::new(i, now)),
             error: r.error.map(|e| ErrorBody {
-                code: e.code,
+                code: e.code.as_str(),
                 message: e.message,
                 details: e.details,
             }),

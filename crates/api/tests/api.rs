@@ -643,6 +643,7 @@ async fn happy_path_from_org_to_member() {
     assert_eq!(
         keys,
         HashSet::from([
+            "org_id",
             "user_id",
             "email",
             "name",
@@ -651,7 +652,8 @@ async fn happy_path_from_org_to_member() {
             "source",
             "external_id",
             "assignments",
-            "created_at"
+            "created_at",
+            "org_id"
         ])
     );
 

@@ -14,7 +14,7 @@ pub mod secret;
 pub mod service;
 
 pub use email::Email;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorCode, ErrorKind, Result};
 pub use ids::*;
 pub use model::*;
 pub use page::{Page, PageRequest};

@@ -305,6 +305,18 @@ impl Invitation {
     pub fn is_open(&self, now: Timestamp) -> bool {
         self.effective_status(now) == InvitationStatus::Pending
     }
+
+    /// The invitation as accepted by `user` at `now` (the next version).
+    pub fn accepted(&self, user: &UserId, now: Timestamp) -> Invitation {
+        Invitation {
+            status: InvitationStatus::Accepted,
+            accepted_at: Some(now),
+            accepted_by: Some(user.clone()),
+            updated_at: now,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
 }
 
 /// A multi-use join link.

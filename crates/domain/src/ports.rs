@@ -188,6 +188,18 @@ pub struct Handover {
     pub invitations: u32,
 }
 
+/// Store cursors of an organization's member list by 0-based position, kept by a process between
+/// requests so that a page starting where the last one ended is one read (SCIM's `startIndex`
+/// paging, see [`Service::scim_list`](crate::service::Service::scim_list)).
+pub trait ListCursors: Send + Sync {
+    /// The known cursor at the largest position `<= position` of `org`.
+    fn nearest(&self, org: &OrgId, position: usize) -> Option<(usize, String)>;
+    /// Records the cursor that continues `org`'s list at `position`.
+    fn put(&self, org: &OrgId, position: usize, cursor: &str);
+    /// Forgets `org`'s cursors (the store refused one).
+    fn forget(&self, org: &OrgId);
+}
+
 /// Persistence of every entity. Both stores pass the same conformance suite.
 ///
 /// Counting rules every store keeps (in the same transaction as the write that changes them):

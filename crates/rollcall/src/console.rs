@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rollcall_api::{ApiError, JsonBody};
+use rollcall_domain::ErrorCode;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -55,8 +56,8 @@ struct ConsoleState {
 }
 
 /// The console's routes; `key` is the local signing key (the local sign-in exists only with
-/// [`ConsoleAuth::Local`]).
-pub fn router(opts: ConsoleOptions, key: LocalKey) -> Router {
+/// [`ConsoleAuth::Local`] and a key: with an external issuer the server signs no tokens).
+pub fn router(opts: ConsoleOptions, key: Option<LocalKey>) -> Router {
     let state = Arc::new(ConsoleState {
         config_json: config_json(&opts),
         csp: HeaderValue::from_str(&content_security_policy(&opts.auth)).unwrap_or_else(|_| {
@@ -71,7 +72,9 @@ pub fn router(opts: ConsoleOptions, key: LocalKey) -> Router {
         .route("/assets/{*file}", get(file))
         .route("/console-config.json", get(config))
         .with_state(state.clone());
-    if opts.auth == ConsoleAuth::Local {
+    if opts.auth == ConsoleAuth::Local
+        && let Some(key) = key
+    {
         router = router.merge(
             Router::new()
                 .route("/_local/token", post(local_sign_in))
@@ -159,7 +162,7 @@ async fn file(Path(file): Path<String>, headers: HeaderMap) -> Response {
         Some(a) => asset_response(a, &headers),
         None => ApiError::new(
             StatusCode::NOT_FOUND,
-            "route_not_found",
+            ErrorCode::RouteNotFound,
             format!("No console file assets/{file}"),
         )
         .into_response(),
@@ -207,7 +210,7 @@ async fn local_sign_in(State(key): State<LocalKey>, JsonBody(body): JsonBody<Sig
     match key.sign_in(body.email.trim(), name, None, true, ttl) {
         Ok(token) => axum::Json(serde_json::json!({ "token": token })).into_response(),
         Err(SignInError::InvalidEmail(message)) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "validation_error", message)
+            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, message)
                 .with_details(serde_json::json!({"field": "email"}))
                 .into_response()
         }
@@ -215,7 +218,7 @@ async fn local_sign_in(State(key): State<LocalKey>, JsonBody(body): JsonBody<Sig
             tracing::error!(error = %message, "cannot sign a local token");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
+                ErrorCode::ServiceUnavailable,
                 "The local signing key is unavailable",
             )
             .into_response()

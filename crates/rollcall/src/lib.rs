@@ -1,8 +1,10 @@
 //! The local side of Rollcall: the one-process server and local identities. The `rollcall` binary
 //! is a thin command line over this library; tests and benchmarks use it directly.
 
+pub mod auth;
 pub mod console;
 pub mod local_auth;
+pub mod oidc;
 pub mod serve;
 
 use clap::ValueEnum;

@@ -1,10 +1,7 @@
 //! Local identity: HS256 JWTs signed with a key kept in the data directory. The local server
-//! verifies them and hands handlers exactly the claims API Gateway's JWT authorizer would.
+//! verifies them ([`crate::auth`]) and hands handlers exactly the claims API Gateway's JWT
+//! authorizer would.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -134,19 +131,13 @@ impl LocalKey {
         validation.set_issuer(&[LOCAL_ISSUER]);
         validation.set_audience(&[LOCAL_ISSUER]);
         validation.leeway = 5;
-        let data = jsonwebtoken::decode::<TokenClaims>(
+        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
             token,
             &DecodingKey::from_secret(&self.secret),
             &validation,
         )
         .ok()?;
-        let c = data.claims;
-        Some(Claims {
-            sub: c.sub,
-            email: Some(c.email),
-            email_verified: c.email_verified,
-            name: c.name,
-        })
+        crate::auth::claims_from_json(&data.claims)
     }
 }
 
@@ -168,45 +159,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     file.write_all(bytes)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// Middleware: a bearer JWT is verified and its claims put in the request extensions, as API
-/// Gateway's authorizer would; an invalid one is refused with 401. SCIM routes carry their own
-/// tokens and are left alone; requests without a token go on (public routes need none, the rest
-/// answer 401 themselves).
-pub async fn authenticate(key: LocalKey, mut req: Request<Body>, next: Next) -> Response {
-    if req.uri().path().starts_with("/scim/") {
-        return next.run(req).await;
-    }
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .map(str::to_owned);
-    if let Some(token) = bearer {
-        match key.verify(&token) {
-            Some(claims) => {
-                req.extensions_mut().insert(claims);
-            }
-            None => return unauthenticated(),
-        }
-    }
-    next.run(req).await
-}
-
-fn unauthenticated() -> Response {
-    let body = serde_json::json!({"error": {"code": "unauthenticated", "message": "The bearer token is invalid or expired"}});
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        axum::Json(body),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -49,6 +49,20 @@ enum Command {
         /// absent.
         #[arg(long, env = "ROLLCALL_DNS_RESOLVER")]
         dns_resolver: Option<SocketAddr>,
+        /// Accept tokens of this external OIDC issuer (exactly their `iss`) instead of the local
+        /// key's; the local sign-in is then not offered.
+        #[arg(long, env = "ROLLCALL_OIDC_ISSUER", requires = "oidc_audience")]
+        oidc_issuer: Option<String>,
+        /// The audience the issuer's tokens must carry in `aud` (for ID tokens, the client id).
+        #[arg(long, env = "ROLLCALL_OIDC_AUDIENCE", requires = "oidc_issuer")]
+        oidc_audience: Option<String>,
+        /// The issuer's key set (JWKS) URL; discovered from
+        /// `<issuer>/.well-known/openid-configuration` when absent.
+        #[arg(long, env = "ROLLCALL_OIDC_JWKS_URL", requires = "oidc_issuer")]
+        oidc_jwks_url: Option<String>,
+        /// The console's client id at the issuer; the audience when absent.
+        #[arg(long, env = "ROLLCALL_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+        oidc_client_id: Option<String>,
     },
     /// Print a bearer token for an identity, accepted by a server using the same data directory.
     Token {
@@ -94,6 +108,10 @@ fn main() -> ExitCode {
             header_read_timeout_secs,
             body_read_timeout_secs,
             dns_resolver,
+            oidc_issuer,
+            oidc_audience,
+            oidc_jwks_url,
+            oidc_client_id,
         } => runtime().and_then(|rt| {
             rt.block_on(serve::run(serve::Options {
                 addr,
@@ -105,6 +123,14 @@ fn main() -> ExitCode {
                     body: std::time::Duration::from_secs(body_read_timeout_secs),
                 },
                 dns_resolver,
+                oidc: oidc_issuer.zip(oidc_audience).map(|(issuer, audience)| {
+                    rollcall::oidc::OidcSettings {
+                        issuer,
+                        audience,
+                        jwks_url: oidc_jwks_url,
+                        client_id: oidc_client_id,
+                    }
+                }),
             }))
         }),
         Command::Token {

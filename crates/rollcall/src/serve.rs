@@ -1,7 +1,10 @@
 //! `rollcall serve`: every router in one process, with the chosen store and mailer.
 
-use crate::local_auth::{LocalKey, authenticate};
+use crate::auth::{AuthMode, authenticate};
+use crate::local_auth::LocalKey;
+use crate::oidc::{OidcSettings, OidcVerifier};
 use crate::{MailerKind, StoreKind};
+use rollcall_domain::ErrorCode;
 
 use axum::Router;
 use axum::body::Body;
@@ -71,6 +74,8 @@ pub struct Options {
     pub timeouts: ReadTimeouts,
     /// The DNS server of domain verification; the system's configuration when `None`.
     pub dns_resolver: Option<SocketAddr>,
+    /// An external OIDC issuer whose tokens are accepted instead of the local key's.
+    pub oidc: Option<OidcSettings>,
 }
 
 /// Runs the local server until Ctrl-C or SIGTERM.
@@ -78,7 +83,10 @@ pub async fn run(opts: Options) -> Result<(), String> {
     init_logging();
     std::fs::create_dir_all(&opts.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", opts.data_dir.display()))?;
-    let key = LocalKey::load_or_create(&opts.data_dir)?;
+    let auth = match opts.oidc.clone() {
+        Some(settings) => AuthMode::Oidc(Arc::new(OidcVerifier::discover(settings).await?)),
+        None => AuthMode::Local(LocalKey::load_or_create(&opts.data_dir)?),
+    };
     // Bound first, so the mails' default accept link names the real port (also with port 0).
     let listener = tokio::net::TcpListener::bind(opts.addr)
         .await
@@ -135,14 +143,21 @@ pub async fn run(opts: Options) -> Result<(), String> {
         ServiceConfig { accept_url },
     )
     .with_dns(Arc::new(rollcall_dns::HickoryDns::new(opts.dns_resolver)?));
+    let console_auth = match &auth {
+        AuthMode::Local(_) => crate::console::ConsoleAuth::Local,
+        AuthMode::Oidc(issuer) => crate::console::ConsoleAuth::Oidc {
+            issuer: issuer.issuer().to_owned(),
+            client_id: issuer.client_id().to_owned(),
+        },
+    };
     let console = crate::console::router(
         crate::console::ConsoleOptions {
-            auth: crate::console::ConsoleAuth::Local,
+            auth: console_auth,
             outbox: outbox.is_some(),
         },
-        key.clone(),
+        auth.local_key().cloned(),
     );
-    let mut app = console.merge(rollcall_api::all_routes(AppState { service }));
+    let mut app = console.merge(rollcall_api::all_routes(AppState::new(service)));
     if let Some(outbox) = outbox {
         app = Router::new()
             .route("/_local/outbox", get(list_outbox))
@@ -151,7 +166,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
     }
     let app = app
         .layer(axum::middleware::from_fn(move |req, next| {
-            authenticate(key.clone(), req, next)
+            authenticate(auth.clone(), req, next)
         }))
         .layer(axum::middleware::from_fn_with_state(
             opts.timeouts.body,
@@ -228,7 +243,7 @@ async fn body_read_deadline(State(timeout): State<Duration>, req: Request, next:
     }
     let mut late = ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
-        "request_timeout",
+        ErrorCode::RequestTimeout,
         format!(
             "The request body was not received within {} seconds",
             timeout.as_secs()
@@ -298,7 +313,7 @@ async fn list_outbox(State(outbox): State<Arc<OutboxMailer>>) -> Response {
     match outbox.list().await {
         Ok(entries) => axum::Json(entries).into_response(),
         Err(e) => {
-            let body = serde_json::json!({"error": {"code": "service_unavailable", "message": e.to_string()}});
+            let body = serde_json::json!({"error": {"code": ErrorCode::ServiceUnavailable.as_str(), "message": e.to_string()}});
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
         }
     }

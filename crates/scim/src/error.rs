@@ -1,5 +1,6 @@
 //! SCIM error responses (RFC 7644 §3.12).
 
+use rollcall_domain::{Error, ErrorCode, ErrorKind};
 use serde_json::{Value, json};
 
 use crate::schema::ERROR_SCHEMA;
@@ -126,6 +127,35 @@ impl ScimError {
             obj.insert("scimType".to_owned(), Value::String(t.to_owned()));
         }
         body
+    }
+}
+
+impl From<Error> for ScimError {
+    /// A use case's error as a SCIM Error: uniqueness conflicts are 409 `uniqueness`, invalid
+    /// input (and an address outside the organization's allowed domains) 400 `invalidValue`,
+    /// the rest keeps its status, with the message as `detail`.
+    fn from(e: Error) -> Self {
+        const UNIQUE: [ErrorCode; 4] = [
+            ErrorCode::UserNameTaken,
+            ErrorCode::ExternalIdTaken,
+            ErrorCode::AlreadyMember,
+            ErrorCode::MemberEmailTaken,
+        ];
+        let detail = e.message;
+        match e.kind {
+            ErrorKind::Conflict if UNIQUE.contains(&e.code) => ScimError::uniqueness(detail),
+            ErrorKind::Invalid | ErrorKind::Unprocessable => ScimError::invalid_value(detail),
+            ErrorKind::Forbidden if e.code == ErrorCode::EmailDomainNotAllowed => {
+                ScimError::invalid_value(detail)
+            }
+            ErrorKind::Unauthenticated => ScimError::unauthorized(detail),
+            ErrorKind::Forbidden => ScimError::forbidden(detail),
+            ErrorKind::NotFound => ScimError::not_found(detail),
+            ErrorKind::Conflict => ScimError::new(409, None, detail),
+            ErrorKind::Gone => ScimError::new(410, None, detail),
+            ErrorKind::RateLimited => ScimError::too_many_requests(detail),
+            ErrorKind::Unavailable => ScimError::new(503, None, detail),
+        }
     }
 }
 

@@ -27,6 +27,9 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Number, Value};
 
+use rollcall_domain::model::MemberStatus;
+use rollcall_domain::service::ScimKey;
+
 use crate::error::ScimError;
 use crate::schema::{self, AttrDef, AttrType, ENTERPRISE_USER_SCHEMA, SchemaId, get_ci};
 
@@ -1161,6 +1164,32 @@ impl LookupKey {
     /// Whether the key compares case-sensitively.
     pub fn case_exact(&self) -> bool {
         matches!(self, LookupKey::ExternalId(_))
+    }
+
+    /// The key the domain's `Service::scim_find` looks members up by.
+    pub fn domain_key(&self) -> ScimKey {
+        match self {
+            LookupKey::UserName(v) => ScimKey::UserName(v.clone()),
+            LookupKey::ExternalId(v) => ScimKey::ExternalId(v.clone()),
+            LookupKey::Email(v) => ScimKey::Email(v.clone()),
+        }
+    }
+}
+
+/// `active eq true|false` as a top-level conjunct: a status the store can filter a scan on.
+pub fn status_hint(filter: &Filter) -> Option<MemberStatus> {
+    match filter {
+        Filter::And(l, r) => status_hint(l).or_else(|| status_hint(r)),
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::Bool(b),
+        } if path.urn.is_none() && path.sub.is_none() && path.name == "active" => Some(if *b {
+            MemberStatus::Active
+        } else {
+            MemberStatus::Suspended
+        }),
+        _ => None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! SCIM 2.0 Users (RFC 7643/7644) for Rollcall: the protocol logic, and the use cases over the
-//! domain's Store port. No HTTP here (crates/api serves it).
+//! SCIM 2.0 Users (RFC 7643/7644) for Rollcall: the protocol only. The use cases (provisioning,
+//! update, suspension, removal, the reads of lists) are the domain's (`Service::scim_*` in
+//! `rollcall_domain::service`); crates/api serves them over HTTP. No HTTP and no storage here.
 //!
 //! - [`filter`]: the full filter grammar parsed into an AST ([`Filter::parse`]), evaluated
 //!   against User resources ([`Filter::matches`]), and [`filter::key_lookup`] recognizing
@@ -10,9 +11,9 @@
 //! - [`list`]: list query parameters and paging ([`ListQuery`]);
 //! - [`schema`]: the supported attribute set with its metadata, and the discovery documents;
 //! - [`error`]: [`ScimError`] and its SCIM JSON body;
-//! - [`mapping`]: User resource ⇔ membership (and its SCIM record);
-//! - [`service`]: [`ScimService`], the use cases: token authentication, create, read, list with
-//!   key lookups and a bounded scan, replace, patch, delete with hand-over.
+//! - [`mapping`]: User resource ⇔ membership (and its SCIM record), and the resource's domain
+//!   command ([`mapping::member_command`]);
+//! - [`cursors`]: [`CursorCache`], `startIndex` paging over the store's cursors.
 //!
 //! A User resource is the JSON object of the wire format: core attributes at the top level,
 //! enterprise attributes under `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`.
@@ -23,6 +24,7 @@
 //! `tests/proptests.rs`; run more cases with
 //! `PROPTEST_CASES=20000 cargo test -p rollcall-scim --release --test proptests`.
 
+pub mod cursors;
 pub mod error;
 pub mod filter;
 pub mod list;
@@ -30,11 +32,10 @@ pub mod mapping;
 pub mod patch;
 pub mod resource;
 pub mod schema;
-pub mod service;
 
+pub use cursors::CursorCache;
 pub use error::ScimError;
-pub use filter::{Filter, FilterError, KeyLookup, LookupKey, key_lookup};
+pub use filter::{Filter, FilterError, KeyLookup, LookupKey, key_lookup, status_hint};
 pub use list::ListQuery;
 pub use patch::{PatchError, PatchRequest, apply_patch};
 pub use resource::{Projection, normalize_user};
-pub use service::{ScimOrg, ScimService};

@@ -12,12 +12,17 @@
 //! `active` until a write sets it again (the record keeps `"active": null` as the marker,
 //! [`mark_active_unassigned`]), and the member keeps their status: a suspended member gets access
 //! back only by an explicit `active: true`.
+//!
+//! The domain's SCIM use cases (`rollcall_domain::service::Service::scim_provision`,
+//! `scim_update`, ...) take the [`member_command`] of a resource and answer [`ScimMember`]s, whose
+//! resource is [`member_resource`].
 
 use chrono::SecondsFormat;
 use rollcall_domain::email::Email;
 use rollcall_domain::ids::UserId;
 use rollcall_domain::model::{MemberStatus, Membership, ScimUser, Timestamp};
 use rollcall_domain::service::validate::{self, MAX_PERSON_NAME_LEN};
+use rollcall_domain::service::{Omitted, ScimMember, ScimMemberCommand};
 use serde_json::{Map, Value, json};
 
 use crate::error::ScimError;
@@ -221,6 +226,31 @@ pub fn stored_resource(resource: &Value) -> Value {
         }
     }
     Value::Object(obj)
+}
+
+/// The domain command a (canonical) User resource makes: to provision, or to replace
+/// ([`Omitted::Keep`]), or a patched resource ([`Omitted::Clear`]: a missing `active` is then
+/// unassigned, [`mark_active_unassigned`]).
+pub fn member_command(resource: &Value, omitted: Omitted) -> ScimMemberCommand {
+    let fields = member_fields(resource);
+    let mut stored = stored_resource(resource);
+    if fields.active.is_none() && omitted == Omitted::Clear {
+        mark_active_unassigned(&mut stored);
+    }
+    ScimMemberCommand {
+        user_name: user_name(resource),
+        email: fields.email,
+        name: fields.name,
+        phone: fields.phone,
+        external_id: fields.external_id,
+        active: fields.active,
+        resource: stored,
+    }
+}
+
+/// The User resource of a member under `base` (see [`to_resource`]).
+pub fn member_resource(member: &ScimMember, base: &str) -> Value {
+    to_resource(&member.membership, member.record.as_ref(), base)
 }
 
 /// Marks a stored resource (see [`stored_resource`]) as having `active` unassigned.

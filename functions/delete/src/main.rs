@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    rollcall_api::run_lambda(rollcall_api::FunctionGroup::Delete).await
+    rollcall_lambda::run(rollcall_lambda::FunctionGroup::Delete).await
 }

@@ -7,6 +7,9 @@
 //! `userName eq` lookups, `PATCH` deactivation, and an import through `startIndex` pages of 100.
 //! `--members 0` or `--scim-users 0` skips a part.
 //!
+//! `--compare-scim URL` adds the same `POST /Users` load against another SCIM server (no
+//! authentication), e.g. `scim2-server --port 8080` → `--compare-scim http://127.0.0.1:8080`.
+//!
 //! `--soak-secs N` runs a soak instead (the test command runs a 15-second one): mixed traffic from
 //! `--concurrency` clients for N seconds with the server's memory sampled; prints requests by status
 //! and resident memory, then checks the store (`rollcall check-store`) with the server stopped.
@@ -132,10 +135,53 @@ async fn main() {
     if scim_users > 0 {
         results.extend(scim_stories(&s, scim_users, concurrency).await);
     }
+    // `--compare-scim URL`: the same POST /Users load against another SCIM server (e.g. the
+    // in-memory scim2-server) in the same run, for a side-by-side figure.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(url) = args
+        .iter()
+        .position(|a| a == "--compare-scim")
+        .and_then(|i| args.get(i + 1))
+    {
+        results.push(other_scim_posts(url, scim_users.max(1000), concurrency).await);
+    }
     println!();
     for stats in &mut results {
         stats.print();
     }
+}
+
+/// `POST /Users` of `users` Users to another SCIM server at `base` (no authentication).
+async fn other_scim_posts(base: &str, users: usize, concurrency: usize) -> Stats {
+    let http = reqwest::Client::new();
+    let (http, base) = (&http, base.trim_end_matches('/'));
+    let mut stats = run(
+        "other server: SCIM POST /Users",
+        users,
+        concurrency,
+        |i| async move {
+            let user_name = format!("other{i:05}@scim.bench.test");
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name,
+                "externalId": format!("ext-{i}"),
+                "name": {"givenName": "User", "familyName": format!("{i}")},
+                "emails": [{"value": user_name, "type": "work", "primary": true}],
+                "active": true,
+            });
+            let res = http
+                .post(format!("{base}/Users"))
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("the other SCIM server answers");
+            assert_eq!(res.status(), StatusCode::CREATED, "{:?}", res.text().await);
+        },
+    )
+    .await;
+    stats.name = "other server: POST /Users";
+    stats
 }
 
 /// Bulk invite, preview, accept and list in an organization of `members`.

@@ -1,18 +1,24 @@
 //! SCIM 2.0 (`/scim/v2/...`): bearer SCIM token, `application/scim+json` in and out, SCIM Error
-//! bodies for every failure. Each handler calls one [`ScimService`] use case.
+//! bodies for every failure. Each handler maps the request with the `scim` crate (filter, PATCH,
+//! resource to command), calls one domain use case (`Service::scim_*`) and maps the member back
+//! to a User resource.
 
 use crate::AppState;
-use crate::error::ErrorCode;
+use crate::error::ResponseCode;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use rollcall_domain::ErrorKind;
+use rollcall_domain::service::{MAX_FILTER_SCAN, Omitted, ScimOrg};
 use rollcall_scim::error::scim_type;
-use rollcall_scim::{ListQuery, Projection, ScimError, ScimOrg, ScimService, schema};
+use rollcall_scim::mapping::{member_command, member_resource};
+use rollcall_scim::{
+    ListQuery, Projection, ScimError, apply_patch, key_lookup, normalize_user, schema, status_hint,
+};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::sync::Arc;
 
 /// The media type of every SCIM response.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
@@ -53,7 +59,7 @@ impl IntoResponse for ScimFailure {
         };
         response
             .extensions_mut()
-            .insert(ErrorCode(Cow::Owned(code)));
+            .insert(ResponseCode(Cow::Owned(code)));
         response
     }
 }
@@ -130,36 +136,115 @@ pub fn base_url(headers: &HeaderMap) -> String {
     }
 }
 
-/// The SCIM context of a request: the organization of its bearer SCIM token, the use cases and the
-/// base URL. Every SCIM route extracts it first; no valid token is 401 with a SCIM Error body.
+/// The SCIM context of a request: the organization of its bearer SCIM token, the application
+/// state and the base URL. Every SCIM route extracts it first; no valid token is 401 with a SCIM
+/// Error body.
 pub struct Scim {
     org: ScimOrg,
-    service: Arc<ScimService>,
+    state: AppState,
     base: String,
 }
 
 impl FromRequestParts<AppState> for Scim {
     type Rejection = ScimFailure;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> ScimResult<Self> {
-        let service = parts
-            .extensions
-            .get::<Arc<ScimService>>()
-            .cloned()
-            .ok_or_else(|| {
-                tracing::error!("the SCIM service is not installed on this router");
-                ScimFailure(ScimError::internal())
-            })?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ScimResult<Self> {
         let authorization = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let org = service.authenticate(authorization).await?;
+        let org = authenticate(state, authorization).await?;
         Ok(Scim {
             org,
-            service,
+            state: state.clone(),
             base: base_url(&parts.headers),
         })
+    }
+}
+
+/// The organization of a request's `Authorization` header value (`Bearer rcs_…`): one key
+/// lookup by the token's hash and a constant-time comparison. 401 otherwise.
+async fn authenticate(state: &AppState, authorization: Option<&str>) -> ScimResult<ScimOrg> {
+    let Some(value) = authorization.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Err(ScimFailure(ScimError::unauthorized(
+            "Authentication required: send Authorization: Bearer <SCIM token>",
+        )));
+    };
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => {
+            return Err(ScimFailure(ScimError::unauthorized(
+                "The Authorization header must be: Bearer <SCIM token>",
+            )));
+        }
+    };
+    match state.service.scim_org(token).await {
+        Ok(org) => Ok(org),
+        Err(e) if e.kind == ErrorKind::Unavailable => Err(ScimFailure(ScimError::new(
+            503,
+            None,
+            "The data store is unavailable; try again shortly",
+        ))),
+        Err(_) => Err(ScimFailure(ScimError::unauthorized(
+            "The SCIM token is invalid or has been revoked",
+        ))),
+    }
+}
+
+impl Scim {
+    /// `GET /Users` and `POST /Users/.search`: a ListResponse (projection applied). A filter
+    /// with a key (`userName eq`, `externalId eq`, `emails.value eq`) is one lookup; any other is
+    /// evaluated over the members (refused with 400 `tooMany` past [`MAX_FILTER_SCAN`]); no
+    /// filter is a page in position order.
+    async fn list_users(&self, query: &ListQuery) -> ScimResult<Value> {
+        let service = &self.state.service;
+        let Some(filter) = &query.filter else {
+            let page = service
+                .scim_list(
+                    &self.org,
+                    query.start_index.saturating_sub(1),
+                    query.count,
+                    self.state.scim_cursors.as_ref(),
+                )
+                .await
+                .map_err(ScimError::from)?;
+            let resources: Vec<Value> = page
+                .members
+                .iter()
+                .map(|m| member_resource(m, &self.base))
+                .collect();
+            return Ok(query.response(&resources, page.total));
+        };
+        let candidates = match key_lookup(filter) {
+            Some(lookup) => service
+                .scim_find(&self.org, &lookup.key.domain_key())
+                .await
+                .map_err(ScimError::from)?
+                .into_iter()
+                .collect(),
+            None => service
+                .scim_scan(&self.org, status_hint(filter))
+                .await
+                .map_err(ScimError::from)?
+                .ok_or_else(|| {
+                    ScimError::bad_request(
+                        scim_type::TOO_MANY,
+                        format!(
+                            "This filter is evaluated over the organization's members, and it \
+                             has more than {MAX_FILTER_SCAN}; filter with userName eq, externalId \
+                             eq or emails.value eq instead"
+                        ),
+                    )
+                })?,
+        };
+        let mut found = Vec::with_capacity(candidates.len());
+        for m in &candidates {
+            let r = member_resource(m, &self.base);
+            if filter.matches(&r).map_err(ScimError::from)? {
+                found.push(r);
+            }
+        }
+        Ok(query.response(query.page(&found), found.len()))
     }
 }
 
@@ -306,15 +391,13 @@ pub(crate) async fn schema_by_id(scim: Scim, ScimId(id): ScimId) -> ScimResult<S
 /// `GET /scim/v2/Users?filter=&startIndex=&count=&attributes=&excludedAttributes=`.
 pub(crate) async fn list_users(scim: Scim, query: ScimQuery) -> ScimResult<ScimJson> {
     let q = ListQuery::from_query(query.pairs())?;
-    let body = scim.service.list_users(&scim.org, &q, &scim.base).await?;
-    Ok(ScimJson::ok(body))
+    Ok(ScimJson::ok(scim.list_users(&q).await?))
 }
 
 /// `POST /scim/v2/Users/.search` with a SearchRequest body.
 pub(crate) async fn search_users(scim: Scim, ScimBody(body): ScimBody) -> ScimResult<ScimJson> {
     let q = ListQuery::from_search_body(&body)?;
-    let body = scim.service.list_users(&scim.org, &q, &scim.base).await?;
-    Ok(ScimJson::ok(body))
+    Ok(ScimJson::ok(scim.list_users(&q).await?))
 }
 
 /// `POST /scim/v2/Users`: 201 with the resource and a `Location` header.
@@ -323,10 +406,14 @@ pub(crate) async fn create_user(
     query: ScimQuery,
     ScimBody(body): ScimBody,
 ) -> ScimResult<ScimJson> {
-    let created = scim
+    let command = member_command(&normalize_user(&body)?, Omitted::Keep);
+    let member = scim
+        .state
         .service
-        .create_user(&scim.org, &body, &scim.base)
-        .await?;
+        .scim_provision(&scim.org, &command)
+        .await
+        .map_err(ScimError::from)?;
+    let created = member_resource(&member, &scim.base);
     let location = created["meta"]["location"].as_str().map(str::to_owned);
     let mut out = resource(&query, created)?;
     out.status = StatusCode::CREATED;
@@ -340,8 +427,13 @@ pub(crate) async fn get_user(
     ScimId(id): ScimId,
     query: ScimQuery,
 ) -> ScimResult<ScimJson> {
-    let body = scim.service.get_user(&scim.org, &id, &scim.base).await?;
-    resource(&query, body)
+    let member = scim
+        .state
+        .service
+        .scim_member(&scim.org, &id)
+        .await
+        .map_err(ScimError::from)?;
+    resource(&query, member_resource(&member, &scim.base))
 }
 
 /// `PUT /scim/v2/Users/{id}`.
@@ -351,11 +443,15 @@ pub(crate) async fn replace_user(
     query: ScimQuery,
     ScimBody(body): ScimBody,
 ) -> ScimResult<ScimJson> {
-    let body = scim
+    let command = member_command(&normalize_user(&body)?, Omitted::Keep);
+    let member = scim
+        .state
         .service
-        .replace_user(&scim.org, &id, &body, &scim.base)
+        .scim_update(&scim.org, &id, Omitted::Keep, |_| {
+            Ok::<_, ScimError>(command.clone())
+        })
         .await?;
-    resource(&query, body)
+    resource(&query, member_resource(&member, &scim.base))
 }
 
 /// `PATCH /scim/v2/Users/{id}`: 200 with the resource.
@@ -365,16 +461,25 @@ pub(crate) async fn patch_user(
     query: ScimQuery,
     ScimBody(body): ScimBody,
 ) -> ScimResult<ScimJson> {
-    let body = scim
+    let base = scim.base.as_str();
+    let member = scim
+        .state
         .service
-        .patch_user(&scim.org, &id, &body, &scim.base)
+        .scim_update(&scim.org, &id, Omitted::Clear, |current| {
+            let patched = apply_patch(&member_resource(current, base), &body)?;
+            Ok::<_, ScimError>(member_command(&patched, Omitted::Clear))
+        })
         .await?;
-    resource(&query, body)
+    resource(&query, member_resource(&member, base))
 }
 
 /// `DELETE /scim/v2/Users/{id}`: 204.
 pub(crate) async fn delete_user(scim: Scim, ScimId(id): ScimId) -> ScimResult<StatusCode> {
-    scim.service.delete_user(&scim.org, &id).await?;
+    scim.state
+        .service
+        .scim_remove(&scim.org, &id)
+        .await
+        .map_err(ScimError::from)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -48,7 +48,7 @@ impl Harness {
             },
         );
         Harness {
-            state: AppState { service },
+            state: AppState::new(service),
             mails,
         }
     }

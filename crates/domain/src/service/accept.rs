@@ -2,7 +2,7 @@
 
 use super::invitations::{invitation_not_found, not_pending};
 use super::{Caller, RETRIES, Service, require_allowed_domain};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{InvitationId, PoolId};
 use crate::model::{Invitation, InvitationStatus, MemberSource, MemberStatus, Membership};
 use crate::page::{Page, PageRequest};
@@ -220,14 +220,7 @@ impl Service {
                     version: 1,
                 }),
             };
-            let after = Invitation {
-                status: InvitationStatus::Accepted,
-                accepted_at: Some(now),
-                accepted_by: Some(caller.user.id.clone()),
-                updated_at: now,
-                version: inv.version + 1,
-                ..inv.clone()
-            };
+            let after = inv.accepted(&caller.user.id, now);
             match self
                 .store
                 .accept_invitation(&inv, &after, &write, &required, now)
@@ -245,26 +238,18 @@ impl Service {
                 )) => {}
                 Err(StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale)) => {
                     let now = self.clock.now();
+                    // Answered by what it became (accepted, declined, revoked, expired).
                     match self.store.get_invitation(&inv.id).await? {
                         Some(current) if current.is_open(now) => inv = current,
-                        Some(current)
-                            if current.effective_status(now) == InvitationStatus::Expired =>
-                        {
-                            return Err(not_pending(&current, now));
-                        }
-                        _ => {
-                            return Err(Error::conflict(
-                                "invitation_already_used",
-                                "The invitation has already been used",
-                            ));
-                        }
+                        Some(current) => return Err(not_pending(&current, now)),
+                        None => return Err(invitation_not_found()),
                     }
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         Err(Error::conflict(
-            "concurrent_modification",
+            ErrorCode::ConcurrentModification,
             "The membership changed while the invitation was accepted; try again",
         ))
     }
@@ -286,7 +271,7 @@ fn check_invitee(caller: &Caller, inv: &Invitation) -> Result<()> {
     if email.normalized() != inv.email.normalized() {
         return Err(Error::new(
             ErrorKind::Forbidden,
-            "email_mismatch",
+            ErrorCode::EmailMismatch,
             format!(
                 "This invitation was sent to a different email address than the one you are signed in with ({})",
                 caller.user.email
@@ -299,7 +284,7 @@ fn check_invitee(caller: &Caller, inv: &Invitation) -> Result<()> {
 pub(crate) fn email_not_verified() -> Error {
     Error::new(
         ErrorKind::Forbidden,
-        "email_not_verified",
+        ErrorCode::EmailNotVerified,
         "Your identity provider has not verified your email address",
     )
 }

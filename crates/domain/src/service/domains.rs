@@ -9,7 +9,7 @@
 
 use super::{Caller, OrgContext, RETRIES, Service};
 use crate::email::{Email, normalize_domain};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{InvitationId, OrgId};
 use crate::model::{EmailStatus, Invitation, InvitationStatus};
 use crate::org_domain::{DomainState, Enrollment, OrgDomain, is_public_mail_domain};
@@ -45,7 +45,10 @@ pub struct UpdateDomainRequest {
 }
 
 fn domain_not_found() -> Error {
-    Error::not_found("domain_not_found", "No such domain in this organization")
+    Error::not_found(
+        ErrorCode::DomainNotFound,
+        "No such domain in this organization",
+    )
 }
 
 fn managers_only(what: &str) -> Error {
@@ -56,14 +59,14 @@ fn managers_only(what: &str) -> Error {
 
 fn concurrent() -> Error {
     Error::conflict(
-        "concurrent_modification",
+        ErrorCode::ConcurrentModification,
         "The domain changed while the request ran; try again",
     )
 }
 
 fn claimed(domain: &str) -> Error {
     Error::conflict(
-        "domain_claimed",
+        ErrorCode::DomainClaimed,
         format!("Another organization has already verified {domain}"),
     )
     .with_details(serde_json::json!({ "domain": domain }))
@@ -97,7 +100,7 @@ impl Service {
         let shown: String = req.domain.trim().chars().take(64).collect();
         let domain = normalize_domain(&req.domain).ok_or_else(|| {
             Error::invalid(
-                "invalid_domain",
+                ErrorCode::InvalidDomain,
                 format!("`{shown}` is not a domain name (e.g. acme.com)"),
             )
             .with_details(serde_json::json!({ "field": "domain" }))
@@ -105,7 +108,7 @@ impl Service {
         if is_public_mail_domain(&domain) {
             return Err(Error::new(
                 ErrorKind::Unprocessable,
-                "public_mail_domain",
+                ErrorCode::PublicMailDomain,
                 format!(
                     "{domain} is a public mail provider's domain; only a domain the organization owns can be verified"
                 ),
@@ -115,7 +118,7 @@ impl Service {
         if self.store.list_org_domains(org_id).await?.len() >= MAX_ORG_DOMAINS {
             return Err(Error::new(
                 ErrorKind::Unprocessable,
-                "domain_limit_reached",
+                ErrorCode::DomainLimitReached,
                 format!("An organization can hold at most {MAX_ORG_DOMAINS} domains"),
             ));
         }
@@ -142,7 +145,7 @@ impl Service {
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(Conflict::DomainExists) => Error::conflict(
-                    "domain_exists",
+                    ErrorCode::DomainExists,
                     format!("The organization already has {domain}"),
                 ),
                 e => e.into(),
@@ -198,7 +201,7 @@ impl Service {
                 tracing::warn!(domain = %domain, error = %e, "DNS lookup failed");
                 Error::new(
                     ErrorKind::Unavailable,
-                    "dns_unavailable",
+                    ErrorCode::DnsUnavailable,
                     format!("The DNS lookup of {name} failed; try again shortly"),
                 )
             })?;
@@ -277,7 +280,7 @@ impl Service {
             {
                 return Err(Error::new(
                     ErrorKind::Unprocessable,
-                    "domain_not_verified",
+                    ErrorCode::DomainNotVerified,
                     format!("Verify {domain} before enrolling its people automatically"),
                 ));
             }

@@ -3,7 +3,7 @@
 use super::validate::{self, optional_person_name, optional_phone};
 use super::{Caller, OrgContext, RETRIES, Service, require_allowed_domain};
 use crate::email::{Email, normalize_email};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{InvitationId, OrgId, PoolId};
 use crate::model::{EmailStatus, Invitation, InvitationStatus, Organization, Pool, Timestamp};
 use crate::page::{Page, PageRequest};
@@ -97,12 +97,12 @@ impl InviteResult {
     }
 }
 
-fn entry_error(code: &'static str, message: impl Into<String>) -> Error {
+fn entry_error(code: ErrorCode, message: impl Into<String>) -> Error {
     Error::invalid(code, message)
 }
 
 pub(crate) fn invitation_not_found() -> Error {
-    Error::not_found("invitation_not_found", "No such invitation")
+    Error::not_found(ErrorCode::InvitationNotFound, "No such invitation")
 }
 
 impl Service {
@@ -174,16 +174,19 @@ impl Service {
         pools: &HashMap<PoolId, Pool>,
         seen: &mut HashSet<String>,
     ) -> Result<InviteInput> {
-        let email = Email::parse(&entry.email)
-            .ok_or_else(|| entry_error("invalid_email", "This is not a valid email address"))?;
+        let email = Email::parse(&entry.email).ok_or_else(|| {
+            entry_error(ErrorCode::InvalidEmail, "This is not a valid email address")
+        })?;
         if !seen.insert(email.normalized().to_owned()) {
             return Err(entry_error(
-                "duplicate_email",
+                ErrorCode::DuplicateEmail,
                 "This address appears more than once in the request",
             ));
         }
         if email.normalized() == caller.user.email.normalized() {
-            return Err(Error::forbidden("You cannot invite yourself").with_code("self_invite"));
+            return Err(
+                Error::forbidden("You cannot invite yourself").with_code(ErrorCode::SelfInvite)
+            );
         }
         require_allowed_domain(&ctx.org, &email)?;
         let name = optional_person_name(entry.name.as_deref())?;
@@ -196,13 +199,13 @@ impl Service {
             Ok(()) => {}
             Err(GrantError::PoolNotFound(p)) => {
                 return Err(Error::not_found(
-                    "pool_not_found",
+                    ErrorCode::PoolNotFound,
                     format!("Pool {p} does not exist in this organization"),
                 ));
             }
             Err(GrantError::Forbidden) => {
                 return Err(Error::forbidden("You cannot grant these assignments")
-                    .with_code("forbidden_assignment"));
+                    .with_code(ErrorCode::ForbiddenAssignment));
             }
         }
         Ok(InviteInput {
@@ -239,7 +242,7 @@ impl Service {
                     "This person is a suspended member of the organization"
                 }
             };
-            return Err(Error::conflict("already_member", message));
+            return Err(Error::conflict(ErrorCode::AlreadyMember, message));
         }
         for _ in 0..RETRIES {
             let now = self.clock.now();
@@ -347,7 +350,7 @@ impl Service {
             });
         }
         Err(Error::conflict(
-            "concurrent_modification",
+            ErrorCode::ConcurrentModification,
             "The invitation changed while it was being written; try again",
         ))
     }
@@ -474,7 +477,7 @@ impl Service {
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(Conflict::Stale) => Error::conflict(
-                    "concurrent_modification",
+                    ErrorCode::ConcurrentModification,
                     "The invitation changed while it was being resent; try again",
                 ),
                 other => other.into(),
@@ -589,7 +592,7 @@ struct InviteInput {
 /// may not merge into).
 fn pending_not_manageable() -> Error {
     Error::conflict(
-        "invitation_pending",
+        ErrorCode::InvitationPending,
         "This address has a pending invitation that you may not change; an organization manager can resend or revoke it",
     )
 }
@@ -599,7 +602,8 @@ fn rate_limited_entry(limit: RateLimit) -> Error {
 }
 
 impl Service {
-    /// Closes a pending invitation as `status` (declined, revoked); 409 if it closed meanwhile.
+    /// Closes a pending invitation as `status` (declined, revoked); if it closed meanwhile, the
+    /// error of what it became ([`not_pending`]: accepted, declined or revoked, expired).
     pub(crate) async fn close_as(
         &self,
         before: &Invitation,
@@ -612,19 +616,21 @@ impl Service {
             version: before.version + 1,
             ..before.clone()
         };
-        self.store
-            .close_invitation(before, &after)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale) => {
-                    Error::conflict(
-                        "invitation_not_pending",
-                        "The invitation is no longer pending",
-                    )
+        match self.store.close_invitation(before, &after).await {
+            Ok(()) => Ok(after),
+            Err(StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale)) => {
+                let now = self.clock.now();
+                match self.store.get_invitation(&before.id).await? {
+                    Some(current) if !current.is_open(now) => Err(not_pending(&current, now)),
+                    // Still pending but changed meanwhile (a resend): not closed.
+                    _ => Err(Error::conflict(
+                        ErrorCode::InvitationNotPending,
+                        "The invitation changed while it was being closed",
+                    )),
                 }
-                other => other.into(),
-            })?;
-        Ok(after)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -633,15 +639,15 @@ pub(crate) fn not_pending(inv: &Invitation, now: Timestamp) -> Error {
     match inv.effective_status(now) {
         InvitationStatus::Expired => Error::new(
             ErrorKind::Gone,
-            "invitation_expired",
+            ErrorCode::InvitationExpired,
             "The invitation has expired",
         ),
         InvitationStatus::Accepted => Error::conflict(
-            "invitation_already_used",
+            ErrorCode::InvitationAlreadyUsed,
             "The invitation has already been accepted",
         ),
         _ => Error::conflict(
-            "invitation_not_pending",
+            ErrorCode::InvitationNotPending,
             "The invitation is no longer pending",
         ),
     }

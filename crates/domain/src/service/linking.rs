@@ -5,8 +5,8 @@
 //!   yet): the account is a fresh user and every organization's placeholder moves to it;
 //! - for an account that already exists, with the person's consent: the placeholders are offered
 //!   in `GET /me/invitations` and linked by `POST /me/invitations/{usr}/accept` (or declined);
-//! - at SCIM provisioning, when the organization has verified the address's domain (see the
-//!   `scim` crate's `create_user`).
+//! - at SCIM provisioning, when the organization has verified the address's domain
+//!   ([`Service::scim_provision`]).
 //!
 //! Store calls: listing the placeholders of an address is one index query (at most
 //! [`MAX_PLACEHOLDERS_PER_EMAIL`]); each link is one membership read and one
@@ -17,7 +17,7 @@ use super::accept::email_not_verified;
 use super::invitations::invitation_not_found;
 use super::{Caller, RETRIES, Service, caller_already_member};
 use crate::email::Email;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{OrgId, UserId};
 use crate::model::{Membership, Timestamp, User};
 use crate::ports::{Conflict, StoreError};
@@ -67,8 +67,59 @@ impl Service {
                     tracing::info!(org = %m.org_id, user = %user.id, "provisioned membership linked at first sign-in")
                 }
                 Err(e) => {
-                    tracing::warn!(org = %org, user = %user.id, code = e.code, "provisioned membership not linked")
+                    tracing::warn!(org = %org, user = %user.id, code = e.code.as_str(), "provisioned membership not linked")
                 }
+            }
+        }
+    }
+
+    /// A verified domain of the organization vouches for its addresses: a member just provisioned
+    /// with an address of such a domain that belongs to a person's account is that account's at
+    /// once, without asking (as WorkOS and Clerk do for verified domains). Whether it happened;
+    /// a failure only logs, and the membership then waits for the person's consent as usual.
+    pub(crate) async fn link_in_verified_domain(
+        &self,
+        org: &OrgId,
+        placeholder: &User,
+        membership: &Membership,
+    ) -> bool {
+        let email = &placeholder.email;
+        match self.store.get_domain_claim(email.domain()).await {
+            Ok(Some(claim)) if &claim.org_id == org => {}
+            Ok(_) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "domain claim not read; the membership waits for consent");
+                return false;
+            }
+        }
+        let owners = match self
+            .store
+            .list_users_by_email(email.normalized(), MAX_PLACEHOLDERS_PER_EMAIL)
+            .await
+        {
+            Ok(owners) => owners,
+            Err(e) => {
+                tracing::warn!(error = %e, "owners not read; the membership waits for consent");
+                return false;
+            }
+        };
+        let Some(account) = owners.into_iter().find(|u| {
+            !u.is_placeholder() && u.email_verified && u.email.normalized() == email.normalized()
+        }) else {
+            return false;
+        };
+        match self
+            .store
+            .link_member(placeholder, membership, &account)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(org = %org, user = %account.id, "provisioned member linked: verified domain");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(org = %org, error = %e, "not linked; the membership waits for consent");
+                false
             }
         }
     }
@@ -105,7 +156,7 @@ impl Service {
             }
         }
         Err(Error::conflict(
-            "concurrent_modification",
+            ErrorCode::ConcurrentModification,
             "The membership changed while it was linked; try again",
         ))
     }

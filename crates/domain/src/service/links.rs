@@ -2,7 +2,7 @@
 
 use super::validate;
 use super::{Caller, RETRIES, Service, caller_already_member, require_allowed_domain};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{InviteLinkId, OrgId};
 use crate::model::{InviteLink, MemberSource, MemberStatus, Membership};
 use crate::page::{Page, PageRequest};
@@ -39,7 +39,7 @@ pub struct CreatedLink {
 }
 
 fn link_not_found() -> Error {
-    Error::not_found("invite_link_not_found", "No such invite link")
+    Error::not_found(ErrorCode::InviteLinkNotFound, "No such invite link")
 }
 
 impl Service {
@@ -60,7 +60,7 @@ impl Service {
         if !assignments.iter().all(link_role_allowed) {
             return Err(Error::new(
                 ErrorKind::Unprocessable,
-                "forbidden_assignment",
+                ErrorCode::ForbiddenAssignment,
                 "Invite links can grant only the engineer and member roles",
             ));
         }
@@ -139,7 +139,7 @@ impl Service {
             .ok_or_else(link_not_found)?;
         if before.revoked_at.is_some() {
             return Err(Error::conflict(
-                "invite_link_revoked",
+                ErrorCode::InviteLinkRevoked,
                 "The invite link is already revoked",
             ));
         }
@@ -151,9 +151,10 @@ impl Service {
             .revoke_invite_link(&before, &after)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(Conflict::Stale) => {
-                    Error::conflict("invite_link_revoked", "The invite link is already revoked")
-                }
+                StoreError::Conflict(Conflict::Stale) => Error::conflict(
+                    ErrorCode::InviteLinkRevoked,
+                    "The invite link is already revoked",
+                ),
                 other => other.into(),
             })
     }
@@ -164,7 +165,7 @@ impl Service {
         let email = caller.verified_email().ok_or_else(|| {
             Error::new(
                 ErrorKind::Forbidden,
-                "email_not_verified",
+                ErrorCode::EmailNotVerified,
                 "Your identity provider has not verified your email address",
             )
         })?;
@@ -176,7 +177,7 @@ impl Service {
         if !link.allows_domain(email) {
             return Err(
                 Error::forbidden("This invite link is not for your email domain")
-                    .with_code("email_domain_not_allowed"),
+                    .with_code(ErrorCode::EmailDomainNotAllowed),
             );
         }
         require_allowed_domain(&org, email)?;
@@ -225,7 +226,7 @@ impl Service {
             }
         }
         Err(Error::conflict(
-            "concurrent_modification",
+            ErrorCode::ConcurrentModification,
             "The organization changed while you joined; try again",
         ))
     }
@@ -248,7 +249,7 @@ impl Service {
 fn link_unusable() -> Error {
     Error::new(
         ErrorKind::Gone,
-        "invite_link_unusable",
+        ErrorCode::InviteLinkUnusable,
         "The invite link is revoked, expired or used up",
     )
 }

@@ -2,7 +2,7 @@
 
 use super::validate;
 use super::{Caller, Service};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, UserId};
 use crate::model::{MemberStatus, Membership};
 use crate::page::{Page, PageRequest};
@@ -20,15 +20,14 @@ pub struct RemovedMember {
 }
 
 fn member_not_found() -> Error {
-    Error::not_found("member_not_found", "No such member in this organization")
-}
-
-fn last_manager() -> Error {
-    Error::conflict(
-        "last_organization_manager",
-        "The organization must keep at least one active organization manager",
+    Error::not_found(
+        ErrorCode::MemberNotFound,
+        "No such member in this organization",
     )
 }
+
+/// Most filtered pages read looking for another organization manager.
+const SUCCESSOR_PAGES: usize = 10;
 
 impl Service {
     /// Members matching `filter`, a page at a time.
@@ -101,11 +100,7 @@ impl Service {
                 before,
                 after: after.clone(),
             })
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::LastOrganizationManager) => last_manager(),
-                other => other.into(),
-            })?;
+            .await?;
         Ok(after)
     }
 
@@ -142,7 +137,7 @@ impl Service {
                     _ => {
                         return Err(Error::new(
                             ErrorKind::Unprocessable,
-                            "invalid_successor",
+                            ErrorCode::InvalidSuccessor,
                             "The successor must be another active organization manager",
                         ));
                     }
@@ -152,28 +147,42 @@ impl Service {
             None => self
                 .other_org_manager(org_id, user_id)
                 .await?
-                .ok_or_else(last_manager)?,
+                .ok_or_else(Error::last_manager)?,
         };
+        self.remove_with_handover(&member, &successor).await
+    }
+
+    /// Removes `member` and hands their pools, invite links and pending invitations to
+    /// `successor` in one store write (the removal of the API and of SCIM alike). 409
+    /// `concurrent_modification` when the member changed meanwhile.
+    pub(crate) async fn remove_with_handover(
+        &self,
+        member: &Membership,
+        successor: &UserId,
+    ) -> Result<RemovedMember> {
         let handover = self
             .store
-            .remove_member(&member, &successor)
+            .remove_member(member, successor)
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(Conflict::LastOrganizationManager) => last_manager(),
                 StoreError::Conflict(Conflict::Stale) => Error::conflict(
-                    "concurrent_modification",
+                    ErrorCode::ConcurrentModification,
                     "The member changed while being removed; try again",
                 ),
                 other => other.into(),
             })?;
         Ok(RemovedMember {
-            successor_id: successor,
+            successor_id: successor.clone(),
             handover,
         })
     }
 
     /// An active organization manager other than `not`.
-    async fn other_org_manager(&self, org_id: &OrgId, not: &UserId) -> Result<Option<UserId>> {
+    pub(crate) async fn other_org_manager(
+        &self,
+        org_id: &OrgId,
+        not: &UserId,
+    ) -> Result<Option<UserId>> {
         let filter = MemberFilter {
             role: Some(Role::OrganizationManager),
             status: Some(MemberStatus::Active),
@@ -181,9 +190,14 @@ impl Service {
         };
         let mut page = PageRequest::first(2);
         // A filtered page may come back short; follow the cursor a bounded number of times.
-        for _ in 0..5 {
+        for _ in 0..SUCCESSOR_PAGES {
             let found = self.store.list_memberships(org_id, &filter, &page).await?;
-            if let Some(m) = found.items.iter().find(|m| &m.user_id != not) {
+            // The store's filter is an index read; the rule itself decides.
+            if let Some(m) = found
+                .items
+                .iter()
+                .find(|m| &m.user_id != not && is_org_manager(m))
+            {
                 return Ok(Some(m.user_id.clone()));
             }
             match found.next_cursor {

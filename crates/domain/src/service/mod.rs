@@ -8,6 +8,7 @@ mod links;
 mod members;
 mod orgs;
 mod pools;
+mod scim;
 mod scim_tokens;
 pub mod validate;
 
@@ -23,13 +24,17 @@ pub use links::{CreateLinkRequest, CreatedLink};
 pub use members::RemovedMember;
 pub use orgs::{MeView, MyMembership, OrgView, SettingsPatch, UpdateOrgRequest};
 pub use pools::{CreatePoolRequest, UpdatePoolRequest};
+pub use scim::{
+    MAX_FILTER_SCAN, MAX_KEY_BYTES, Omitted, ScimKey, ScimMember, ScimMemberCommand, ScimOrg,
+    ScimPage,
+};
 pub use scim_tokens::{
     CreateScimTokenRequest, CreatedScimToken, MAX_SCIM_TOKEN_DESCRIPTION_LEN, MAX_SCIM_TOKENS,
-    SCIM_TOKEN_USE_RESOLUTION, authenticate_scim_token,
+    SCIM_TOKEN_USE_RESOLUTION,
 };
 
 use crate::email::Email;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, UserId};
 use crate::model::{MemberStatus, Membership, Organization, PLACEHOLDER_SUB_PREFIX, User};
 use crate::ports::{Clock, Conflict, DnsTxt, Mailer, NoDns, Randomness, Store, StoreError};
@@ -48,7 +53,7 @@ pub(crate) fn require_allowed_domain(org: &Organization, email: &Email) -> Resul
         "The organization admits only addresses of its allowed email domains, and {} is not one of them",
         email.domain()
     ))
-    .with_code("email_domain_not_allowed"))
+    .with_code(ErrorCode::EmailDomainNotAllowed))
 }
 
 /// The identity claims of a request, as the JWT authorizer (or the local server) hands them over.
@@ -136,11 +141,6 @@ impl Service {
     /// The current time, from the service's clock (views derive `expired` from it).
     pub fn now(&self) -> crate::model::Timestamp {
         self.clock.now()
-    }
-
-    /// The store (for adapters that need it, e.g. the SCIM layer).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 
     /// Resolves the request's claims to a user, creating the user on first sight of the subject.
@@ -238,7 +238,8 @@ impl Service {
     /// Loads an organization and the caller's active membership; another organization's or an
     /// unknown id is 404 alike, a suspended membership 403.
     pub(crate) async fn org_context(&self, caller: &Caller, org_id: &OrgId) -> Result<OrgContext> {
-        let not_found = || Error::not_found("organization_not_found", "No such organization");
+        let not_found =
+            || Error::not_found(ErrorCode::OrganizationNotFound, "No such organization");
         let (org, me) = futures_util::future::join(
             self.store.get_org(org_id),
             self.store.get_membership(org_id, &caller.user.id),
@@ -249,7 +250,7 @@ impl Service {
         if me.status != MemberStatus::Active {
             return Err(
                 Error::forbidden("Your membership of this organization is suspended")
-                    .with_code("member_suspended"),
+                    .with_code(ErrorCode::MemberSuspended),
             );
         }
         Ok(OrgContext { org, me })
@@ -273,19 +274,23 @@ impl Service {
 /// 409 `already_member`: the caller is already a member of the organization they would join.
 pub(crate) fn caller_already_member() -> Error {
     Error::conflict(
-        "already_member",
+        ErrorCode::AlreadyMember,
         "You are already a member of this organization",
     )
 }
 
 /// 401 `unauthenticated`.
 pub(crate) fn unauthenticated(message: &str) -> Error {
-    Error::new(ErrorKind::Unauthenticated, "unauthenticated", message)
+    Error::new(
+        ErrorKind::Unauthenticated,
+        ErrorCode::Unauthenticated,
+        message,
+    )
 }
 
 impl Error {
     /// Replaces the code, keeping kind and message.
-    pub fn with_code(mut self, code: &'static str) -> Self {
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
         self.code = code;
         self
     }

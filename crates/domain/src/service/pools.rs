@@ -2,7 +2,7 @@
 
 use super::validate::{self, MAX_NAME_LEN};
 use super::{Caller, Service};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, PoolId, UserId};
 use crate::model::{MemberStatus, Pool};
 use crate::permissions::{can_change_pool, can_create_pool_under};
@@ -47,7 +47,7 @@ pub(crate) fn require_pools_exist(assignments: &[Assignment], pools: &[Pool]) ->
         .find(|p| !pools.iter().any(|q| &q.id == *p))
     {
         Some(p) => Err(Error::not_found(
-            "pool_not_found",
+            ErrorCode::PoolNotFound,
             format!("Pool {p} does not exist in this organization"),
         )),
         None => Ok(()),
@@ -75,7 +75,7 @@ pub(crate) fn on_existing_pools(
 }
 
 fn pool_not_found() -> Error {
-    Error::not_found("pool_not_found", "No such pool in this organization")
+    Error::not_found(ErrorCode::PoolNotFound, "No such pool in this organization")
 }
 
 impl Service {
@@ -111,7 +111,7 @@ impl Service {
         if parent.depth() + 1 > MAX_POOL_DEPTH {
             return Err(Error::new(
                 ErrorKind::Unprocessable,
-                "pool_too_deep",
+                ErrorCode::PoolTooDeep,
                 format!("Pools can be nested at most {MAX_POOL_DEPTH} levels below the root"),
             ));
         }
@@ -191,7 +191,7 @@ impl Service {
         if pool.parent_id.is_none() {
             return Err(Error::new(
                 ErrorKind::Unprocessable,
-                "root_pool",
+                ErrorCode::RootPool,
                 "The root pool cannot be deleted",
             ));
         }
@@ -235,7 +235,7 @@ impl Service {
             Some(m) if m.status == MemberStatus::Active => Ok(m.user_id),
             _ => Err(Error::new(
                 ErrorKind::Unprocessable,
-                "invalid_owner",
+                ErrorCode::InvalidOwner,
                 "The owner must be an active member of the organization",
             )),
         }

@@ -3,7 +3,7 @@
 
 use super::validate;
 use super::{Caller, Service};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, ScimTokenId};
 use crate::model::{ScimToken, Timestamp};
 use crate::permissions::is_org_manager;
@@ -38,7 +38,7 @@ pub struct CreatedScimToken {
 }
 
 fn scim_token_not_found() -> Error {
-    Error::not_found("scim_token_not_found", "No such SCIM token")
+    Error::not_found(ErrorCode::ScimTokenNotFound, "No such SCIM token")
 }
 
 fn managers_only(what: &str) -> Error {
@@ -128,7 +128,7 @@ impl Service {
 /// 401 `unauthenticated`, with the same message whatever was wrong. `last_used_at` is brought up
 /// to `now` when it is older than [`SCIM_TOKEN_USE_RESOLUTION`] (a failure to record it is logged;
 /// the request goes on).
-pub async fn authenticate_scim_token(
+async fn authenticate_scim_token(
     store: &dyn Store,
     presented: &str,
     now: Timestamp,
@@ -136,7 +136,7 @@ pub async fn authenticate_scim_token(
     let refused = || {
         Error::new(
             ErrorKind::Unauthenticated,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "A valid SCIM bearer token of the organization is required",
         )
     };

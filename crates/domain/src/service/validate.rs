@@ -1,7 +1,7 @@
 //! Input rules shared by the use cases, each in one place.
 
 use crate::email::normalize_domain;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::role::{Assignment, AssignmentError, normalize_assignments};
 use serde_json::json;
 
@@ -144,7 +144,8 @@ pub fn assignments(field: &'static str, list: &[Assignment]) -> Result<Vec<Assig
 
 /// The 400 for a malformed assignment list.
 pub fn assignment_error(field: &'static str, e: &AssignmentError) -> Error {
-    Error::invalid("invalid_assignment", e.to_string()).with_details(json!({ "field": field }))
+    Error::invalid(ErrorCode::InvalidAssignment, e.to_string())
+        .with_details(json!({ "field": field }))
 }
 
 /// Email domains in their IDNA ASCII form ([`normalize_domain`], the email rule), without
@@ -174,7 +175,7 @@ pub fn domains(field: &'static str, list: &[String]) -> Result<Vec<String>> {
 
 /// 400 `validation_error` about one field.
 pub fn field_error(field: &'static str, problem: &str) -> Error {
-    Error::invalid("validation_error", format!("`{field}` {problem}"))
+    Error::invalid(ErrorCode::ValidationError, format!("`{field}` {problem}"))
         .with_details(json!({ "field": field }))
 }
 

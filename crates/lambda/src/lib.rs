@@ -1,8 +1,15 @@
-//! The Lambda entry point shared by every function binary.
+//! The Lambda composition root the function binaries share: configuration from the environment
+//! ([`config`]), one AWS SDK configuration, the DynamoDB store and SES, the use cases over them,
+//! and one function group's router (`rollcall_api`) behind `lambda_http`. Each binary in
+//! `functions/*` is one call to [`run`].
+
+pub mod config;
+
+pub use rollcall_api::FunctionGroup;
 
 use crate::config::{Config, ConfigError};
-use crate::{AppState, FunctionGroup, router_with_limit};
 use async_trait::async_trait;
+use rollcall_api::{AppState, router_with_limit};
 use rollcall_domain::ports::{InvitationEmail, MailError, Mailer, OsRandomness, SystemClock};
 use rollcall_domain::service::Service;
 use rollcall_mail::SesMailer;
@@ -10,7 +17,7 @@ use std::sync::Arc;
 
 /// Runs one function group on Lambda: JSON logs, configuration from the environment, the DynamoDB
 /// store and SES, then the group's router behind `lambda_http`.
-pub async fn run_lambda(group: FunctionGroup) -> Result<(), lambda_http::Error> {
+pub async fn run(group: FunctionGroup) -> Result<(), lambda_http::Error> {
     init_json_tracing();
     let app = match build(group).await {
         Ok(app) => app,
@@ -66,7 +73,7 @@ async fn build(group: FunctionGroup) -> Result<axum::Router, ConfigError> {
     };
     Ok(router_with_limit(
         group,
-        AppState { service },
+        AppState::new(service),
         config.max_body_bytes,
     ))
 }

@@ -63,7 +63,7 @@ impl Config {
             });
         }
         let max_body_bytes = match get("ROLLCALL_MAX_BODY_BYTES") {
-            None => crate::DEFAULT_MAX_BODY_BYTES,
+            None => rollcall_api::DEFAULT_MAX_BODY_BYTES,
             Some(v) => v
                 .parse::<usize>()
                 .ok()
