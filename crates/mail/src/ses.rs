@@ -20,11 +20,11 @@ impl SesMailer {
         SesMailer { client, cfg }
     }
 
-    /// A mailer on the standard AWS SDK environment (region, credentials, endpoints); see
+    /// A mailer on Rollcall's AWS SDK configuration from the environment (region, credentials,
+    /// endpoints; the retry budget and timeouts of `rollcall_aws`); see
     /// [`SesMailer::from_sdk_config`].
     pub async fn from_env(cfg: MailConfig) -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_sdk_config(&sdk, cfg)
+        Self::from_sdk_config(&rollcall_aws::sdk_config().await, cfg)
     }
 
     /// A mailer on a loaded AWS SDK configuration (shared with the other clients of a process).
