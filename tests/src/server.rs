@@ -86,7 +86,19 @@ fn aws_env(cmd: &mut Command, endpoint: &str) {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE");
+        .env_remove("AWS_PROFILE")
+        .envs(emulator_timeouts());
+}
+
+/// Long SDK timeouts for a server on the emulator: moto answers one request at a time and a
+/// transaction can take seconds while the whole suite runs, beyond the production budget of
+/// `rollcall_aws` (an attempt cut short would be retried while moto still applies it). The fault
+/// tests set the production values back.
+pub fn emulator_timeouts() -> [(&'static str, &'static str); 2] {
+    [
+        (rollcall_aws::ATTEMPT_TIMEOUT_ENV, "30000"),
+        (rollcall_aws::OPERATION_TIMEOUT_ENV, "60000"),
+    ]
 }
 
 impl TestServer {

@@ -70,11 +70,16 @@ impl Round {
         let dynamodb = emulator_endpoint()?;
         let ses = ses_endpoint(&dynamodb);
         let proxy = FaultProxy::start(&dynamodb, &ses).await;
+        // The production timeouts (TestServer lengthens them for the emulator).
+        let attempt = rollcall_aws::ATTEMPT_TIMEOUT.as_millis().to_string();
+        let operation = rollcall_aws::OPERATION_TIMEOUT.as_millis().to_string();
         let server = TestServer::start_with_env(
             Backend::Emulated {
                 endpoint: dynamodb.clone(),
             },
             &[
+                (rollcall_aws::ATTEMPT_TIMEOUT_ENV, &attempt),
+                (rollcall_aws::OPERATION_TIMEOUT_ENV, &operation),
                 ("AWS_ENDPOINT_URL_DYNAMODB", &proxy.endpoint),
                 ("AWS_ENDPOINT_URL_SES", &proxy.endpoint),
                 ("AWS_ENDPOINT_URL_SESV2", &proxy.endpoint),

@@ -20,7 +20,7 @@ use rollcall_tests::lambda_runtime::{
     AwsCall, AwsRecorder, FunctionResponse, FunctionStats, HttpEvent, LambdaConfig, LambdaFunction,
     template,
 };
-use rollcall_tests::server::{emulator_endpoint, ses_endpoint, token_in};
+use rollcall_tests::server::{emulator_endpoint, emulator_timeouts, ses_endpoint, token_in};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -60,6 +60,9 @@ fn config(group: &str, table: &str, endpoint: &str) -> LambdaConfig {
         .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
         .env("AWS_ENDPOINT_URL_SES", endpoint)
         .env("AWS_ENDPOINT_URL_SESV2", endpoint);
+    for (k, v) in emulator_timeouts() {
+        c = c.env(k, v);
+    }
     if group == "invite" {
         c = c
             .env("ROLLCALL_SENDER", SENDER)
@@ -735,8 +738,14 @@ async fn the_functions_retry_failing_calls_and_answer_503_within_their_timeout()
     let ses = ses_endpoint(&endpoint);
     verify_sender(&ses).await;
     let proxy = FaultProxy::start(&endpoint, &ses).await;
+    // The production timeouts (`config` lengthens them for the emulator).
+    let attempt = rollcall_aws::ATTEMPT_TIMEOUT.as_millis().to_string();
+    let operation = rollcall_aws::OPERATION_TIMEOUT.as_millis().to_string();
     let start = async |group: &str| {
-        let mut f = LambdaFunction::start_group(group, config(group, &table, &proxy.endpoint))
+        let production = config(group, &table, &proxy.endpoint)
+            .env(rollcall_aws::ATTEMPT_TIMEOUT_ENV, &attempt)
+            .env(rollcall_aws::OPERATION_TIMEOUT_ENV, &operation);
+        let mut f = LambdaFunction::start_group(group, production)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         f.wait_ready(Duration::from_secs(30))

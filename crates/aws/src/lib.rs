@@ -49,12 +49,28 @@ pub fn retry_config() -> RetryConfig {
         .with_max_backoff(MAX_BACKOFF)
 }
 
-/// The timeouts: [`CONNECT_TIMEOUT`], [`ATTEMPT_TIMEOUT`] and [`OPERATION_TIMEOUT`].
+/// Replaces [`ATTEMPT_TIMEOUT`] (milliseconds), for a local emulator only: moto handles one
+/// request at a time and copies tables inside transactions, so under a parallel test suite one of
+/// its answers can take seconds. Never set in a deployment.
+pub const ATTEMPT_TIMEOUT_ENV: &str = "ROLLCALL_AWS_ATTEMPT_TIMEOUT_MS";
+/// Replaces [`OPERATION_TIMEOUT`] (milliseconds), for a local emulator only (see
+/// [`ATTEMPT_TIMEOUT_ENV`]).
+pub const OPERATION_TIMEOUT_ENV: &str = "ROLLCALL_AWS_OPERATION_TIMEOUT_MS";
+
+/// The timeouts: [`CONNECT_TIMEOUT`], [`ATTEMPT_TIMEOUT`] and [`OPERATION_TIMEOUT`] (the last two
+/// replaced by [`ATTEMPT_TIMEOUT_ENV`] / [`OPERATION_TIMEOUT_ENV`] when set to a number).
 pub fn timeout_config() -> TimeoutConfig {
+    let from_env = |name: &str, default: Duration| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map_or(default, Duration::from_millis)
+    };
     TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .operation_timeout(OPERATION_TIMEOUT)
+        .operation_attempt_timeout(from_env(ATTEMPT_TIMEOUT_ENV, ATTEMPT_TIMEOUT))
+        .operation_timeout(from_env(OPERATION_TIMEOUT_ENV, OPERATION_TIMEOUT))
         .build()
 }
 
