@@ -1,5 +1,6 @@
 pub mod conformance;
 pub mod dns;
+pub mod faults;
 pub mod lambda_runtime;
 pub mod oidc_issuer;
 pub mod server;

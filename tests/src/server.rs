@@ -86,7 +86,19 @@ fn aws_env(cmd: &mut Command, endpoint: &str) {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE");
+        .env_remove("AWS_PROFILE")
+        .envs(emulator_timeouts());
+}
+
+/// Long SDK timeouts for a server on the emulator: moto answers one request at a time and a
+/// transaction can take seconds while the whole suite runs, beyond the production budget of
+/// `rollcall_aws` (an attempt cut short would be retried while moto still applies it). The fault
+/// tests set the production values back.
+pub fn emulator_timeouts() -> [(&'static str, &'static str); 2] {
+    [
+        (rollcall_aws::ATTEMPT_TIMEOUT_ENV, "30000"),
+        (rollcall_aws::OPERATION_TIMEOUT_ENV, "60000"),
+    ]
 }
 
 impl TestServer {
@@ -100,7 +112,8 @@ impl TestServer {
         Self::start_configured(backend, bin, &[]).await
     }
 
-    /// Starts a server on `backend` with extra environment variables (e.g. shorter timeouts).
+    /// Starts a server on `backend` with extra environment variables (e.g. shorter timeouts, or
+    /// `AWS_ENDPOINT_URL_*` of a [`crate::faults::FaultProxy`]; they win over the defaults).
     pub async fn start_with_env(backend: Backend, env: &[(&str, &str)]) -> TestServer {
         Self::start_configured(backend, rollcall_bin(), env).await
     }
@@ -122,8 +135,7 @@ impl TestServer {
         cmd.env("ROLLCALL_ACCEPT_URL", "https://app.example.test/accept")
             .env("ROLLCALL_PRODUCT_NAME", "Rollcall Test")
             .env("ROLLCALL_SENDER", "invites@rollcall.example.test")
-            .env("ROLLCALL_LOG_LEVEL", "warn")
-            .envs(env.iter().copied());
+            .env("ROLLCALL_LOG_LEVEL", "warn");
         if let Backend::Emulated { endpoint } = &backend {
             let name = format!("rollcall-e2e-{}", uuid::Uuid::now_v7().simple());
             aws_env(&mut cmd, endpoint);
@@ -144,6 +156,9 @@ impl TestServer {
             verify_ses_sender(&ses_endpoint(endpoint), "invites@rollcall.example.test").await;
             table = Some(name);
         }
+        // Last, so they win over the defaults above (e.g. `AWS_ENDPOINT_URL_DYNAMODB` pointing at
+        // a proxy in front of the emulator).
+        cmd.envs(env.iter().copied());
         let saved = (
             bin.clone(),
             cmd.get_args().map(|a| a.to_owned()).collect(),

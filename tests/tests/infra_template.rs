@@ -554,6 +554,39 @@ fn the_api_verifies_jwts_from_the_configured_issuer() {
     assert_eq!(outputs["TableName"]["Value"], json!({"Ref": "Table"}));
 }
 
+/// API Gateway's HTTP API gives an integration at most 30 s. Each function's timeout must stay
+/// below that, and leave room for requests that meet a failing dependency: one SDK call ends
+/// within `rollcall_aws::OPERATION_TIMEOUT` (retries included), so the function timeout holds at
+/// least two exhausted calls and a request answers 503 itself instead of being cut off.
+#[test]
+fn function_timeouts_stay_below_api_gateways_and_above_the_sdk_budget() {
+    let Some(t) = load() else { return };
+    let globals = &t["Globals"]["Function"];
+    let sdk_call = rollcall_aws::OPERATION_TIMEOUT.as_secs();
+    for group in groups() {
+        let (id, f) = function(&t, group);
+        let timeout = f["Properties"]
+            .get("Timeout")
+            .unwrap_or(&globals["Timeout"])
+            .as_u64()
+            .unwrap_or_else(|| panic!("{id}: no Timeout"));
+        assert!(
+            timeout < 30,
+            "{id}: Timeout {timeout} s is not below API Gateway's 30 s"
+        );
+        assert!(
+            timeout >= 2 * sdk_call,
+            "{id}: Timeout {timeout} s leaves no room for two SDK calls of {sdk_call} s"
+        );
+    }
+    // An integration timeout, if set, is the 30 s maximum or less and above the functions'.
+    for (id, r) in t["Resources"].as_object().into_iter().flatten() {
+        if let Some(ms) = r["Properties"]["TimeoutInMillis"].as_u64() {
+            assert!(ms <= 30_000, "{id}: TimeoutInMillis {ms}");
+        }
+    }
+}
+
 #[test]
 fn functions_are_rust_binaries_on_al2023_with_alarms() {
     let Some(t) = load() else { return };

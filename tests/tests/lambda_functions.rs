@@ -3,7 +3,9 @@
 //! claims, or for SCIM routes no authorizer and only the SCIM bearer token) on DynamoDB + SES
 //! emulated by moto: a whole invite/accept story and a SCIM provisioning story across the
 //! functions, requests without claims or token, what each function called on AWS compared with
-//! its IAM policy in `infra/template.yaml`, and a table of binary size, init time and peak memory.
+//! its IAM policy in `infra/template.yaml`, and a table of binary size, init time and peak memory;
+//! and one story through the fault proxy (`rollcall_tests::faults`): throttled, failed and dropped
+//! calls retried to success, and a stalled DynamoDB answered 503 within the function timeout.
 //!
 //! Needs `ROLLCALL_TEST_DYNAMODB_ENDPOINT` (./scripts/test sets it; unset: fails under CI, else
 //! skips with a notice) and the built binaries (`target/debug/rollcall-<group>`, or
@@ -13,11 +15,12 @@ use rollcall_api::FunctionGroup;
 use rollcall_domain::service::Claims;
 use rollcall_scim::schema::{ERROR_SCHEMA, LIST_RESPONSE_SCHEMA, PATCH_OP_SCHEMA, USER_SCHEMA};
 use rollcall_store_dynamodb::{create_table, emulator_client};
+use rollcall_tests::faults::{Fault, FaultProxy, Rule, Target, Times};
 use rollcall_tests::lambda_runtime::{
     AwsCall, AwsRecorder, FunctionResponse, FunctionStats, HttpEvent, LambdaConfig, LambdaFunction,
     template,
 };
-use rollcall_tests::server::{emulator_endpoint, ses_endpoint, token_in};
+use rollcall_tests::server::{emulator_endpoint, emulator_timeouts, ses_endpoint, token_in};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -44,8 +47,9 @@ fn claims(email: &str, name: &str) -> Claims {
     }
 }
 
-/// The environment `infra/template.yaml` gives the function of `group`, pointed at the recorder.
-fn config(group: &str, table: &str, recorder: &AwsRecorder) -> LambdaConfig {
+/// The environment `infra/template.yaml` gives the function of `group`, pointed at `endpoint` (the
+/// recorder, or the fault proxy) for DynamoDB and SES.
+fn config(group: &str, table: &str, endpoint: &str) -> LambdaConfig {
     let mut c = LambdaConfig::new(format!("rollcall-{group}"))
         .env("ROLLCALL_TABLE", table)
         .env("ROLLCALL_ACCEPT_URL", ACCEPT_URL)
@@ -53,9 +57,12 @@ fn config(group: &str, table: &str, recorder: &AwsRecorder) -> LambdaConfig {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_SESSION_TOKEN", "test")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &recorder.endpoint)
-        .env("AWS_ENDPOINT_URL_SES", &recorder.endpoint)
-        .env("AWS_ENDPOINT_URL_SESV2", &recorder.endpoint);
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        .env("AWS_ENDPOINT_URL_SES", endpoint)
+        .env("AWS_ENDPOINT_URL_SESV2", endpoint);
+    for (k, v) in emulator_timeouts() {
+        c = c.env(k, v);
+    }
     if group == "invite" {
         c = c
             .env("ROLLCALL_SENDER", SENDER)
@@ -214,7 +221,7 @@ async fn the_invitation_story_runs_on_the_lambda_binaries() {
             .await
             .expect("recorder");
         let mut function =
-            LambdaFunction::start_group(g.as_str(), config(g.as_str(), &table, &recorder))
+            LambdaFunction::start_group(g.as_str(), config(g.as_str(), &table, &recorder.endpoint))
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         function
@@ -712,4 +719,135 @@ async fn a_function_missing_its_configuration_fails_at_init_naming_the_variable(
         .await
         .expect_err("init must fail without ROLLCALL_ACCEPT_URL");
     assert!(err.to_string().contains("ROLLCALL_ACCEPT_URL"), "{err}");
+}
+
+/// One story on the Lambda binaries through the fault proxy: the SDK configuration the functions
+/// are built with (`rollcall_aws`) retries throttling, 500s and dropped connections to success,
+/// and a DynamoDB that stops answering makes the function answer 503 with `Retry-After` after the
+/// operation timeout, well within the function timeout (15 s, as in `infra/template.yaml`; the
+/// harness fails an invocation that takes longer). Afterwards the write that failed can be made.
+#[tokio::test]
+async fn the_functions_retry_failing_calls_and_answer_503_within_their_timeout() {
+    let Some(endpoint) = emulator_endpoint() else {
+        return;
+    };
+    let table = format!("rollcall-lambda-faults-{}", uuid::Uuid::now_v7().simple());
+    create_table(&emulator_client(&endpoint), &table)
+        .await
+        .expect("create table");
+    let ses = ses_endpoint(&endpoint);
+    verify_sender(&ses).await;
+    let proxy = FaultProxy::start(&endpoint, &ses).await;
+    // The production timeouts (`config` lengthens them for the emulator).
+    let attempt = rollcall_aws::ATTEMPT_TIMEOUT.as_millis().to_string();
+    let operation = rollcall_aws::OPERATION_TIMEOUT.as_millis().to_string();
+    let start = async |group: &str| {
+        let production = config(group, &table, &proxy.endpoint)
+            .env(rollcall_aws::ATTEMPT_TIMEOUT_ENV, &attempt)
+            .env(rollcall_aws::OPERATION_TIMEOUT_ENV, &operation);
+        let mut f = LambdaFunction::start_group(group, production)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.wait_ready(Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        f
+    };
+    let (mut manage, mut invite, mut accept) = (
+        start("manage").await,
+        start("invite").await,
+        start("accept").await,
+    );
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let owner = claims(&format!("olivia-{run}@acme.test"), "Olivia Owner");
+    let dana_email = format!("dana-{run}@example.test");
+    let dana = claims(&dana_email, "Dana");
+
+    // manage: the organization's transaction is throttled twice, the third attempt writes it.
+    proxy.inject(Rule::new(
+        Target::DynamoDbOps(vec!["TransactWriteItems"]),
+        Fault::Throughput,
+        Times::Next(2),
+    ));
+    let r = manage
+        .invoke(
+            &HttpEvent::new("POST", "/orgs", &[])
+                .claims(&owner)
+                .json(&json!({"name": "Faulty"})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let org = r.json()["id"].as_str().expect("org id").to_owned();
+    let after_org = proxy.counts();
+    assert_eq!(after_org.injected.get("throughput_exceeded"), Some(&2));
+    assert!(after_org.retries >= 2, "{after_org}");
+    proxy.clear();
+
+    // invite: SES answers 500 once, then takes the mail.
+    proxy.inject(Rule::new(Target::Ses, Fault::ServerError, Times::Next(1)));
+    let r = invite
+        .invoke(
+            &HttpEvent::new("POST", "/orgs/{org}/invitations", &[("org", &org)])
+                .claims(&owner)
+                .json(&json!({"invitations": [{"email": dana_email}]})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["results"][0]["invitation"]["email_status"],
+        "sent",
+        "{}",
+        r.text()
+    );
+    proxy.clear();
+    let token = token_mailed_to(&ses, &dana_email)
+        .await
+        .expect("the invitation mail");
+
+    // accept: the first DynamoDB connection is dropped without an answer.
+    proxy.inject(Rule::new(Target::DynamoDb, Fault::Drop, Times::Next(1)));
+    let r = accept
+        .invoke(
+            &HttpEvent::new("POST", "/invitations/accept", &[])
+                .claims(&dana)
+                .json(&json!({"token": token})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    proxy.clear();
+
+    // manage: DynamoDB stops answering. The function gives up after the SDK's operation
+    // timeout and answers 503 with Retry-After, instead of being cut off at its own timeout.
+    proxy.inject(Rule::new(
+        Target::DynamoDb,
+        Fault::Hang(Duration::from_secs(3)),
+        Times::Always,
+    ));
+    let pool = HttpEvent::new("POST", "/orgs/{org}/pools", &[("org", &org)])
+        .claims(&owner)
+        .json(&json!({"name": "Stalled"}));
+    let r = manage.invoke(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "service_unavailable");
+    assert_eq!(r.header("retry-after"), Some("5"));
+    let unavailable_after = r.duration;
+    assert!(
+        unavailable_after >= rollcall_aws::OPERATION_TIMEOUT - Duration::from_millis(500)
+            && unavailable_after < Duration::from_secs(10),
+        "503 after {unavailable_after:?}"
+    );
+    proxy.clear();
+    let r = manage.invoke(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        r.status,
+        201,
+        "the pool once DynamoDB is back: {}",
+        r.text()
+    );
+    let counts = proxy.counts();
+    println!("lambda fault story: {counts}; 503 after {unavailable_after:?}");
+    assert!(counts.retries >= 5, "{counts}");
 }

@@ -9,6 +9,11 @@ use std::borrow::Cow;
 /// Seconds a client is told to wait after a rate limit (the limits are hourly and daily).
 pub const RATE_LIMIT_RETRY_AFTER_SECS: u64 = 3600;
 
+/// Seconds a client is told to wait after a 503: a dependency (DynamoDB, the random source, DNS)
+/// failed after the SDK's own retries (`rollcall_aws`); throttling and brief outages clear in
+/// seconds.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 /// An error response: status, stable snake_case code, human message and optional details.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -155,6 +160,12 @@ impl IntoResponse for ApiError {
                     HeaderValue::from(RATE_LIMIT_RETRY_AFTER_SECS),
                 );
             }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECS),
+                );
+            }
             StatusCode::UNAUTHORIZED => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
@@ -169,3 +180,21 @@ impl IntoResponse for ApiError {
 
 /// What handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_503_tells_when_to_retry() {
+        let unavailable: ApiError = Error::unavailable("DynamoDB: ThrottlingException").into();
+        assert_eq!(unavailable.status, StatusCode::SERVICE_UNAVAILABLE);
+        let response = unavailable.into_response();
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).unwrap(),
+            &UNAVAILABLE_RETRY_AFTER_SECS.to_string()
+        );
+        let other = ApiError::for_status(StatusCode::BAD_REQUEST).into_response();
+        assert!(other.headers().get(header::RETRY_AFTER).is_none());
+    }
+}

@@ -12,7 +12,10 @@ mod observe;
 mod routes;
 pub mod views;
 
-pub use error::{ApiError, ApiResult, RATE_LIMIT_RETRY_AFTER_SECS, ResponseCode, status_for};
+pub use error::{
+    ApiError, ApiResult, RATE_LIMIT_RETRY_AFTER_SECS, ResponseCode, UNAVAILABLE_RETRY_AFTER_SECS,
+    status_for,
+};
 pub use extract::{
     AuthenticatedCaller, JsonBody, OptionalJsonBody, PathIds, QueryParams, claims_from_fields,
     lambda_claims, page_request, request_claims,

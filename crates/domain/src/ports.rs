@@ -541,6 +541,22 @@ pub struct InvitationEmail {
 #[error("mail not sent: {0}")]
 pub struct MailError(pub String);
 
+impl MailError {
+    const UNAVAILABLE: &'static str = "mail service unavailable: ";
+
+    /// The mail service itself failed (it timed out, was unreachable, throttled or answered 5xx
+    /// after the mailer's own retries), rather than refusing this one mail: other mails would
+    /// fail the same way for a while.
+    pub fn unavailable(what: impl std::fmt::Display) -> Self {
+        MailError(format!("{}{what}", Self::UNAVAILABLE))
+    }
+
+    /// Whether this is [`MailError::unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        self.0.starts_with(Self::UNAVAILABLE)
+    }
+}
+
 /// Sends mail.
 #[async_trait]
 pub trait Mailer: Send + Sync {

@@ -40,9 +40,10 @@ async fn build(group: FunctionGroup) -> Result<axum::Router, ConfigError> {
         Err(e) if group == FunctionGroup::Invite => return Err(e),
         Err(_) => None,
     };
-    // One SDK configuration for both clients: the environment and profile files are read once.
-    // Credentials are resolved lazily, at the first call.
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // One SDK configuration for both clients, with the retry budget and timeouts of
+    // `rollcall_aws`: the environment and profile files are read once. Credentials are resolved
+    // lazily, at the first call.
+    let sdk = rollcall_aws::sdk_config().await;
     let store = rollcall_store_dynamodb::DynamoStore::from_sdk_config(&sdk, table);
     let mailer: Arc<dyn Mailer> = match mail {
         Some(mail) => Arc::new(SesMailer::from_sdk_config(&sdk, mail)),

@@ -20,11 +20,11 @@ impl SesMailer {
         SesMailer { client, cfg }
     }
 
-    /// A mailer on the standard AWS SDK environment (region, credentials, endpoints); see
+    /// A mailer on Rollcall's AWS SDK configuration from the environment (region, credentials,
+    /// endpoints; the retry budget and timeouts of `rollcall_aws`); see
     /// [`SesMailer::from_sdk_config`].
     pub async fn from_env(cfg: MailConfig) -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_sdk_config(&sdk, cfg)
+        Self::from_sdk_config(&rollcall_aws::sdk_config().await, cfg)
     }
 
     /// A mailer on a loaded AWS SDK configuration (shared with the other clients of a process).
@@ -78,6 +78,32 @@ fn describe<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> String {
     }
 }
 
+/// Whether SES itself failed after the SDK's retries: a timeout, no connection, throttling or a
+/// 5xx answer (as opposed to refusing this one mail, e.g. `MessageRejected`).
+fn service_unavailable<E: ProvideErrorMetadata>(
+    err: &SdkError<E, aws_sdk_sesv2::config::http::HttpResponse>,
+) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => {
+            matches!(
+                e.err().code(),
+                Some(
+                    "TooManyRequestsException"
+                        | "LimitExceededException"
+                        | "Throttling"
+                        | "ThrottlingException"
+                        | "InternalFailure"
+                        | "ServiceUnavailable"
+                )
+            ) || e.raw().status().is_server_error()
+        }
+        _ => false,
+    }
+}
+
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send_invitation(&self, email: &InvitationEmail) -> Result<(), MailError> {
@@ -119,7 +145,13 @@ impl Mailer for SesMailer {
                     error = %DisplayErrorContext(&err),
                     "invitation email not sent with SES"
                 );
-                Err(MailError(short))
+                // The service itself failing (not refusing this mail): the domain stops trying
+                // the request's other mails.
+                if service_unavailable(&err) {
+                    Err(MailError::unavailable(short))
+                } else {
+                    Err(MailError(short))
+                }
             }
         }
     }

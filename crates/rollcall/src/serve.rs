@@ -116,10 +116,10 @@ pub async fn run(opts: Options) -> Result<(), String> {
         accept_url: accept_url.clone(),
     };
 
-    // The AWS SDK configuration, read once if DynamoDB or SES is used.
+    // The AWS SDK configuration (the Lambda functions' retry budget and timeouts), read once if
+    // DynamoDB or SES is used.
     let sdk = tokio::sync::OnceCell::new();
-    let aws =
-        || sdk.get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()));
+    let aws = || sdk.get_or_init(rollcall_aws::sdk_config);
     let store: Arc<dyn Store> = match opts.store {
         StoreKind::Embedded => {
             let path = opts.data_dir.join("rollcall.redb");

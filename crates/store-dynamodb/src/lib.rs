@@ -85,13 +85,11 @@ impl DynamoStore {
         }
     }
 
-    /// A store on `table` with the standard AWS SDK configuration from the environment (region,
-    /// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` for an emulator).
+    /// A store on `table` with Rollcall's AWS SDK configuration from the environment (region,
+    /// credentials, and `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL` for an emulator; the
+    /// retry budget and timeouts of `rollcall_aws`).
     pub async fn from_env(table: String) -> Self {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        Self::from_sdk_config(&config, table)
+        Self::from_sdk_config(&rollcall_aws::sdk_config().await, table)
     }
 
     /// A store on `table` with a loaded AWS SDK configuration (shared with the other clients of

@@ -47,6 +47,12 @@ impl IntoResponse for ScimFailure {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::error::UNAVAILABLE_RETRY_AFTER_SECS),
+            );
+        }
         let code = match e.scim_type {
             Some(t) => format!("scim_{t}"),
             None => format!("scim_{}", e.status),

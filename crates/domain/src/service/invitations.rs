@@ -134,6 +134,12 @@ impl Service {
         let pools = self.pool_map(org_id).await?;
         let mut seen = HashSet::new();
         let mut results = Vec::with_capacity(req.invitations.len());
+        // Once the mail service failed for this request (timed out, unreachable, throttled or
+        // 5xx after the mailer's own retries), the other mails are not tried: they are recorded
+        // `failed` at once, to resend. A stalled mail service then costs one call's timeout per
+        // request, not one per entry, and the request stays within the function timeout. A mail
+        // refused for its own sake (an address SES rejects) does not stop the others.
+        let mut mail_down = false;
         for entry in &req.invitations {
             let result = match self.check_entry(caller, &ctx, entry, &shared, &pools, &mut seen) {
                 Ok(checked) => {
@@ -142,7 +148,10 @@ impl Service {
                         send_email,
                         ..checked
                     };
-                    match self.invite_one(caller, &ctx, &input, &pools).await {
+                    match self
+                        .invite_one(caller, &ctx, &input, &pools, &mut mail_down)
+                        .await
+                    {
                         Ok(r) => r,
                         Err(e) if e.kind == ErrorKind::Unavailable => return Err(e),
                         Err(e) => InviteResult::error(&entry.email, e),
@@ -216,6 +225,7 @@ impl Service {
         ctx: &OrgContext,
         input: &InviteInput,
         pools: &HashMap<PoolId, Pool>,
+        mail_down: &mut bool,
     ) -> Result<InviteResult> {
         let org = &ctx.org;
         let email = &input.email;
@@ -320,7 +330,15 @@ impl Service {
                 Err(e) => return Err(e.into()),
             };
             let invitation = self
-                .deliver(caller, org, written, &secret.plain, input.send_email, pools)
+                .deliver(
+                    caller,
+                    org,
+                    written,
+                    &secret.plain,
+                    input.send_email,
+                    pools,
+                    mail_down,
+                )
                 .await?;
             let accept_url = (!input.send_email).then(|| self.accept_url(&secret.plain));
             return Ok(InviteResult {
@@ -338,7 +356,10 @@ impl Service {
     }
 
     /// Sends the email (when asked) and records how it went. A mail failure leaves the invitation
-    /// pending with `email_status: failed`, so it can be resent.
+    /// pending with `email_status: failed`, so it can be resent. With `mail_down` set (the mail
+    /// service failed earlier in the same request) the mail is not tried and recorded as failed;
+    /// a failure of the mail service itself sets it.
+    #[allow(clippy::too_many_arguments)]
     async fn deliver(
         &self,
         caller: &Caller,
@@ -347,6 +368,7 @@ impl Service {
         token: &str,
         send_email: bool,
         pools: &HashMap<PoolId, Pool>,
+        mail_down: &mut bool,
     ) -> Result<Invitation> {
         if !send_email {
             return Ok(invitation);
@@ -376,11 +398,17 @@ impl Service {
             token: token.to_owned(),
             expires_at: invitation.expires_at,
         };
-        let status = match self.mailer.send_invitation(&mail).await {
-            Ok(()) => EmailStatus::Sent,
-            Err(e) => {
-                tracing::warn!(invitation = %invitation.id, error = %e, "invitation email failed");
-                EmailStatus::Failed
+        let status = if *mail_down {
+            tracing::warn!(invitation = %invitation.id, "invitation email not tried: the mail service failed earlier in this request");
+            EmailStatus::Failed
+        } else {
+            match self.mailer.send_invitation(&mail).await {
+                Ok(()) => EmailStatus::Sent,
+                Err(e) => {
+                    tracing::warn!(invitation = %invitation.id, error = %e, "invitation email failed");
+                    *mail_down |= e.is_unavailable();
+                    EmailStatus::Failed
+                }
             }
         };
         let after = Invitation {
@@ -455,7 +483,15 @@ impl Service {
                 other => other.into(),
             })?;
         let invitation = self
-            .deliver(caller, &ctx.org, after, &secret.plain, send_email, &pools)
+            .deliver(
+                caller,
+                &ctx.org,
+                after,
+                &secret.plain,
+                send_email,
+                &pools,
+                &mut false,
+            )
             .await?;
         Ok((
             invitation,
