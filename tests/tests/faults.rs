@@ -369,43 +369,13 @@ impl Round {
                 members, 1,
                 "[{name}] {email}: one membership after accepting"
             );
-            let (st, inv) = s
-                .call(
-                    Method::GET,
-                    &format!(
-                        "/orgs/{}/invitations?email={}",
-                        self.org,
-                        rollcall_tests::server::url_encode(email)
-                    ),
-                    Some(&self.owner),
-                    None,
-                )
-                .await;
-            assert_eq!(st, StatusCode::OK, "{inv}");
-            let statuses: Vec<&str> = inv["items"]
-                .as_array()
-                .expect("items")
-                .iter()
-                .filter_map(|i| i["status"].as_str())
-                .collect();
+            let inv = self.invitations_to(email).await;
+            let statuses: Vec<&str> = inv.iter().filter_map(|i| i["status"].as_str()).collect();
             assert_eq!(statuses, ["accepted"], "[{name}] {email}'s invitation");
         }
         // Invitations of the bulk invites: at most one each; a failed mail can be resent now.
         for email in &at.invited {
-            let (st, inv) = s
-                .call(
-                    Method::GET,
-                    &format!(
-                        "/orgs/{}/invitations?email={}",
-                        self.org,
-                        rollcall_tests::server::url_encode(email)
-                    ),
-                    Some(&self.owner),
-                    None,
-                )
-                .await;
-            assert_eq!(st, StatusCode::OK, "{inv}");
-            let items = inv["items"].as_array().expect("items");
+            let items = self.invitations_to(email).await;
             assert!(items.len() <= 1, "[{name}] {email}: {items:?}");
         }
         for (email, id, status) in &at.mailed {
@@ -484,6 +454,25 @@ impl Round {
         }
         // And once more: the redone writes left the table whole.
         self.check_table().await;
+    }
+
+    /// The organization's invitations to `email`, any status.
+    async fn invitations_to(&self, email: &str) -> Vec<Value> {
+        let (st, inv) = self
+            .server
+            .call(
+                Method::GET,
+                &format!(
+                    "/orgs/{}/invitations?email={}",
+                    self.org,
+                    rollcall_tests::server::url_encode(email)
+                ),
+                Some(&self.owner),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{inv}");
+        inv["items"].as_array().expect("items").clone()
     }
 
     async fn members_by_email(&self, email: &str) -> usize {

@@ -1,6 +1,7 @@
 // The logic of the accept and join pages, kept free of the DOM so Vitest can check it: where the
 // token lives, which screen a preview or an error code leads to, and how roles read.
 import type { Schemas } from '../api/client';
+import { ROLE_LABELS } from '../lib/assignments';
 
 export type TokenKind = 'accept' | 'join';
 
@@ -116,17 +117,9 @@ export function afterPreviewError(code: string, status: number, signedIn: boolea
   return problemFromCode(code, status);
 }
 
-const ROLE_NAMES: Record<string, string> = {
-  organization_manager: 'Organization manager',
-  manager: 'Manager',
-  engineer: 'Engineer',
-  member: 'Member',
-};
-
-/** One assignment in words. `poolNames` maps pool ids to names where the caller can know them;
- * the public preview gives none (see the report in the pull request). */
+/** One assignment in words. `poolNames` maps pool ids to names (the public previews give them). */
 export function describeAssignment(a: Schemas['Assignment'], poolNames: Record<string, string> = {}): string {
-  const role = ROLE_NAMES[a.role] ?? a.role;
+  const role = ROLE_LABELS[a.role] ?? a.role;
   if (a.role === 'organization_manager') return `${role} (the whole organization)`;
   if (!a.pool_id) return role;
   const pool = poolNames[a.pool_id];
