@@ -181,6 +181,8 @@ pub fn membership(
 ) -> Membership {
     let t = now();
     Membership {
+        direct_assignments: None,
+        groups: Vec::new(),
         org_id: org.clone(),
         user_id: user.clone(),
         email,

@@ -158,6 +158,12 @@ error_codes! {
     PoolTooDeep => "pool_too_deep",
     /// The organization has as many pools as allowed.
     PoolLimitReached => "pool_limit_reached",
+    /// No such group in the organization.
+    GroupNotFound => "group_not_found",
+    /// Another group of the organization has this displayName.
+    GroupNameTaken => "group_name_taken",
+    /// The organization has as many groups as allowed.
+    GroupLimitReached => "group_limit_reached",
     /// The root pool cannot be deleted.
     RootPool => "root_pool",
     /// A pool's owner must be an active member.
@@ -372,6 +378,18 @@ fn conflict_error(c: Conflict) -> Error {
         Conflict::DomainClaimed => Error::conflict(
             ErrorCode::DomainClaimed,
             "Another organization has verified this domain",
+        ),
+        Conflict::GroupNameTaken => Error::conflict(
+            ErrorCode::GroupNameTaken,
+            "Another group of the organization has this displayName",
+        ),
+        Conflict::GroupLimit => Error::new(
+            ErrorKind::Unprocessable,
+            ErrorCode::GroupLimitReached,
+            format!(
+                "An organization can hold at most {} groups",
+                crate::model::MAX_GROUPS_PER_ORG
+            ),
         ),
     }
 }

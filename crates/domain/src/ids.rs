@@ -91,6 +91,8 @@ prefixed_id!(/// A multi-use invite link.
     InviteLinkId, "lnk_");
 prefixed_id!(/// A SCIM bearer token.
     ScimTokenId, "sct_");
+prefixed_id!(/// A group the identity provider pushes over SCIM.
+    GroupId, "grp_");
 
 #[cfg(test)]
 mod tests {

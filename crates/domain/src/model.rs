@@ -1,7 +1,7 @@
 //! The stored entities: users, organizations, pools, memberships, invitations, invite links.
 
 use crate::email::Email;
-use crate::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use crate::ids::{GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use crate::role::{Assignment, Role};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -184,8 +184,20 @@ pub struct Membership {
     pub source: MemberSource,
     /// The identity provider's id for SCIM members.
     pub external_id: Option<String>,
-    /// Role assignments, in normal form.
+    /// Effective role assignments, in normal form: the direct ones and those of the member's
+    /// groups together. Permissions, counters and the stores' role indexes read this list; change
+    /// it only through [`Membership::with_direct_assignments`] and the group methods, which keep
+    /// it equal to [`Membership::effective_of`] the parts.
     pub assignments: Vec<Assignment>,
+    /// The assignments given to the member directly (API, invitation, link, SCIM defaults), in
+    /// normal form, when they differ from `assignments` (the member has groups); `None` means
+    /// the same as `assignments`. Read it with [`Membership::direct_assignments`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_assignments: Option<Vec<Assignment>>,
+    /// The SCIM groups the member belongs to, each with the assignments its mapping gave when it
+    /// last reached this member, ordered by group id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupGrant>,
     /// Joined.
     pub created_at: Timestamp,
     /// Last change.
@@ -194,11 +206,190 @@ pub struct Membership {
     pub version: u64,
 }
 
+/// A member's place in one group and what the group's mapping gives them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupGrant {
+    /// The group.
+    pub group_id: GroupId,
+    /// The group's mapped assignments (normal form; empty when the group gives no role).
+    #[serde(default)]
+    pub assignments: Vec<Assignment>,
+}
+
 impl Membership {
     /// Whether the member is an active organization manager.
     pub fn is_active_org_manager(&self) -> bool {
         self.status == MemberStatus::Active && crate::role::has_org_manager(&self.assignments)
     }
+
+    /// The assignments given directly, in normal form.
+    pub fn direct_assignments(&self) -> &[Assignment] {
+        self.direct_assignments
+            .as_deref()
+            .unwrap_or(&self.assignments)
+    }
+
+    /// Whether the member belongs to `group`.
+    pub fn in_group(&self, group: &GroupId) -> bool {
+        self.group_grant(group).is_some()
+    }
+
+    /// The member's grant from `group`, if they belong to it.
+    pub fn group_grant(&self, group: &GroupId) -> Option<&GroupGrant> {
+        self.groups.iter().find(|g| &g.group_id == group)
+    }
+
+    /// The effective assignments of direct assignments and group grants: their union in normal form.
+    pub fn effective_of(direct: &[Assignment], groups: &[GroupGrant]) -> Vec<Assignment> {
+        crate::role::normal_form(
+            direct
+                .iter()
+                .chain(groups.iter().flat_map(|g| g.assignments.iter()))
+                .cloned(),
+        )
+    }
+
+    /// The same membership with `direct` (normal form) as its direct assignments; effective
+    /// assignments follow. The version is not changed.
+    pub fn with_direct_assignments(self, direct: Vec<Assignment>) -> Membership {
+        let groups = self.groups.clone();
+        self.rebuilt(direct, groups)
+    }
+
+    /// The same membership in `group` with `assignments` from it (joining, or a new mapping);
+    /// effective assignments follow. The version is not changed.
+    pub fn with_group(self, group: &GroupId, assignments: &[Assignment]) -> Membership {
+        let direct = self.direct_assignments().to_vec();
+        let mut groups: Vec<GroupGrant> = self
+            .groups
+            .iter()
+            .filter(|g| &g.group_id != group)
+            .cloned()
+            .collect();
+        groups.push(GroupGrant {
+            group_id: group.clone(),
+            assignments: assignments.to_vec(),
+        });
+        groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        self.rebuilt(direct, groups)
+    }
+
+    /// The same membership out of `group`; effective assignments follow. The version is not changed.
+    pub fn without_group(self, group: &GroupId) -> Membership {
+        let direct = self.direct_assignments().to_vec();
+        let groups = self
+            .groups
+            .iter()
+            .filter(|g| &g.group_id != group)
+            .cloned()
+            .collect();
+        self.rebuilt(direct, groups)
+    }
+
+    /// The membership without any assignment on `pool` (direct or from a group), or `None` when it
+    /// has none there. The version is not changed.
+    pub fn without_pool(&self, pool: &PoolId) -> Option<Membership> {
+        if !self
+            .assignments
+            .iter()
+            .any(|a| a.pool_id.as_ref() == Some(pool))
+        {
+            return None;
+        }
+        let off_pool = |list: &[Assignment]| -> Vec<Assignment> {
+            list.iter()
+                .filter(|a| a.pool_id.as_ref() != Some(pool))
+                .cloned()
+                .collect()
+        };
+        let direct = crate::role::normal_form(off_pool(self.direct_assignments()));
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| GroupGrant {
+                group_id: g.group_id.clone(),
+                assignments: off_pool(&g.assignments),
+            })
+            .collect();
+        Some(self.clone().rebuilt(direct, groups))
+    }
+
+    /// `self` with these parts and the effective assignments they make.
+    fn rebuilt(self, direct: Vec<Assignment>, groups: Vec<GroupGrant>) -> Membership {
+        let assignments = Membership::effective_of(&direct, &groups);
+        let direct_assignments = (assignments != direct).then_some(direct);
+        Membership {
+            assignments,
+            direct_assignments,
+            groups,
+            ..self
+        }
+    }
+}
+
+/// Most groups one member may belong to.
+pub const MAX_GROUPS_PER_MEMBER: usize = 100;
+/// Most members one group may have.
+pub const MAX_GROUP_MEMBERS: u64 = 20_000;
+/// Most groups one organization may have.
+pub const MAX_GROUPS_PER_ORG: u32 = 1_000;
+/// Most members changed in one transaction of [`crate::ports::Store::update_group`].
+pub const GROUP_MEMBER_BATCH: usize = 40;
+/// Most recent last-manager conflicts a group keeps.
+pub const MAX_GROUP_CONFLICTS: usize = 20;
+
+/// A group the identity provider pushes over SCIM (`/scim/v2/Groups`), and the assignments it
+/// gives its members in this organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    /// Organization.
+    pub org_id: OrgId,
+    /// Id (the SCIM `id`).
+    pub id: GroupId,
+    /// `displayName` as sent; unique per org case-insensitively ([`Group::name_key`]).
+    pub display_name: String,
+    /// The identity provider's id for the group.
+    pub external_id: Option<String>,
+    /// What membership gives (normal form; empty: no role beyond `member`). Set by organization
+    /// managers, never by the identity provider.
+    #[serde(default)]
+    pub assignments: Vec<Assignment>,
+    /// How many members it has (kept by the stores with every member change).
+    pub member_count: u64,
+    /// Times a group change would have left the organization without an active organization
+    /// manager, most recent last (at most [`MAX_GROUP_CONFLICTS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<GroupConflict>,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Optimistic-concurrency counter, bumped by every write.
+    pub version: u64,
+}
+
+impl Group {
+    /// The case-insensitive key `displayName` uniqueness and lookups use.
+    pub fn name_key(&self) -> String {
+        group_name_key(&self.display_name)
+    }
+}
+
+/// Lowercased, trimmed displayName.
+pub fn group_name_key(display_name: &str) -> String {
+    display_name.trim().to_lowercase()
+}
+
+/// A group change that was not applied in full because it would have left the organization
+/// without an active organization manager: the member kept the named assignments as direct ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupConflict {
+    /// When.
+    pub at: Timestamp,
+    /// The member who kept the role.
+    pub user_id: UserId,
+    /// The assignments kept as direct assignments.
+    pub kept: Vec<Assignment>,
 }
 
 /// An invitation's stored status (`expired` is derived at read time from `expires_at`).

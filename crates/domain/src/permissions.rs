@@ -142,6 +142,8 @@ mod tests {
 
     fn member(assignments: Vec<Assignment>) -> Membership {
         Membership {
+            direct_assignments: None,
+            groups: Vec::new(),
             org_id: OrgId::from_uuid(Uuid::now_v7()),
             user_id: UserId::from_uuid(Uuid::now_v7()),
             email: Email::parse("a@b.co").unwrap(),

@@ -4,9 +4,9 @@
 //! checked inside the same transaction as its writes, never by a separate read.
 
 use crate::email::Email;
-use crate::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use crate::ids::{GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use crate::model::{
-    Invitation, InvitationStatus, InviteLink, MemberStatus, Membership, Organization, Pool,
+    Group, Invitation, InvitationStatus, InviteLink, MemberStatus, Membership, Organization, Pool,
     ScimToken, ScimUser, Timestamp, User,
 };
 use crate::org_domain::{DomainClaim, OrgDomain};
@@ -64,6 +64,10 @@ pub enum Conflict {
     DomainExists,
     /// Another organization has verified this domain: one organization per verified domain.
     DomainClaimed,
+    /// Another group of the org has this displayName (case-insensitively).
+    GroupNameTaken,
+    /// The organization has as many groups as allowed ([`crate::model::MAX_GROUPS_PER_ORG`]).
+    GroupLimit,
 }
 
 /// Why a store call failed.
@@ -175,6 +179,31 @@ pub fn scim_update_is_consistent(
                 && becomes.provisioned_by == was.provisioned_by
                 && was.is_placeholder_of(org)
         })
+}
+
+/// What a group change does to a member's place in the group (see [`Store::update_group`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupEdge {
+    /// The member joins: the group's member entry for `member_ref` must not exist yet.
+    Add,
+    /// The member leaves: the entry must exist.
+    Remove,
+    /// The member stays (only the grant changes, e.g. a new mapping): the entry must exist.
+    Keep,
+}
+
+/// One member's part of a group change: their place in the group and their membership's write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMemberChange {
+    /// The SCIM id the identity provider knows the member by ([`ScimUser::resource_id`], else
+    /// the user id): the group's member entries are keyed by it, so they stay put when a
+    /// placeholder's membership moves to the person's account.
+    pub member_ref: UserId,
+    /// Joins, leaves or stays.
+    pub edge: GroupEdge,
+    /// The member's membership, as read and as it becomes (its `groups` and `assignments`
+    /// reflecting the change).
+    pub membership: MembershipWrite,
 }
 
 /// What a member's removal handed to the successor.
@@ -515,6 +544,53 @@ pub trait Store: Send + Sync {
     async fn delete_org_domain(&self, domain: &OrgDomain) -> StoreResult<()>;
     /// The claim of a verified domain (IDNA ASCII form): one key lookup.
     async fn get_domain_claim(&self, domain: &str) -> StoreResult<Option<DomainClaim>>;
+
+    // ---- SCIM groups ----
+    // A group record per group, a displayName claim per (org, name key), one member entry per
+    // (org, group, member_ref), and a group counter per org, all written together. A member's
+    // `groups` list in its membership mirrors its entries; both change only in `update_group`.
+    /// Creates an empty group (`member_count` 0; members are added with [`Store::update_group`]).
+    /// Conditions: the org exists ([`Conflict::OrgMissing`]), no group of the org has its name
+    /// key ([`Conflict::GroupNameTaken`]), the org has fewer than `max_groups` groups
+    /// ([`Conflict::GroupLimit`]), the id is new ([`Conflict::Stale`]).
+    async fn create_group(&self, group: &Group, max_groups: u32) -> StoreResult<()>;
+    /// A group of `org`.
+    async fn get_group(&self, org: &OrgId, id: &GroupId) -> StoreResult<Option<Group>>;
+    /// Several groups of `org` (missing ones left out), in the order asked.
+    async fn get_groups(&self, org: &OrgId, ids: &[GroupId]) -> StoreResult<Vec<Group>>;
+    /// The group of `org` whose name key ([`Group::name_key`]) is `key`: one key lookup.
+    async fn find_group_by_name(&self, org: &OrgId, key: &str) -> StoreResult<Option<Group>>;
+    /// Groups of `org`, ordered by id.
+    async fn list_groups(&self, org: &OrgId, page: &PageRequest) -> StoreResult<Page<Group>>;
+    /// How many groups `org` has (one key lookup; 0 for an unknown org).
+    async fn count_groups(&self, org: &OrgId) -> StoreResult<u64>;
+    /// The member refs ([`GroupMemberChange::member_ref`]) of a group of `org`, ordered.
+    async fn list_group_members(
+        &self,
+        org: &OrgId,
+        group: &GroupId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<UserId>>;
+    /// Changes a group and up to [`crate::model::GROUP_MEMBER_BATCH`] of its members in one
+    /// transaction: stores `after` (version `before.version + 1`, `member_count` as the caller
+    /// computed it) in place of `before`, moves the displayName claim when the name key changes
+    /// ([`Conflict::GroupNameTaken`]), adds or deletes each change's member entry, and applies
+    /// each membership write. Conditions: the group is stored at `before.version`
+    /// ([`Conflict::Stale`]); every membership write is about `before.org_id` and its own
+    /// conditions hold ([`Conflict::Stale`]); a member entry to add is absent and one to remove
+    /// or keep is present ([`Conflict::Stale`]); the org keeps an active organization manager
+    /// after all the writes together ([`Conflict::LastOrganizationManager`]).
+    async fn update_group(
+        &self,
+        before: &Group,
+        after: &Group,
+        members: &[GroupMemberChange],
+    ) -> StoreResult<()>;
+    /// Deletes an empty group with its displayName claim. Conditions: it is stored at
+    /// `group.version` with `member_count` 0 ([`Conflict::Stale`]).
+    async fn delete_group(&self, group: &Group) -> StoreResult<()>;
+    /// Several memberships of `org` (missing ones left out), in the order asked: one batched read.
+    async fn get_memberships(&self, org: &OrgId, users: &[UserId]) -> StoreResult<Vec<Membership>>;
 }
 
 /// An invitation email, before rendering.

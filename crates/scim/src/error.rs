@@ -135,7 +135,8 @@ impl From<Error> for ScimError {
     /// input (and an address outside the organization's allowed domains) 400 `invalidValue`,
     /// the rest keeps its status, with the message as `detail`.
     fn from(e: Error) -> Self {
-        const UNIQUE: [ErrorCode; 4] = [
+        const UNIQUE: [ErrorCode; 5] = [
+            ErrorCode::GroupNameTaken,
             ErrorCode::UserNameTaken,
             ErrorCode::ExternalIdTaken,
             ErrorCode::AlreadyMember,

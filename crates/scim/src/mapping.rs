@@ -353,6 +353,8 @@ mod tests {
     fn member() -> Membership {
         let now = chrono::Utc::now();
         Membership {
+            direct_assignments: None,
+            groups: Vec::new(),
             org_id: OrgId::from_uuid(uuid::Uuid::now_v7()),
             user_id: UserId::from_uuid(uuid::Uuid::now_v7()),
             email: Email::parse("Ada@Example.com").unwrap(),

@@ -11,13 +11,16 @@ use crate::tx::{Action, MAX_TRANSACTION_ITEMS};
 use async_trait::async_trait;
 use chrono::{Duration, DurationRound};
 use rollcall_domain::email::normalize_email;
+use rollcall_domain::ids::GroupId;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use rollcall_domain::model::Group;
 use rollcall_domain::model::{
     Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser,
     Timestamp, User, user_name_key,
 };
 use rollcall_domain::org_domain::{DomainClaim, OrgDomain};
 use rollcall_domain::page::{Page, PageRequest};
+use rollcall_domain::ports::GroupMemberChange;
 use rollcall_domain::ports::{
     Conflict, Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, RateLimit,
     Store, StoreError, StoreResult, scim_update_is_consistent,
@@ -516,11 +519,10 @@ impl DynamoStore {
                 (RefTarget::Member(_), Some(it)) => {
                     let m: Membership = from_item(it)?;
                     let v = m.version;
-                    if has_pool(&m.assignments, pool) {
+                    if let Some(without) = m.without_pool(pool) {
                         let after = Membership {
-                            assignments: without_pool(&m.assignments, pool),
                             version: m.version + 1,
-                            ..m
+                            ..without
                         };
                         g.push(
                             Action::put(item::membership_item(&after)?).when(|e| version_is(e, v)),
@@ -1828,5 +1830,51 @@ impl Store for DynamoStore {
 
     async fn get_domain_claim(&self, domain: &str) -> StoreResult<Option<DomainClaim>> {
         self.domains_claim(domain).await
+    }
+
+    // ---- SCIM groups (being implemented) ----
+    async fn create_group(&self, _group: &Group, _max_groups: u32) -> StoreResult<()> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    }
+    async fn get_group(&self, _org: &OrgId, _id: &GroupId) -> StoreResult<Option<Group>> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    }
+    async fn get_groups(&self, _org: &OrgId, _ids: &[GroupId]) -> StoreResult<Vec<Group>> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    }
+    async fn find_group_by_name(&self, _org: &OrgId, _key: &str) -> StoreResult<Option<Group>> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    }
+    async fn list_groups(&self, _org: &OrgId, _page: &PageRequest) -> StoreResult<Page<Group>> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    }
+    async fn count_groups(&self, _org: &OrgId) -> StoreResult<u64> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    }
+    async fn list_group_members(
+        &self,
+        _org: &OrgId,
+        _group: &GroupId,
+        _page: &PageRequest,
+    ) -> StoreResult<Page<UserId>> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    }
+    async fn update_group(
+        &self,
+        _before: &Group,
+        _after: &Group,
+        _members: &[GroupMemberChange],
+    ) -> StoreResult<()> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    }
+    async fn delete_group(&self, _group: &Group) -> StoreResult<()> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    }
+    async fn get_memberships(
+        &self,
+        _org: &OrgId,
+        _users: &[UserId],
+    ) -> StoreResult<Vec<Membership>> {
+        Err(StoreError::Unavailable("groups are not stored yet".into()))
     }
 }

@@ -87,6 +87,8 @@ fn hash() -> String {
 fn membership(org: &OrgId, assignments: Vec<Assignment>) -> Membership {
     let t = now();
     Membership {
+        direct_assignments: None,
+        groups: Vec::new(),
         org_id: org.clone(),
         user_id: UserId::from_uuid(id()),
         email: email("member"),

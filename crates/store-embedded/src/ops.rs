@@ -508,9 +508,11 @@ pub(crate) fn delete_pool(tx: &WriteTransaction, pool: &Pool) -> StoreResult<()>
     let prefix = keys::prefix(org.as_str());
     for (k, v) in scan_prefix(tx, keys::MEMBERSHIPS, &prefix)? {
         let mut m: Membership = crate::db::decode(&v)?;
-        if let Some(list) = without_pool(&m.assignments, &stored.id) {
-            m.assignments = list;
-            m.version += 1;
+        if let Some(without) = m.without_pool(&stored.id) {
+            m = Membership {
+                version: m.version + 1,
+                ..without
+            };
             put(tx, keys::MEMBERSHIPS, &k, &m)?;
         }
     }

@@ -180,15 +180,17 @@ impl Service {
                 .await?;
             let write = match existing {
                 Some(before) => {
+                    let direct = merge_assignments(before.direct_assignments(), &kept);
                     let after = Membership {
-                        assignments: merge_assignments(&before.assignments, &kept),
                         updated_at: now,
                         version: before.version + 1,
-                        ..before.clone()
+                        ..before.clone().with_direct_assignments(direct)
                     };
                     MembershipWrite::Update { before, after }
                 }
                 None => MembershipWrite::Create(Membership {
+                    direct_assignments: None,
+                    groups: Vec::new(),
                     org_id: inv.org_id.clone(),
                     user_id: caller.user.id.clone(),
                     email: caller.user.email.clone(),

@@ -219,6 +219,8 @@ impl Service {
             let pools = self.store.list_pools(&org.id).await?;
             let (kept, required) = super::pools::on_existing_pools(&link.assignments, &pools);
             let membership = Membership {
+                direct_assignments: None,
+                groups: Vec::new(),
                 org_id: org.id.clone(),
                 user_id: caller.user.id.clone(),
                 email: caller.user.email.clone(),

@@ -86,14 +86,13 @@ impl Service {
             .get_membership(org_id, user_id)
             .await?
             .ok_or_else(member_not_found)?;
-        if before.assignments == assignments {
+        if before.direct_assignments() == assignments {
             return Ok(before);
         }
         let after = Membership {
-            assignments,
             updated_at: self.clock.now(),
             version: before.version + 1,
-            ..before.clone()
+            ..before.clone().with_direct_assignments(assignments)
         };
         self.store
             .write_membership(&MembershipWrite::Update {

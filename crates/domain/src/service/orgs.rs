@@ -94,6 +94,8 @@ impl Service {
             created_at: now,
         };
         let owner = Membership {
+            direct_assignments: None,
+            groups: Vec::new(),
             org_id: org.id.clone(),
             user_id: caller.user.id.clone(),
             email: caller.user.email.clone(),

@@ -298,6 +298,8 @@ impl Service {
                 assignments = super::pools::on_existing_pools(&assignments, &pools).0;
             }
             let membership = Membership {
+                direct_assignments: None,
+                groups: Vec::new(),
                 org_id: org_id.clone(),
                 user_id: user.id.clone(),
                 email: email.clone(),
