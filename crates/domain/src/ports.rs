@@ -310,7 +310,8 @@ pub trait Store: Send + Sync {
     /// so a failed call can simply be repeated. [`Conflict::LastOrganizationManager`] if the member
     /// is the last active organization manager; [`Conflict::Stale`] if `successor` is the member
     /// or not a member of the org. The member's SCIM record and its userName and externalId claims
-    /// go with the membership.
+    /// go with the membership. The member must have left every group first (`member.groups`
+    /// empty, else [`Conflict::Stale`]), so no group keeps an entry for a removed member.
     async fn remove_member(&self, member: &Membership, successor: &UserId)
     -> StoreResult<Handover>;
 
