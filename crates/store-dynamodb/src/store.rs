@@ -244,8 +244,44 @@ struct MembershipActions {
     refs: Vec<Action>,
 }
 
-fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
-    let mut core = Vec::new();
+/// The parts of a membership write, before they are put together: a write of one membership
+/// ([`membership_actions`]) counts and references alone; a group change
+/// (`Store::update_group`) combines the counters and references of all its members.
+struct MembershipParts {
+    /// For a creation, the check that the organization exists.
+    org_check: Option<Action>,
+    /// The membership Put with its condition.
+    put: Action,
+    /// Change of the active organization managers counter (−1, 0, +1).
+    managers: i64,
+    /// Change of the members counter (0, or +1 for a creation).
+    members: i64,
+    /// The email and externalId claims moving with the values.
+    claims: Vec<Action>,
+    /// The pools the membership gains (its reference items are due).
+    gained: BTreeSet<PoolId>,
+}
+
+/// The counter updates of `managers` and `members` changes: a managers decrease only while at
+/// least one active organization manager stays ([`Conflict::LastOrganizationManager`]).
+fn counter_actions(org: &OrgId, managers: i64, members: i64) -> Vec<Action> {
+    let mut out = Vec::new();
+    match managers {
+        d if d < 0 => out.push(
+            counter_add(org, Counter::Managers, d)
+                .when(|e| format!("{} > {}", e.name(keys::N), e.val(n(-d))))
+                .or(Conflict::LastOrganizationManager),
+        ),
+        d if d > 0 => out.push(counter_add(org, Counter::Managers, d)),
+        _ => {}
+    }
+    if members != 0 {
+        out.push(counter_add(org, Counter::Members, members));
+    }
+    out
+}
+
+fn membership_parts(w: &MembershipWrite) -> StoreResult<MembershipParts> {
     let (org, user) = match w {
         MembershipWrite::Create(m) => (&m.org_id, &m.user_id),
         MembershipWrite::Update { after, .. } => (&after.org_id, &after.user_id),
@@ -286,54 +322,53 @@ fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
         }
     }
     match w {
-        MembershipWrite::Create(m) => {
-            core.push(org_exists(&m.org_id));
-            core.push(
-                Action::put(item::membership_item(m)?)
-                    .if_absent()
-                    .or(Conflict::MembershipExists),
-            );
-            if m.is_active_org_manager() {
-                core.push(counter_add(&m.org_id, Counter::Managers, 1));
-            }
-            core.push(counter_add(&m.org_id, Counter::Members, 1));
-            let refs = ref_actions(
-                &m.org_id,
-                item::pools_of(&m.assignments),
-                &RefTarget::Member(m.user_id.clone()),
-            );
-            Ok(MembershipActions { core, claims, refs })
-        }
+        MembershipWrite::Create(m) => Ok(MembershipParts {
+            org_check: Some(org_exists(&m.org_id)),
+            put: Action::put(item::membership_item(m)?)
+                .if_absent()
+                .or(Conflict::MembershipExists),
+            managers: i64::from(m.is_active_org_manager()),
+            members: 1,
+            claims,
+            gained: item::pools_of(&m.assignments),
+        }),
         MembershipWrite::Update { before, after } => {
             let v = before.version;
-            core.push(
-                Action::put(item::membership_item(after)?)
+            let had = item::pools_of(&before.assignments);
+            Ok(MembershipParts {
+                org_check: None,
+                put: Action::put(item::membership_item(after)?)
                     .when(|e| version_is(e, v))
                     .or(Conflict::Stale),
-            );
-            match (
-                before.is_active_org_manager(),
-                after.is_active_org_manager(),
-            ) {
-                (true, false) => core.push(
-                    counter_dec_keep_one(&after.org_id, Counter::Managers)
-                        .or(Conflict::LastOrganizationManager),
-                ),
-                (false, true) => core.push(counter_add(&after.org_id, Counter::Managers, 1)),
-                _ => {}
-            }
-            let had = item::pools_of(&before.assignments);
-            let gained = item::pools_of(&after.assignments)
-                .into_iter()
-                .filter(|p| !had.contains(p));
-            let refs = ref_actions(
-                &after.org_id,
-                gained,
-                &RefTarget::Member(after.user_id.clone()),
-            );
-            Ok(MembershipActions { core, claims, refs })
+                managers: i64::from(after.is_active_org_manager())
+                    - i64::from(before.is_active_org_manager()),
+                members: 0,
+                claims,
+                gained: item::pools_of(&after.assignments)
+                    .into_iter()
+                    .filter(|p| !had.contains(p))
+                    .collect(),
+            })
         }
     }
+}
+
+fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
+    let p = membership_parts(w)?;
+    let after = w.after();
+    let mut core: Vec<Action> = p.org_check.into_iter().collect();
+    core.push(p.put);
+    core.extend(counter_actions(&after.org_id, p.managers, p.members));
+    let refs = ref_actions(
+        &after.org_id,
+        p.gained,
+        &RefTarget::Member(after.user_id.clone()),
+    );
+    Ok(MembershipActions {
+        core,
+        claims: p.claims,
+        refs,
+    })
 }
 
 /// [`Conflict::Stale`] unless `record` is about the member `w` writes.
