@@ -92,6 +92,8 @@ fn bounded_increment(k: (String, String), max: Option<u32>, ttl: Option<i64>) ->
         }
     });
     match max {
+        // A limit of 0 admits nothing, even before the counter exists.
+        Some(0) => a.when(|e| format!("{} < {}", e.name(keys::N), e.val(n(0)))),
         Some(m) => a.when(|e| {
             let nn = e.name(keys::N);
             format!("attribute_not_exists({nn}) OR {nn} < {}", e.val(n(m)))
@@ -355,7 +357,21 @@ fn membership_parts(w: &MembershipWrite) -> StoreResult<MembershipParts> {
     }
 }
 
+/// Whether a membership write changes the member's groups (only a group change may:
+/// [`Store::update_group`] writes them with the group's entries).
+fn changes_groups(w: &MembershipWrite) -> bool {
+    match w {
+        MembershipWrite::Create(m) => !m.groups.is_empty(),
+        MembershipWrite::Update { before, after } => before.groups != after.groups,
+    }
+}
+
+/// The actions of a membership write outside a group change: [`Conflict::Stale`] if it would
+/// change the member's groups.
 fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
+    if changes_groups(w) {
+        return conflict(Conflict::Stale);
+    }
     let p = membership_parts(w)?;
     let after = w.after();
     let mut core: Vec<Action> = p.org_check.into_iter().collect();

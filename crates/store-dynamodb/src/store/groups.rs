@@ -11,9 +11,10 @@
 //!   `REF#pool#GMEMBERS#grp#version` (the memberships one change gave the pool, listed in the
 //!   item): what `delete_pool` follows to groups and their members.
 //!
-//! Calls: create, update and delete are one TransactWriteItems each; get, find by name and count
-//! one GetItem; get_groups and get_memberships one BatchGetItem per 100 ids; list_groups one
-//! Query per page; list_group_members one Query per page of up to 5,000 refs.
+//! Calls: create, update and delete are one TransactWriteItems each (an update whose member refs
+//! include SCIM aliases reads them first: one BatchGetItem); get, find by name and count one
+//! GetItem; get_groups and get_memberships one BatchGetItem per 100 ids; list_groups one Query per
+//! page; list_group_members one Query per page of up to 5,000 refs.
 
 use super::{
     bounded_increment, conflict, counter_actions, counter_add, decode, decode_all,
@@ -26,7 +27,9 @@ use crate::item::{self, get_n, get_s, key, s};
 use crate::keys::{self, Counter, RefTarget};
 use crate::tx::{Action, MAX_TRANSACTION_ITEMS};
 use rollcall_domain::ids::{GroupId, OrgId, PoolId, UserId};
-use rollcall_domain::model::{GROUP_MEMBER_BATCH, GROUP_MEMBER_PAGE, Group, Membership};
+use rollcall_domain::model::{
+    GROUP_MEMBER_BATCH, GROUP_MEMBER_PAGE, Group, GroupGrant, Membership,
+};
 use rollcall_domain::page::{Page, PageRequest};
 use rollcall_domain::ports::{
     Conflict, GroupEdge, GroupMemberChange, MembershipWrite, StoreError, StoreResult,
@@ -63,33 +66,73 @@ pub(super) fn name_claim_actions(before: &Group, after: &Group) -> StoreResult<V
 }
 
 /// Whether a group change's arguments describe one change of `before`'s group in its org (see
-/// [`rollcall_domain::ports::Store::update_group`]).
-fn is_one_change(before: &Group, after: &Group, members: &[GroupMemberChange]) -> bool {
-    let org = &before.org_id;
-    if &after.org_id != org || after.id != before.id {
-        return false;
+/// [`rollcall_domain::ports::Store::update_group`]), all but the aliases: returns the changes
+/// whose member ref is not their membership's user id, which must be SCIM aliases of it.
+fn one_change<'a>(
+    before: &Group,
+    after: &Group,
+    members: &'a [GroupMemberChange],
+) -> Option<Vec<&'a GroupMemberChange>> {
+    let (org, gid) = (&before.org_id, &before.id);
+    if &after.org_id != org || &after.id != gid {
+        return None;
     }
+    let count = |edge| members.iter().filter(|c| c.edge == edge).count() as i128;
+    let expected =
+        i128::from(before.member_count) + count(GroupEdge::Add) - count(GroupEdge::Remove);
+    if i128::from(after.member_count) != expected {
+        return None;
+    }
+    let others = |groups: &[GroupGrant]| -> Vec<GroupGrant> {
+        groups
+            .iter()
+            .filter(|g| &g.group_id != gid)
+            .cloned()
+            .collect()
+    };
     let mut refs = HashSet::new();
     let mut users = HashSet::new();
-    members.iter().all(|c| {
-        let about_org = match &c.membership {
-            MembershipWrite::Create(m) => &m.org_id == org,
+    let mut aliased = Vec::new();
+    for c in members {
+        let m = c.membership.after();
+        let (was_in, others_before) = match &c.membership {
+            MembershipWrite::Create(_) => (false, Vec::new()),
             MembershipWrite::Update {
                 before: b,
                 after: a,
-            } => &b.org_id == org && &a.org_id == org && b.user_id == a.user_id,
+            } => {
+                if &b.org_id != org || b.user_id != a.user_id {
+                    return None;
+                }
+                (b.in_group(gid), others(&b.groups))
+            }
         };
-        let m = c.membership.after();
-        let reflects = match c.edge {
-            GroupEdge::Add | GroupEdge::Keep => m.in_group(&before.id),
-            GroupEdge::Remove => !m.in_group(&before.id),
+        let is_in = m.in_group(gid);
+        let makes_edge = match c.edge {
+            GroupEdge::Add => !was_in && is_in,
+            GroupEdge::Remove => was_in && !is_in,
+            GroupEdge::Keep => was_in && is_in,
         };
-        about_org && reflects && refs.insert(&c.member_ref) && users.insert(&m.user_id)
-    })
+        if &m.org_id != org
+            || !makes_edge
+            || others(&m.groups) != others_before
+            || !refs.insert(&c.member_ref)
+            || !users.insert(&m.user_id)
+        {
+            return None;
+        }
+        if c.member_ref != m.user_id {
+            aliased.push(c);
+        }
+    }
+    Some(aliased)
 }
 
 impl DynamoStore {
     pub(super) async fn groups_create(&self, group: &Group, max_groups: u32) -> StoreResult<()> {
+        if group.member_count != 0 {
+            return conflict(Conflict::Stale);
+        }
         let org = &group.org_id;
         let mut actions = vec![
             org_exists(org),
@@ -198,8 +241,12 @@ impl DynamoStore {
         })
     }
 
-    /// One TransactWriteItems, its actions in this order (the first failed one names the
-    /// conflict):
+    /// First, on the arguments alone ([`Conflict::Stale`], nothing read or written): `after` is
+    /// the same group, `member_count` follows the edges, each write is about the org and makes
+    /// its edge without touching other groups, no member or ref comes twice. Member refs that
+    /// are not the user id are checked against their `SCIMID#` aliases (one BatchGetItem, only
+    /// then). Then one TransactWriteItems, its actions in this order (the first failed one names
+    /// the conflict):
     ///
     /// | Actions | Items (40 member updates) | Conflict |
     /// |---|---|---|
@@ -232,10 +279,38 @@ impl DynamoStore {
                 members.len()
             )));
         }
-        if !is_one_change(before, after, members) {
+        let Some(aliased) = one_change(before, after, members) else {
             return conflict(Conflict::Stale);
-        }
+        };
         let org = &before.org_id;
+        if !aliased.is_empty() {
+            // A member ref that is not the user id must be the member's SCIM id, aliased to it
+            // (a linked placeholder's). An alias never moves to another member (it goes with
+            // the membership), so reading it before the transaction is enough: the membership's
+            // version condition covers its removal.
+            let found = self
+                .batch_get(
+                    aliased
+                        .iter()
+                        .map(|c| key(keys::scim_alias(org, &c.member_ref)))
+                        .collect(),
+                )
+                .await?;
+            let targets: HashMap<&str, &str> = found
+                .iter()
+                .filter_map(|i| {
+                    let id = get_s(i, keys::SK)?.strip_prefix("SCIMID#")?;
+                    Some((id, get_s(i, keys::TARGET)?))
+                })
+                .collect();
+            let all_aliases = aliased.iter().all(|c| {
+                targets.get(c.member_ref.as_str()).copied()
+                    == Some(c.membership.after().user_id.as_str())
+            });
+            if !all_aliases {
+                return conflict(Conflict::Stale);
+            }
+        }
         let gid = &before.id;
         let stored = Group {
             version: before.version + 1,

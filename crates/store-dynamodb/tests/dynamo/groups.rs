@@ -32,6 +32,39 @@ fn changed(g: &Group, f: impl FnOnce(&mut Group)) -> Group {
     after
 }
 
+/// `g` after `changes`, one version on, `member_count` following their edges.
+fn counted(g: &Group, changes: &[GroupMemberChange]) -> Group {
+    let n = |edge| changes.iter().filter(|c| c.edge == edge).count() as u64;
+    changed(g, |a| {
+        a.member_count = (g.member_count + n(GroupEdge::Add)).saturating_sub(n(GroupEdge::Remove))
+    })
+}
+
+/// Puts (or deletes) a member entry behind the store's back, to reach the transaction's own
+/// conditions on entries.
+async fn set_entry(s: &DynamoStore, g: &Group, member_ref: &UserId, present: bool) {
+    let (pk, sk) = keys::group_member(&g.org_id, &g.id, member_ref);
+    if present {
+        s.client()
+            .put_item()
+            .table_name(s.table())
+            .item(keys::PK, AttributeValue::S(pk))
+            .item(keys::SK, AttributeValue::S(sk))
+            .send()
+            .await
+            .unwrap();
+    } else {
+        s.client()
+            .delete_item()
+            .table_name(s.table())
+            .key(keys::PK, AttributeValue::S(pk))
+            .key(keys::SK, AttributeValue::S(sk))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 /// `m` after a change of its place in `g` (`edge`) with `g`'s mapping `grant`.
 fn change(m: &Membership, g: &Group, edge: GroupEdge, grant: &[Assignment]) -> GroupMemberChange {
     let moved = match edge {
@@ -187,6 +220,57 @@ async fn group_call_counts() {
     sorted.sort();
     assert_eq!(refs.items, sorted);
     assert_eq!(refs.next_cursor, None);
+
+    // A member the identity provider knows by another SCIM id (a linked placeholder's): its
+    // alias is read first, in one BatchGetItem.
+    let linked = members(&s, org, 1).await.remove(0);
+    let scim_id = UserId::from_uuid(id());
+    let (pk, sk) = keys::scim_alias(org, &scim_id);
+    s.client()
+        .put_item()
+        .table_name(s.table())
+        .item(keys::PK, AttributeValue::S(pk))
+        .item(keys::SK, AttributeValue::S(sk))
+        .item(keys::TARGET, AttributeValue::S(linked.user_id.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let by_alias = |member_ref: &UserId| GroupMemberChange {
+        member_ref: member_ref.clone(),
+        ..change(&linked, &renamed, GroupEdge::Add, &grant)
+    };
+    let nobody = [by_alias(&UserId::from_uuid(id()))];
+    assert_eq!(
+        pin!(
+            s,
+            "update_group (unknown SCIM id)",
+            calls(0, 0, 1, 0, 0, 0),
+            s.update_group(&renamed, &counted(&renamed, &nobody), &nobody)
+        ),
+        Err(StoreError::Conflict(Conflict::Stale))
+    );
+    let aliased = [by_alias(&scim_id)];
+    let with_alias = counted(&renamed, &aliased);
+    pin!(
+        s,
+        "update_group (1 join by SCIM alias)",
+        calls(0, 0, 1, 1, 0, 0),
+        s.update_group(&renamed, &with_alias, &aliased)
+    )
+    .unwrap();
+    let refs = s
+        .list_group_members(org, &g.id, &PageRequest::first(GROUP_MEMBER_PAGE))
+        .await
+        .unwrap();
+    assert!(refs.items.contains(&scim_id));
+    let aliased = [GroupMemberChange {
+        member_ref: scim_id.clone(),
+        ..change(&after_of(&aliased[0]), &with_alias, GroupEdge::Remove, &[])
+    }];
+    let renamed = counted(&with_alias, &aliased);
+    s.update_group(&with_alias, &renamed, &aliased)
+        .await
+        .unwrap();
 
     // Everyone leaves again in one transaction; the empty group is deleted in one.
     let emptied = changed(&renamed, |a| a.member_count = 0);
@@ -378,30 +462,55 @@ async fn group_conflicts_name_the_reason_and_write_nothing() {
         "the group moved on"
     );
     let a1 = after_of(&join_a);
-    // Joining twice, leaving without being in, a changed membership: Stale, and nothing moves.
-    let again = change(&a1, &joined, GroupEdge::Add, &[]);
-    let leave_b = change(b, &joined, GroupEdge::Remove, &[]);
-    let stale_a = change(a, &joined, GroupEdge::Keep, &[]);
-    for bad in [again, leave_b, stale_a] {
-        assert_eq!(
-            s.update_group(&joined, &changed(&joined, |_| {}), &[bad])
-                .await,
-            conflict(Conflict::Stale)
-        );
-    }
-    // A change that does not reflect its edge, or names one member twice.
+    // Refused on the arguments: joining twice, leaving without being in, an edge the write does
+    // not make, one member twice, a member count that does not follow the edges.
+    let join_b = change(b, &joined, GroupEdge::Add, &[]);
     let unreflected = GroupMemberChange {
         edge: GroupEdge::Add,
         ..change(b, &joined, GroupEdge::Remove, &[])
     };
-    let join_b = change(b, &joined, GroupEdge::Add, &[]);
-    for bad in [vec![unreflected], vec![join_b.clone(), join_b.clone()]] {
+    for bad in [
+        vec![change(&a1, &joined, GroupEdge::Add, &[])],
+        vec![change(b, &joined, GroupEdge::Remove, &[])],
+        vec![unreflected],
+        vec![join_b.clone(), join_b.clone()],
+    ] {
         assert_eq!(
-            s.update_group(&joined, &changed(&joined, |_| {}), &bad)
-                .await,
+            s.update_group(&joined, &counted(&joined, &bad), &bad).await,
             conflict(Conflict::Stale)
         );
     }
+    assert_eq!(
+        s.update_group(&joined, &joined.clone(), std::slice::from_ref(&join_b))
+            .await,
+        conflict(Conflict::Stale),
+        "member_count unchanged"
+    );
+    // Refused by the transaction: a stale membership; an entry that is not as the membership
+    // says (made so behind the store's back): nothing moves.
+    let stale_a = vec![change(a, &joined, GroupEdge::Keep, &[])];
+    assert_eq!(
+        s.update_group(&joined, &counted(&joined, &stale_a), &stale_a)
+            .await,
+        conflict(Conflict::Stale)
+    );
+    set_entry(&s, &joined, &b.user_id, true).await;
+    let both = vec![change(&a1, &joined, GroupEdge::Keep, &[]), join_b.clone()];
+    assert_eq!(
+        s.update_group(&joined, &counted(&joined, &both), &both)
+            .await,
+        conflict(Conflict::Stale)
+    );
+    set_entry(&s, &joined, &b.user_id, false).await;
+    set_entry(&s, &joined, &a.user_id, false).await;
+    assert_eq!(
+        s.update_group(&joined, &counted(&joined, &both), &both)
+            .await,
+        conflict(Conflict::Stale)
+    );
+    set_entry(&s, &joined, &a.user_id, true).await;
+    assert_eq!(stored(&s, &a1).await, a1);
+    assert_eq!(stored(&s, b).await, *b);
     // Another organization's member: nothing written.
     let other = new_org(&s).await;
     let stranger = members(&s, &other.org.id, 1).await.remove(0);
