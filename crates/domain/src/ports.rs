@@ -609,6 +609,13 @@ pub trait Store: Send + Sync {
     /// - `after.member_count` is `before.member_count` plus the adds minus the removes;
     /// - no member (nor member_ref) comes twice in one call (the second write would be stale;
     ///   a store that cannot write one item twice in a transaction refuses it up front).
+    ///
+    /// The batch size is sized for updates of existing memberships (each a member entry and a
+    /// membership write). More than [`crate::model::GROUP_MEMBER_BATCH`] changes, or a batch a
+    /// store cannot write in one transaction, is refused with nothing written
+    /// ([`StoreError::Unavailable`]): creating memberships here costs more (their email and
+    /// externalId claims; the DynamoDB store fits at most 31 creations in one call), so
+    /// provision members first and add them to groups after.
     async fn update_group(
         &self,
         before: &Group,
