@@ -76,14 +76,20 @@ async fn replay(s: &TestServer, fixture: &str) {
         let method = Method::from_bytes(step["method"].as_str().unwrap().as_bytes()).unwrap();
         let url = fill(step["path"].as_str().unwrap(), &vars);
         let body = step.get("body").map(|b| fill_json(b, &vars));
-        let r = s.scim(method.clone(), &url, Some(&t.scim_token), body).await;
+        let r = s
+            .scim(method.clone(), &url, Some(&t.scim_token), body)
+            .await;
         let what = format!(
             "{provider} step {i} ({}): {method} {url} → {} {}",
             step["note"].as_str().unwrap_or(""),
             r.status,
             r.body
         );
-        assert_eq!(r.status.as_u16() as u64, step["status"].as_u64().unwrap(), "{what}");
+        assert_eq!(
+            r.status.as_u16() as u64,
+            step["status"].as_u64().unwrap(),
+            "{what}"
+        );
         if let Some(save) = step["save"].as_str() {
             vars.insert(save.to_owned(), r.body["id"].as_str().unwrap().to_owned());
         }
