@@ -116,6 +116,8 @@ macro_rules! store_conformance_tests {
             remove_member_needs_a_member_out_of_every_group,
             link_member_keeps_groups_and_entries,
             get_memberships_in_the_order_asked,
+            group_concurrent_creates_of_one_name_have_one_winner,
+            group_changes_racing_for_the_last_manager_leave_one,
         );
     };
     (@cases $make:expr, $skip:expr, $then:expr; $($case:ident),* $(,)?) => {

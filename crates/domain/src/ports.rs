@@ -603,7 +603,9 @@ pub trait Store: Send + Sync {
     /// - each membership write makes its edge: for `Add` the member is not in the group before
     ///   and is after, for `Remove` they are before and not after, for `Keep` they are in it
     ///   before and after; no other group's grant changes;
-    /// - `after.member_count` is `before.member_count` plus the adds minus the removes.
+    /// - `after.member_count` is `before.member_count` plus the adds minus the removes;
+    /// - no member (nor member_ref) comes twice in one call (the second write would be stale;
+    ///   a store that cannot write one item twice in a transaction refuses it up front).
     async fn update_group(
         &self,
         before: &Group,

@@ -1175,3 +1175,78 @@ pub async fn get_memberships_in_the_order_asked(store: Arc<dyn Store>) {
     assert_eq!(got, vec![b, fx.owner.clone(), a]);
     assert!(store.get_memberships(org, &[]).await.unwrap().is_empty());
 }
+
+/// Of concurrent creates of one name (in any case), exactly one wins; the others write nothing.
+pub async fn group_concurrent_creates_of_one_name_have_one_winner(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let org = fx.id();
+    let names = ["Team", "TEAM", "team", " Team ", "tEaM", "Team"];
+    let candidates: Vec<Group> = names.iter().map(|n| group_value(org, n, vec![])).collect();
+    let results = futures_util::future::join_all(candidates.iter().map(|g| {
+        let store = store.clone();
+        let g = g.clone();
+        async move { store.create_group(&g, 1000).await }
+    }))
+    .await;
+    let winners: Vec<usize> = (0..results.len()).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert_eq!(conflict_of(r.clone()), Conflict::GroupNameTaken);
+    }
+    assert_eq!(store.count_groups(org).await.unwrap(), 1);
+    assert_eq!(
+        groups_of(&store, org, 10).await,
+        vec![candidates[winners[0]].clone()]
+    );
+}
+
+/// Two group changes that each remove one of the last two organization managers, at once: one
+/// goes through, the other is refused, and a manager is left.
+pub async fn group_changes_racing_for_the_last_manager_leave_one(store: Arc<dyn Store>) {
+    let fx = new_org(&store).await;
+    let org = fx.id();
+    let manager = vec![Assignment::org_wide(Role::OrganizationManager)];
+    let mut sides = Vec::new();
+    for name in ["Left", "Right"] {
+        let g = add_group(&store, org, name, manager.clone()).await;
+        let m = add_member(&store, org, vec![]).await;
+        let g1 = change_group(&store, &g, vec![joins(&m, &g)], |_| {})
+            .await
+            .unwrap();
+        sides.push((g1, m.user_id.clone()));
+    }
+    // The owner steps down: the two group members are the managers.
+    let demote = updated(&fx.owner, |o| {
+        *o = o
+            .clone()
+            .with_direct_assignments(vec![Assignment::org_wide(Role::Member)])
+    });
+    store.write_membership(&demote).await.unwrap();
+    let mut changes = Vec::new();
+    for (g, user) in &sides {
+        let m = current(&store, org, user).await;
+        changes.push((g.clone(), leaves(&m, g)));
+    }
+    let results = futures_util::future::join_all(changes.into_iter().map(|(g, c)| {
+        let store = store.clone();
+        async move { change_group(&store, &g, vec![c], |_| {}).await }
+    }))
+    .await;
+    let won: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
+    assert_eq!(won.len(), 1, "{results:?}");
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert_eq!(conflict_of(r.clone()), Conflict::LastOrganizationManager);
+    }
+    let managers = all_members(
+        &store,
+        org,
+        &MemberFilter {
+            role: Some(Role::OrganizationManager),
+            status: Some(MemberStatus::Active),
+            ..Default::default()
+        },
+        50,
+    )
+    .await;
+    assert_eq!(managers.len(), 1, "one manager is left");
+}
