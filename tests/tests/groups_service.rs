@@ -161,7 +161,7 @@ async fn effective_roles_follow_group_changes() {
             &w.owner,
             &w.org,
             &w.member(&bob).await.user_id,
-            &[direct.clone()],
+            std::slice::from_ref(&direct),
         )
         .await
         .unwrap();
@@ -186,7 +186,7 @@ async fn effective_roles_follow_group_changes() {
         b.assignments,
         rollcall_domain::role::normal_form([direct.clone(), eng.clone()])
     );
-    assert_eq!(b.direct_assignments(), [direct.clone()]);
+    assert_eq!(b.direct_assignments(), std::slice::from_ref(&direct));
 
     // A new mapping reaches every member.
     let g = w.map(&g, vec![mgr.clone()]).await;
