@@ -25,7 +25,9 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 mod domains;
+mod groups;
 pub use domains::*;
+pub use groups::*;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is a future (e.g. an `async`
 /// block or a call of an `async fn`) whose output converts to `Arc<dyn Store>`; it is awaited
@@ -102,6 +104,20 @@ macro_rules! store_conformance_tests {
             domain_record_lifecycle,
             domain_claim_has_one_winner,
             domain_delete_releases_the_claim,
+            group_create_get_find_list_count,
+            group_names_are_unique_per_org,
+            group_limit_counts_every_group,
+            group_update_adds_keeps_and_removes_members,
+            group_update_conditions_write_nothing,
+            group_update_refuses_inconsistent_changes,
+            group_update_keeps_an_org_manager,
+            group_delete_rules,
+            group_delete_pool_drops_group_assignments,
+            remove_member_needs_a_member_out_of_every_group,
+            link_member_keeps_groups_and_entries,
+            get_memberships_in_the_order_asked,
+            group_concurrent_creates_of_one_name_have_one_winner,
+            group_changes_racing_for_the_last_manager_leave_one,
         );
     };
     (@cases $make:expr, $skip:expr, $then:expr; $($case:ident),* $(,)?) => {

@@ -168,11 +168,18 @@ route_defs! {
     POST "/scim/v2/Users" => Scim, Public, scim::create_user;
     POST "/scim/v2/Users/.search" => Scim, Public, scim::search_users;
     // A search from the root (RFC 7644 §3.4.2.1): Users is the only resource type.
-    POST "/scim/v2/.search" => Scim, Public, scim::search_users;
+    POST "/scim/v2/.search" => Scim, Public, scim::search_all;
     GET "/scim/v2/Users/{id}" => Scim, Public, scim::get_user;
     PUT "/scim/v2/Users/{id}" => Scim, Public, scim::replace_user;
     PATCH "/scim/v2/Users/{id}" => Scim, Public, scim::patch_user;
     DELETE "/scim/v2/Users/{id}" => Scim, Public, scim::delete_user;
+    GET "/scim/v2/Groups" => Scim, Public, scim::list_groups;
+    POST "/scim/v2/Groups" => Scim, Public, scim::create_group;
+    POST "/scim/v2/Groups/.search" => Scim, Public, scim::search_groups;
+    GET "/scim/v2/Groups/{id}" => Scim, Public, scim::get_group;
+    PUT "/scim/v2/Groups/{id}" => Scim, Public, scim::replace_group;
+    PATCH "/scim/v2/Groups/{id}" => Scim, Public, scim::patch_group;
+    DELETE "/scim/v2/Groups/{id}" => Scim, Public, scim::delete_group;
 }
 
 /// Every route of every group.

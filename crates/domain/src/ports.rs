@@ -273,9 +273,12 @@ pub trait Store: Send + Sync {
     /// Renames and/or changes the owner. Conditions: the pool exists ([`Conflict::Stale`]), the new
     /// name is free among siblings ([`Conflict::PoolNameTaken`]).
     async fn update_pool(&self, before: &Pool, after: &Pool) -> StoreResult<()>;
-    /// Deletes a non-root leaf pool, and drops every assignment on it from memberships, pending
-    /// invitations and invite links (assignment lists are kept in normal form). Conditions: it
-    /// exists ([`Conflict::Stale`]), it has no children ([`Conflict::PoolHasChildren`]).
+    /// Deletes a non-root leaf pool, and drops every assignment on it from memberships (direct
+    /// ones and group grants: [`Membership::without_pool`]), group mappings ([`Group::assignments`],
+    /// filtered like the grants, so a mapping may become empty), pending invitations and invite
+    /// links (assignment lists are kept in normal form); every changed membership and group gets
+    /// a new version. Conditions: it exists ([`Conflict::Stale`]), it has no children
+    /// ([`Conflict::PoolHasChildren`]).
     async fn delete_pool(&self, pool: &Pool) -> StoreResult<()>;
 
     // ---- memberships ----
@@ -301,8 +304,12 @@ pub trait Store: Send + Sync {
         user: &UserId,
         page: &PageRequest,
     ) -> StoreResult<Page<Membership>>;
-    /// Applies a membership write alone. [`Conflict::Stale`] on a version mismatch;
-    /// [`Conflict::LastOrganizationManager`] if it would leave no active organization manager.
+    /// Applies a membership write alone. [`Conflict::Stale`] on a version mismatch, or when the
+    /// write changes the member's `groups` (a create with groups, an update whose `after.groups`
+    /// differs from the stored ones): groups change only with their entries, in
+    /// [`Store::update_group`]; this holds for every membership write outside it (accept, join,
+    /// SCIM provisioning and updates). [`Conflict::LastOrganizationManager`] if it would leave no
+    /// active organization manager.
     async fn write_membership(&self, write: &MembershipWrite) -> StoreResult<()>;
     /// Removes `member` (matched on version) and hands what they own in the org to `successor`:
     /// pools they own, invite links they created, pending invitations they sent. One atomic change,
@@ -549,11 +556,16 @@ pub trait Store: Send + Sync {
     // ---- SCIM groups ----
     // A group record per group, a displayName claim per (org, name key), one member entry per
     // (org, group, member_ref), and a group counter per org, all written together. A member's
-    // `groups` list in its membership mirrors its entries; both change only in `update_group`.
+    // `groups` list in its membership mirrors its entries; both change only in `update_group`
+    // (and a grant's assignments in `delete_pool`): every other membership write that would change
+    // `groups` is [`Conflict::Stale`]. Every entry's member_ref names a member of the org (its user
+    // id, or a SCIM id aliased to it: [`Store::find_scim_alias`]) whose `groups` lists the group;
+    // every group in a member's `groups` has the entry; a group's `member_count` is its number of
+    // entries.
     /// Creates an empty group (`member_count` 0; members are added with [`Store::update_group`]).
     /// Conditions: the org exists ([`Conflict::OrgMissing`]), no group of the org has its name
     /// key ([`Conflict::GroupNameTaken`]), the org has fewer than `max_groups` groups
-    /// ([`Conflict::GroupLimit`]), the id is new ([`Conflict::Stale`]).
+    /// ([`Conflict::GroupLimit`]), the id is new and `member_count` is 0 ([`Conflict::Stale`]).
     async fn create_group(&self, group: &Group, max_groups: u32) -> StoreResult<()>;
     /// A group of `org`.
     async fn get_group(&self, org: &OrgId, id: &GroupId) -> StoreResult<Option<Group>>;
@@ -576,11 +588,24 @@ pub trait Store: Send + Sync {
     /// transaction: stores `after` (version `before.version + 1`, `member_count` as the caller
     /// computed it) in place of `before`, moves the displayName claim when the name key changes
     /// ([`Conflict::GroupNameTaken`]), adds or deletes each change's member entry, and applies
-    /// each membership write. Conditions: the group is stored at `before.version`
-    /// ([`Conflict::Stale`]); every membership write is about `before.org_id` and its own
-    /// conditions hold ([`Conflict::Stale`]); a member entry to add is absent and one to remove
-    /// or keep is present ([`Conflict::Stale`]); the org keeps an active organization manager
-    /// after all the writes together ([`Conflict::LastOrganizationManager`]).
+    /// each membership write (with its claims, indexes and counters, as
+    /// [`Store::write_membership`] would, except that `groups` may change here). Nothing is
+    /// written unless every condition holds. Conditions: the group is stored at `before.version`
+    /// and `after` is the same group (id and org) ([`Conflict::Stale`]); every membership write
+    /// is about `before.org_id` and its own conditions hold ([`Conflict::Stale`]); a member
+    /// entry to add is absent and one to remove or keep is present ([`Conflict::Stale`]); the
+    /// org keeps an active organization manager after all the writes together, whatever their
+    /// order ([`Conflict::LastOrganizationManager`]). So that the entries and the members'
+    /// `groups` stay mirrors of each other, also ([`Conflict::Stale`] otherwise, all checked on
+    /// the arguments and the records the write already reads, except the alias):
+    /// - each change's `member_ref` names the member its membership write is about: their user
+    ///   id, or a SCIM id aliased to them ([`Store::find_scim_alias`]);
+    /// - each membership write makes its edge: for `Add` the member is not in the group before
+    ///   and is after, for `Remove` they are before and not after, for `Keep` they are in it
+    ///   before and after; no other group's grant changes;
+    /// - `after.member_count` is `before.member_count` plus the adds minus the removes;
+    /// - no member (nor member_ref) comes twice in one call (the second write would be stale;
+    ///   a store that cannot write one item twice in a transaction refuses it up front).
     async fn update_group(
         &self,
         before: &Group,

@@ -8,7 +8,8 @@ use crate::keys;
 use crate::ops::Counters;
 use redb::ReadTransaction;
 use rollcall_domain::model::{
-    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser,
+    Group, Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken,
+    ScimUser,
 };
 use rollcall_domain::ports::StoreResult;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -75,6 +76,10 @@ pub(crate) fn check(r: &ReadTransaction) -> StoreResult<Vec<String>> {
     let scim_names = index(r, keys::SCIM_USER_NAMES)?;
     let external_ids = index(r, keys::EXTERNAL_IDS)?;
     let scim_token_hashes = index(r, keys::SCIM_TOKEN_HASHES)?;
+    let scim_aliases = index(r, keys::SCIM_ALIASES)?;
+    let groups: BTreeMap<String, Group> = records(r, keys::GROUPS)?;
+    let group_names = index(r, keys::GROUP_NAMES)?;
+    let group_members = key_set(r, keys::GROUP_MEMBERS)?;
 
     // Memberships and their index entries, both ways.
     for (key, m) in &memberships {
@@ -226,6 +231,16 @@ pub(crate) fn check(r: &ReadTransaction) -> StoreResult<Vec<String>> {
         }
     }
 
+    // Groups: records, name claims, member entries and the members' `groups`, all ways.
+    problems.extend(check_groups(
+        &orgs,
+        &memberships,
+        &scim_aliases,
+        &groups,
+        &group_names,
+        &group_members,
+    ));
+
     // Counters equal what they count.
     let mut counted: HashMap<&str, Counters> = HashMap::new();
     for m in memberships.values() {
@@ -244,6 +259,9 @@ pub(crate) fn check(r: &ReadTransaction) -> StoreResult<Vec<String>> {
     for t in scim_tokens.values() {
         counted.entry(t.org_id.as_str()).or_default().scim_tokens += 1;
     }
+    for g in groups.values() {
+        counted.entry(g.org_id.as_str()).or_default().groups += 1;
+    }
     for org in orgs.keys() {
         let stored = counters.get(org).cloned().unwrap_or_default();
         let actual = counted.get(org.as_str()).cloned().unwrap_or_default();
@@ -254,4 +272,124 @@ pub(crate) fn check(r: &ReadTransaction) -> StoreResult<Vec<String>> {
         }
     }
     Ok(problems)
+}
+
+/// The group invariants: each group is under its own key, in an existing organization, holds its
+/// name claim and counts its entries; each name claim names a group with that name key; each
+/// member entry names a member of the org (by user id, or by a SCIM id aliased to one) who lists
+/// the group, at most once per group; each group a member lists exists and has the member's
+/// entry; a member in groups has as effective assignments its direct ones and its grants.
+fn check_groups(
+    orgs: &BTreeMap<String, Organization>,
+    memberships: &BTreeMap<String, Membership>,
+    scim_aliases: &BTreeMap<String, String>,
+    groups: &BTreeMap<String, Group>,
+    group_names: &BTreeMap<String, String>,
+    group_members: &BTreeSet<String>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    // Entries per group key, and (org/group, user) pairs the entries make.
+    let mut entries: HashMap<String, u64> = HashMap::new();
+    let mut listed: HashMap<(String, String), u32> = HashMap::new();
+    for key in group_members {
+        let mut parts = key.splitn(3, '/');
+        let (Some(org), Some(group), Some(member_ref)) = (parts.next(), parts.next(), parts.next())
+        else {
+            problems.push(format!("group member entry {key}: malformed"));
+            continue;
+        };
+        let group_key = keys::join(org, group);
+        *entries.entry(group_key.clone()).or_default() += 1;
+        if !groups.contains_key(&group_key) {
+            problems.push(format!("group member entry {key}: no such group"));
+        }
+        // The member: the ref is their user id, or a SCIM id aliased to them.
+        let user = if memberships.contains_key(&keys::join(org, member_ref)) {
+            member_ref.to_owned()
+        } else if let Some(user) = scim_aliases.get(&keys::join(org, member_ref)) {
+            user.clone()
+        } else {
+            problems.push(format!("group member entry {key}: names no member"));
+            continue;
+        };
+        match memberships.get(&keys::join(org, &user)) {
+            None => problems.push(format!(
+                "group member entry {key}: its alias names {user}, not a member"
+            )),
+            Some(m) if !m.groups.iter().any(|g| g.group_id.as_str() == group) => problems.push(
+                format!("group member entry {key}: member {user} does not list the group"),
+            ),
+            Some(_) => {}
+        }
+        *listed.entry((group_key, user)).or_default() += 1;
+    }
+    for ((group_key, user), n) in &listed {
+        if *n > 1 {
+            problems.push(format!("group {group_key}: {n} entries name member {user}"));
+        }
+    }
+    for (key, m) in memberships {
+        let org = m.org_id.as_str();
+        for grant in &m.groups {
+            let group_key = keys::join(org, grant.group_id.as_str());
+            if !groups.contains_key(&group_key) {
+                problems.push(format!(
+                    "membership {key}: lists group {}, which does not exist",
+                    grant.group_id
+                ));
+            }
+            if !listed.contains_key(&(group_key, m.user_id.as_str().to_owned())) {
+                problems.push(format!(
+                    "membership {key}: lists group {}, which has no entry for it",
+                    grant.group_id
+                ));
+            }
+        }
+        if !m.groups.windows(2).all(|w| w[0].group_id < w[1].group_id) {
+            problems.push(format!(
+                "membership {key}: its groups are not in group id order, each once"
+            ));
+        }
+        if (!m.groups.is_empty() || m.direct_assignments.is_some())
+            && m.assignments != Membership::effective_of(m.direct_assignments(), &m.groups)
+        {
+            problems.push(format!(
+                "membership {key}: its assignments are not its direct ones and its grants"
+            ));
+        }
+    }
+    for (key, g) in groups {
+        if key != &keys::group(&g.org_id, &g.id) {
+            problems.push(format!("group {key}: stored under another key"));
+        }
+        if !orgs.contains_key(g.org_id.as_str()) {
+            problems.push(format!("group {key}: no organization"));
+        }
+        let claim = keys::group_name(&g.org_id, &g.name_key());
+        if group_names.get(&claim).map(String::as_str) != Some(g.id.as_str()) {
+            problems.push(format!(
+                "group {key}: its name claim {claim} does not name it"
+            ));
+        }
+        let n = entries.get(key).copied().unwrap_or(0);
+        if g.member_count != n {
+            problems.push(format!(
+                "group {key}: member_count {}, {n} entries",
+                g.member_count
+            ));
+        }
+    }
+    for (claim, id) in group_names {
+        let Some((org, name_key)) = claim.split_once('/') else {
+            problems.push(format!("group name claim {claim}: malformed"));
+            continue;
+        };
+        match groups.get(&keys::join(org, id)) {
+            Some(g) if g.name_key() == name_key => {}
+            _ => problems.push(format!(
+                "group name claim {claim} → {id}: no group with that name"
+            )),
+        }
+    }
+    problems
 }

@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use redb::TableDefinition;
-use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use rollcall_domain::ids::{
+    GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId,
+};
 use rollcall_domain::page::MAX_CURSOR_LEN;
 use rollcall_domain::ports::StoreError;
 
@@ -69,8 +71,16 @@ pub(crate) const ORG_DOMAINS: Table = TableDefinition::new("org_domains");
 /// `domain` → `DomainClaim` (the one organization holding a verified domain).
 pub(crate) const DOMAIN_CLAIMS: Table = TableDefinition::new("domain_claims");
 
+/// `org_id/grp_id` → `Group` (SCIM groups).
+pub(crate) const GROUPS: Table = TableDefinition::new("groups");
+/// `org_id/name_key` → `grp_id` (displayName claims: one group per name key per org).
+pub(crate) const GROUP_NAMES: Table = TableDefinition::new("group_names");
+/// `org_id/grp_id/member_ref` → empty (a group's members, by the SCIM id the identity provider
+/// knows them by: a member's user id, or a linked placeholder's id found in [`SCIM_ALIASES`]).
+pub(crate) const GROUP_MEMBERS: Table = TableDefinition::new("group_members");
+
 /// Every table, created when the database is opened.
-pub(crate) const ALL_TABLES: [Table; 28] = [
+pub(crate) const ALL_TABLES: [Table; 31] = [
     USERS,
     USER_SUBS,
     ORGS,
@@ -99,6 +109,9 @@ pub(crate) const ALL_TABLES: [Table; 28] = [
     META,
     ORG_DOMAINS,
     DOMAIN_CLAIMS,
+    GROUPS,
+    GROUP_NAMES,
+    GROUP_MEMBERS,
 ];
 
 /// Store metadata (`format` → version).
@@ -252,10 +265,32 @@ pub(crate) fn external_id(org: &OrgId, id: &str) -> String {
     join(org.as_str(), id)
 }
 
+/// `org_id/grp_id`.
+pub(crate) fn group(org: &OrgId, id: &GroupId) -> String {
+    join(org.as_str(), id.as_str())
+}
+
+/// `org_id/name_key` (a group's displayName claim).
+pub(crate) fn group_name(org: &OrgId, name_key: &str) -> String {
+    join(org.as_str(), name_key)
+}
+
+/// `org_id/grp_id` (the scope whose children are the group's member entries).
+pub(crate) fn group_members(org: &OrgId, id: &GroupId) -> String {
+    group(org, id)
+}
+
+/// `org_id/grp_id/member_ref`.
+pub(crate) fn group_member(org: &OrgId, id: &GroupId, member_ref: &UserId) -> String {
+    join(&group_members(org, id), member_ref.as_str())
+}
+
 /// The key of the format version in [`META`].
 pub(crate) const FORMAT_KEY: &str = "format";
-/// The format version this code writes (2: users by email, member counts, SCIM records and claims).
-pub(crate) const FORMAT_VERSION: u32 = 3;
+/// The format version this code writes (2: users by email, member counts, SCIM records and claims;
+/// 3: member email claims; 4: SCIM groups, which a build that does not know them must not open,
+/// since its membership writes would drop the members' `groups`).
+pub(crate) const FORMAT_VERSION: u32 = 4;
 
 /// Which list a cursor belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,6 +305,10 @@ pub(crate) enum ListKind {
     EmailInvitations,
     /// `list_invite_links`.
     Links,
+    /// `list_groups`.
+    Groups,
+    /// `list_group_members`.
+    GroupMembers,
 }
 
 impl ListKind {
@@ -280,16 +319,19 @@ impl ListKind {
             ListKind::Invitations => "i",
             ListKind::EmailInvitations => "ei",
             ListKind::Links => "l",
+            ListKind::Groups => "g",
+            ListKind::GroupMembers => "gm",
         }
     }
 
     /// Whether `last` is an id of the kind this list is ordered by.
     fn accepts(self, last: &str) -> bool {
         match self {
-            ListKind::Members => UserId::parse(last).is_ok(),
+            ListKind::Members | ListKind::GroupMembers => UserId::parse(last).is_ok(),
             ListKind::UserMemberships => OrgId::parse(last).is_ok(),
             ListKind::Invitations | ListKind::EmailInvitations => InvitationId::parse(last).is_ok(),
             ListKind::Links => InviteLinkId::parse(last).is_ok(),
+            ListKind::Groups => GroupId::parse(last).is_ok(),
         }
     }
 }

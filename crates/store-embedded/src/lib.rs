@@ -7,6 +7,7 @@
 
 mod db;
 mod domains;
+mod groups;
 mod integrity;
 mod keys;
 mod ops;
@@ -86,11 +87,15 @@ impl EmbeddedStore {
         match db::get::<u32>(&tx, keys::META, keys::FORMAT_KEY)? {
             None => db::put(&tx, keys::META, keys::FORMAT_KEY, &keys::FORMAT_VERSION)?,
             Some(v) if v == keys::FORMAT_VERSION => {}
-            Some(from @ (1 | 2)) => {
+            Some(from @ (1..=3)) => {
                 if from == 1 {
                     ops::upgrade_from_v1(&tx)?;
                 }
-                ops::upgrade_from_v2(&tx)?;
+                if from <= 2 {
+                    ops::upgrade_from_v2(&tx)?;
+                }
+                // 3 → 4 (groups) needs nothing more: the group tables were just created empty,
+                // and a counter without its group count reads it as 0.
                 db::put(&tx, keys::META, keys::FORMAT_KEY, &keys::FORMAT_VERSION)?;
                 tracing::info!(
                     from,
@@ -589,50 +594,71 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    // ---- SCIM groups (being implemented) ----
-    async fn create_group(&self, _group: &Group, _max_groups: u32) -> StoreResult<()> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    // ---- SCIM groups ----
+    async fn create_group(&self, group: &Group, max_groups: u32) -> StoreResult<()> {
+        let group = group.clone();
+        self.write(move |tx| groups::create_group(tx, &group, max_groups))
+            .await
     }
-    async fn get_group(&self, _org: &OrgId, _id: &GroupId) -> StoreResult<Option<Group>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn get_group(&self, org: &OrgId, id: &GroupId) -> StoreResult<Option<Group>> {
+        let (org, id) = (org.clone(), id.clone());
+        self.read(move |r| groups::get_group(r, &org, &id)).await
     }
-    async fn get_groups(&self, _org: &OrgId, _ids: &[GroupId]) -> StoreResult<Vec<Group>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn get_groups(&self, org: &OrgId, ids: &[GroupId]) -> StoreResult<Vec<Group>> {
+        let (org, ids) = (org.clone(), ids.to_vec());
+        self.read(move |r| groups::get_groups(r, &org, &ids)).await
     }
-    async fn find_group_by_name(&self, _org: &OrgId, _key: &str) -> StoreResult<Option<Group>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn find_group_by_name(&self, org: &OrgId, key: &str) -> StoreResult<Option<Group>> {
+        let (org, key) = (org.clone(), key.to_owned());
+        self.read(move |r| groups::find_group_by_name(r, &org, &key))
+            .await
     }
-    async fn list_groups(&self, _org: &OrgId, _page: &PageRequest) -> StoreResult<Page<Group>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn list_groups(&self, org: &OrgId, page: &PageRequest) -> StoreResult<Page<Group>> {
+        let (org, page) = (org.clone(), page.clone());
+        self.read(move |r| groups::list_groups(r, &org, &page))
+            .await
     }
-    async fn count_groups(&self, _org: &OrgId) -> StoreResult<u64> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn count_groups(&self, org: &OrgId) -> StoreResult<u64> {
+        let org = org.clone();
+        self.read(move |r| groups::count_groups(r, &org)).await
     }
+
     async fn list_group_members(
         &self,
-        _org: &OrgId,
-        _group: &GroupId,
-        _page: &PageRequest,
+        org: &OrgId,
+        group: &GroupId,
+        page: &PageRequest,
     ) -> StoreResult<Page<UserId>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+        let (org, group, page) = (org.clone(), group.clone(), page.clone());
+        self.read(move |r| groups::list_group_members(r, &org, &group, &page))
+            .await
     }
+
     async fn update_group(
         &self,
-        _before: &Group,
-        _after: &Group,
-        _members: &[GroupMemberChange],
+        before: &Group,
+        after: &Group,
+        members: &[GroupMemberChange],
     ) -> StoreResult<()> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+        let (before, after, members) = (before.clone(), after.clone(), members.to_vec());
+        self.write(move |tx| groups::update_group(tx, &before, &after, &members))
+            .await
     }
-    async fn delete_group(&self, _group: &Group) -> StoreResult<()> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn delete_group(&self, group: &Group) -> StoreResult<()> {
+        let group = group.clone();
+        self.write(move |tx| groups::delete_group(tx, &group)).await
     }
-    async fn get_memberships(
-        &self,
-        _org: &OrgId,
-        _users: &[UserId],
-    ) -> StoreResult<Vec<Membership>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn get_memberships(&self, org: &OrgId, users: &[UserId]) -> StoreResult<Vec<Membership>> {
+        let (org, users) = (org.clone(), users.to_vec());
+        self.read(move |r| ops::get_memberships(r, &org, &users))
+            .await
     }
 }
 
@@ -819,6 +845,180 @@ mod tests {
             "{problems:?}"
         );
         assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    /// An organization (owner: an active organization manager) and a plain member, stored.
+    async fn org_and_member(store: &EmbeddedStore) -> (OrgId, Membership) {
+        use rollcall_domain::ids::PoolId;
+        use rollcall_domain::model::{MemberSource, MemberStatus, Settings};
+        use rollcall_domain::ports::MembershipWrite;
+        use rollcall_domain::role::{Assignment, Role};
+        let (org_id, t) = (OrgId::from_uuid(Uuid::now_v7()), chrono::Utc::now());
+        let member = |assignments, tag: &str| Membership {
+            direct_assignments: None,
+            groups: Vec::new(),
+            org_id: org_id.clone(),
+            user_id: UserId::from_uuid(Uuid::now_v7()),
+            email: Email::parse(&format!("{tag}@example.com")).unwrap(),
+            name: None,
+            phone: None,
+            status: MemberStatus::Active,
+            source: MemberSource::Owner,
+            external_id: None,
+            assignments,
+            created_at: t,
+            updated_at: t,
+            version: 1,
+        };
+        let owner = member(
+            vec![Assignment::org_wide(Role::OrganizationManager)],
+            "owner",
+        );
+        let root = Pool {
+            id: PoolId::from_uuid(Uuid::now_v7()),
+            org_id: org_id.clone(),
+            name: "Root".into(),
+            parent_id: None,
+            ancestors: vec![],
+            owner_id: owner.user_id.clone(),
+            created_at: t,
+        };
+        let org = Organization {
+            id: org_id.clone(),
+            name: "Acme".into(),
+            root_pool_id: root.id.clone(),
+            settings: Settings::default(),
+            created_at: t,
+        };
+        store.create_org(&org, &root, &owner).await.unwrap();
+        let m = member(vec![Assignment::org_wide(Role::Member)], "member");
+        store
+            .write_membership(&MembershipWrite::Create(m.clone()))
+            .await
+            .unwrap();
+        (org_id, m)
+    }
+
+    /// An empty group of `org`, not stored.
+    fn group(org: &OrgId, name: &str) -> Group {
+        let t = chrono::Utc::now();
+        Group {
+            org_id: org.clone(),
+            id: GroupId::from_uuid(Uuid::now_v7()),
+            display_name: name.into(),
+            external_id: None,
+            assignments: vec![],
+            member_count: 0,
+            conflicts: vec![],
+            created_at: t,
+            updated_at: t,
+            version: 1,
+        }
+    }
+
+    /// The integrity check finds a member entry gone, a name claim without its group, an entry
+    /// of no group naming no member, and a group counter that counts wrong.
+    #[tokio::test]
+    async fn the_integrity_check_finds_group_inconsistencies() {
+        use rollcall_domain::ports::{GroupEdge, MembershipWrite};
+        let store = EmbeddedStore::temporary().unwrap();
+        let (org, m) = org_and_member(&store).await;
+        let g = group(&org, "Team");
+        store.create_group(&g, 10).await.unwrap();
+        let joined = Membership {
+            version: m.version + 1,
+            ..m.clone().with_group(&g.id, &[])
+        };
+        let after = Group {
+            member_count: 1,
+            version: g.version + 1,
+            ..g.clone()
+        };
+        let change = GroupMemberChange {
+            member_ref: m.user_id.clone(),
+            edge: GroupEdge::Add,
+            membership: MembershipWrite::Update {
+                before: m.clone(),
+                after: joined,
+            },
+        };
+        store.update_group(&g, &after, &[change]).await.unwrap();
+        assert_eq!(store.check_integrity().await.unwrap(), Vec::<String>::new());
+
+        let (org2, g2, user) = (org.clone(), g.id.clone(), m.user_id.clone());
+        store
+            .write(move |tx| {
+                db::del(
+                    tx,
+                    keys::GROUP_MEMBERS,
+                    &keys::group_member(&org2, &g2, &user),
+                )?;
+                db::put_str(
+                    tx,
+                    keys::GROUP_NAMES,
+                    &keys::group_name(&org2, "ghosts"),
+                    GroupId::from_uuid(Uuid::now_v7()).as_str(),
+                )?;
+                db::put_str(
+                    tx,
+                    keys::GROUP_MEMBERS,
+                    &keys::group_member(
+                        &org2,
+                        &GroupId::from_uuid(Uuid::now_v7()),
+                        &UserId::from_uuid(Uuid::now_v7()),
+                    ),
+                    "",
+                )?;
+                let mut c = ops::counters(tx, &org2)?;
+                c.groups = 5;
+                ops::put_counters(tx, &org2, &c)
+            })
+            .await
+            .unwrap();
+        let problems = store.check_integrity().await.unwrap();
+        let has = |needle: &str| problems.iter().any(|p| p.contains(needle));
+        assert!(has("which has no entry for it"), "{problems:?}");
+        assert!(has("member_count 1, 0 entries"), "{problems:?}");
+        assert!(has("no group with that name"), "{problems:?}");
+        assert!(has("no such group"), "{problems:?}");
+        assert!(has("names no member"), "{problems:?}");
+        assert!(has("counters"), "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
+    }
+
+    /// A format-3 store (no groups; counters without a group count) opens as format 4, and
+    /// groups work in it.
+    #[tokio::test]
+    async fn format_3_opens_as_format_4_with_no_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let org = {
+            let store = EmbeddedStore::open(&path).unwrap();
+            let (org, _) = org_and_member(&store).await;
+            let o = org.clone();
+            store
+                .write(move |tx| {
+                    // As format 3 wrote the counters: without `groups`.
+                    let mut c: serde_json::Value =
+                        db::get(tx, keys::ORG_COUNTERS, o.as_str())?.expect("counters");
+                    c.as_object_mut().unwrap().remove("groups");
+                    db::put(tx, keys::ORG_COUNTERS, o.as_str(), &c)?;
+                    db::put(tx, keys::META, keys::FORMAT_KEY, &3u32)
+                })
+                .await
+                .unwrap();
+            org
+        };
+        let store = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(store.count_groups(&org).await.unwrap(), 0);
+        store.create_group(&group(&org, "Team"), 1).await.unwrap();
+        assert_eq!(store.count_groups(&org).await.unwrap(), 1);
+        let format = store
+            .read(|r| db::get::<u32>(r, keys::META, keys::FORMAT_KEY))
+            .await
+            .unwrap();
+        assert_eq!(format, Some(keys::FORMAT_VERSION));
+        assert_eq!(store.check_integrity().await.unwrap(), Vec::<String>::new());
     }
 
     #[tokio::test]

@@ -12,8 +12,8 @@ use redb::{ReadTransaction, WriteTransaction};
 use rollcall_domain::email::normalize_email;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::{
-    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser,
-    Timestamp, User, user_name_key,
+    Group, Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken,
+    ScimUser, Timestamp, User, user_name_key,
 };
 use rollcall_domain::page::{MAX_LIMIT, Page, PageRequest};
 use rollcall_domain::ports::{
@@ -39,25 +39,28 @@ pub(crate) struct Counters {
     /// SCIM tokens.
     #[serde(default)]
     pub scim_tokens: u32,
+    /// SCIM groups.
+    #[serde(default)]
+    pub groups: u32,
 }
 
-fn conflict<T>(c: Conflict) -> StoreResult<T> {
+pub(crate) fn conflict<T>(c: Conflict) -> StoreResult<T> {
     Err(StoreError::Conflict(c))
 }
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-fn counters(r: &impl Reader, org: &OrgId) -> StoreResult<Counters> {
+pub(crate) fn counters(r: &impl Reader, org: &OrgId) -> StoreResult<Counters> {
     Ok(get(r, keys::ORG_COUNTERS, org.as_str())?.unwrap_or_default())
 }
 
-fn put_counters(tx: &WriteTransaction, org: &OrgId, c: &Counters) -> StoreResult<()> {
+pub(crate) fn put_counters(tx: &WriteTransaction, org: &OrgId, c: &Counters) -> StoreResult<()> {
     put(tx, keys::ORG_COUNTERS, org.as_str(), c)
 }
 
-fn require_org(tx: &WriteTransaction, org: &OrgId) -> StoreResult<()> {
+pub(crate) fn require_org(tx: &WriteTransaction, org: &OrgId) -> StoreResult<()> {
     if exists(tx, keys::ORGS, org.as_str())? {
         Ok(())
     } else {
@@ -377,6 +380,7 @@ pub(crate) fn create_org(
         pending_invitations: 0,
         members: 1,
         scim_tokens: 0,
+        groups: 0,
     };
     put_counters(tx, &org.id, &c)
 }
@@ -506,6 +510,28 @@ pub(crate) fn delete_pool(tx: &WriteTransaction, pool: &Pool) -> StoreResult<()>
     put_counters(tx, org, &c)?;
 
     let prefix = keys::prefix(org.as_str());
+    // Members lose the pool from their direct assignments and group grants alike, and group
+    // mappings lose it the same way as the grants (filtered, so that they stay equal).
+    for (k, v) in scan_prefix(tx, keys::GROUPS, &prefix)? {
+        let g: Group = crate::db::decode(&v)?;
+        if g.assignments
+            .iter()
+            .any(|a| a.pool_id.as_ref() == Some(&stored.id))
+        {
+            let assignments = g
+                .assignments
+                .iter()
+                .filter(|a| a.pool_id.as_ref() != Some(&stored.id))
+                .cloned()
+                .collect();
+            let g = Group {
+                assignments,
+                version: g.version + 1,
+                ..g
+            };
+            put(tx, keys::GROUPS, &k, &g)?;
+        }
+    }
     for (k, v) in scan_prefix(tx, keys::MEMBERSHIPS, &prefix)? {
         let mut m: Membership = crate::db::decode(&v)?;
         if let Some(without) = m.without_pool(&stored.id) {
@@ -549,11 +575,25 @@ fn require_pools(tx: &WriteTransaction, org: &OrgId, pools: &[PoolId]) -> StoreR
 // ---------------------------------------------------------------- memberships
 
 pub(crate) fn get_membership(
-    r: &ReadTransaction,
+    r: &impl Reader,
     org: &OrgId,
     user: &UserId,
 ) -> StoreResult<Option<Membership>> {
     get(r, keys::MEMBERSHIPS, &keys::membership(org, user))
+}
+
+pub(crate) fn get_memberships(
+    r: &ReadTransaction,
+    org: &OrgId,
+    users: &[UserId],
+) -> StoreResult<Vec<Membership>> {
+    let mut out = Vec::with_capacity(users.len());
+    for u in users {
+        if let Some(m) = get_membership(r, org, u)? {
+            out.push(m);
+        }
+    }
+    Ok(out)
 }
 
 /// Writes a membership's index entries (its user's org list, its email) and takes its email
@@ -640,7 +680,7 @@ fn member_matches(m: &Membership, f: &MemberFilter) -> bool {
 
 /// Reads one page of the entries under `prefix` (whose remainder is an id), after the cursor's id,
 /// keeping those `load` turns into items.
-fn page_of<T>(
+pub(crate) fn page_of<T>(
     r: &ReadTransaction,
     table: keys::Table,
     kind: ListKind,
@@ -730,9 +770,30 @@ pub(crate) fn list_user_memberships(
     )
 }
 
+/// Where a membership write is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteScope {
+    /// Alone or beside other records (every Store method but `update_group`): the member's
+    /// `groups` must not change ([`Conflict::Stale`]), and the write itself may not remove the
+    /// org's last active organization manager ([`Conflict::LastOrganizationManager`]).
+    Alone,
+    /// One of a group change's writes: `groups` may change, and the manager count may pass
+    /// through 0; the group change checks the count once all its writes are applied.
+    GroupChange,
+}
+
 /// Applies a membership write, and moves its externalId claim with the value.
 fn apply_membership(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResult<()> {
-    apply_membership_core(tx, write)?;
+    apply_membership_in(tx, write, WriteScope::Alone)
+}
+
+/// [`apply_membership`] in `scope`.
+pub(crate) fn apply_membership_in(
+    tx: &WriteTransaction,
+    write: &MembershipWrite,
+    scope: WriteScope,
+) -> StoreResult<()> {
+    apply_membership_scoped(tx, write, scope)?;
     apply_external_id(tx, write)
 }
 
@@ -767,8 +828,22 @@ fn apply_external_id(tx: &WriteTransaction, write: &MembershipWrite) -> StoreRes
 /// Applies a membership write (without its externalId claim) and keeps the org's manager and
 /// member counts.
 fn apply_membership_core(tx: &WriteTransaction, write: &MembershipWrite) -> StoreResult<()> {
+    apply_membership_scoped(tx, write, WriteScope::Alone)
+}
+
+/// [`apply_membership_core`] in `scope`.
+fn apply_membership_scoped(
+    tx: &WriteTransaction,
+    write: &MembershipWrite,
+    scope: WriteScope,
+) -> StoreResult<()> {
+    let alone = scope == WriteScope::Alone;
     match write {
         MembershipWrite::Create(m) => {
+            // Groups are joined with their entries only.
+            if alone && !m.groups.is_empty() {
+                return conflict(Conflict::Stale);
+            }
             require_org(tx, &m.org_id)?;
             let key = keys::membership(&m.org_id, &m.user_id);
             if exists(tx, keys::MEMBERSHIPS, &key)? {
@@ -791,7 +866,7 @@ fn apply_membership_core(tx: &WriteTransaction, write: &MembershipWrite) -> Stor
             let Some(stored) = get::<Membership>(tx, keys::MEMBERSHIPS, &key)? else {
                 return conflict(Conflict::Stale);
             };
-            if stored.version != before.version {
+            if stored.version != before.version || (alone && after.groups != stored.groups) {
                 return conflict(Conflict::Stale);
             }
             let (was, now) = (
@@ -801,10 +876,10 @@ fn apply_membership_core(tx: &WriteTransaction, write: &MembershipWrite) -> Stor
             if was != now {
                 let mut c = counters(tx, &before.org_id)?;
                 if was {
-                    if c.active_org_managers <= 1 {
+                    if alone && c.active_org_managers <= 1 {
                         return conflict(Conflict::LastOrganizationManager);
                     }
-                    c.active_org_managers -= 1;
+                    c.active_org_managers = c.active_org_managers.saturating_sub(1);
                 } else {
                     c.active_org_managers += 1;
                 }
@@ -875,7 +950,8 @@ pub(crate) fn remove_member(
     let Some(stored) = get::<Membership>(tx, keys::MEMBERSHIPS, &key)? else {
         return conflict(Conflict::Stale);
     };
-    if stored.version != member.version {
+    // A member still in a group would leave its entries behind: they leave every group first.
+    if stored.version != member.version || !stored.groups.is_empty() || !member.groups.is_empty() {
         return conflict(Conflict::Stale);
     }
     if successor == &member.user_id

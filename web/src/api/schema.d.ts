@@ -803,7 +803,7 @@ export interface paths {
         put?: never;
         /**
          * Search from the service root
-         * @description A search from the SCIM root (RFC 7644 §3.4.2.1). Users is the only resource type, so it is `POST /Users/.search`: the same body, rules and answers.
+         * @description Users, then Groups, matching a SearchRequest; a filter only one resource type understands finds nothing of the other.
          */
         post: operations["scimSearchRoot"];
         delete?: never;
@@ -986,6 +986,82 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List or filter Groups
+         * @description The organization's groups in id order. Filters: `id eq`, `displayName eq` (a key lookup, case-insensitive), `members[value eq "id"]` (the member's groups, a key lookup), `externalId eq`, joined by `and`. List responses leave `members` out unless `attributes` names them (a group may have 20000 members); `GET /Groups/{id}` returns them.
+         */
+        get: operations["scimListGroups"];
+        put?: never;
+        /**
+         * Create a Group
+         * @description Creates a group (Okta and Entra create it empty, then PATCH members). `displayName` is unique in the organization, case-insensitively. It gives no role until an organization manager maps it (`PUT /orgs/{org}/groups/{group}/assignments`).
+         */
+        post: operations["scimCreateGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Groups/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search Groups
+         * @description `GET /Groups` with the query in a SearchRequest body.
+         */
+        post: operations["scimSearchGroups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a Group
+         * @description One group with its members (`excludedAttributes=members` leaves them out and skips reading them). A member is `{value, $ref, type}`; `value` is the id the identity provider knows the User by. 20000 members at most: about 1.9 MB.
+         */
+        get: operations["scimGetGroup"];
+        /**
+         * Replace a Group
+         * @description Replaces `displayName`, `externalId` and the member list (members not listed leave the group and lose what it gave them).
+         */
+        put: operations["scimReplaceGroup"];
+        post?: never;
+        /**
+         * Delete a Group
+         * @description Its members leave it (losing what it gave them), then it is deleted.
+         */
+        delete: operations["scimDeleteGroup"];
+        options?: never;
+        head?: never;
+        /**
+         * Patch a Group
+         * @description Okta's and Entra's forms: `replace` of `{id, displayName}` (no path), `add` of `members` (appends), `remove` of `members[value eq "id"]`, `remove` of `members` with a value array (only those leave; Entra's default), `remove` of `members` without a value (everyone leaves), `replace` of `members` (`[]` empties). Operation names are case-insensitive. Members change 40 per transaction, each atomically with their effective roles; a 503 part-way leaves a consistent group that a retry completes. Answers 204, or 200 with the Group when `attributes`/`excludedAttributes` is given.
+         */
+        patch: operations["scimPatchGroup"];
         trace?: never;
     };
 }
@@ -1885,6 +1961,20 @@ export interface components {
             allowed_domains: string[];
             /** @description When the link stops working; null: never. */
             expires_at: components["schemas"]["Timestamp"] | null;
+        };
+        /** @description A SCIM Group (RFC 7643 §4.2). */
+        ScimGroup: {
+            schemas?: string[];
+            readonly id?: string;
+            displayName: string;
+            externalId?: string;
+            members?: {
+                value: string;
+                $ref?: string;
+                type?: string;
+                display?: string;
+            }[];
+            readonly meta?: Record<string, never>;
         };
     };
     responses: never;
@@ -6904,6 +6994,455 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    scimListGroups: {
+        parameters: {
+            query?: {
+                /** @description RFC 7644 filter (full grammar: `eq ne co sw ew gt ge lt le pr`, `and or not`, parentheses, value paths, URN paths), e.g. `userName eq "dana@acme.example"`. `userName eq`, `externalId eq` and `emails.value eq` (alone or in a top-level `and`) are key lookups; any other filter is evaluated over the members and refused with 400 `tooMany` when the organization has more than 10000. */
+                filter?: components["parameters"]["scimFilter"];
+                /** @description 1-based index of the first result; below 1 counts as 1. */
+                startIndex?: components["parameters"]["scimStartIndex"];
+                /** @description Page size; 0 returns only `totalResults`; capped at 200. */
+                count?: components["parameters"]["scimCount"];
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ListResponse of Groups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimListResponse"];
+                };
+            };
+            /** @description `invalidFilter` (any other filter), `invalidValue` (`startIndex`/`count` not integers). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimCreateGroup: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimGroup"];
+                "application/json": components["schemas"]["ScimGroup"];
+            };
+        };
+        responses: {
+            /** @description The Group, with a `Location` header. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimGroup"];
+                };
+            };
+            /** @description `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `uniqueness`: another group of the organization has this `displayName`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimSearchGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimSearchRequest"];
+                "application/json": components["schemas"]["ScimSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description A ListResponse of Groups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimListResponse"];
+                };
+            };
+            /** @description `invalidFilter` (any other filter), `invalidValue` (`startIndex`/`count` not integers). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimGetGroup: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path: {
+                /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
+                id: components["parameters"]["scimId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Group. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimGroup"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No Group with this id in the token's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimReplaceGroup: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path: {
+                /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
+                id: components["parameters"]["scimId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimGroup"];
+                "application/json": components["schemas"]["ScimGroup"];
+            };
+        };
+        responses: {
+            /** @description The Group. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimGroup"];
+                };
+            };
+            /** @description `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No Group with this id in the token's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `uniqueness`: another group has this `displayName`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimDeleteGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
+                id: components["parameters"]["scimId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No Group with this id in the token's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimPatchGroup: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path: {
+                /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
+                id: components["parameters"]["scimId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimPatchOp"];
+                "application/json": components["schemas"]["ScimPatchOp"];
+            };
+        };
+        responses: {
+            /** @description The Group (when `attributes` or `excludedAttributes` is given). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimGroup"];
+                };
+            };
+            /** @description Applied. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalidValue`, `invalidPath` (an unknown attribute, a filter path other than `members[value eq "id"]`), `noTarget` (remove without a path); `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No Group with this id in the token's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `uniqueness`: another group has this `displayName`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
         };

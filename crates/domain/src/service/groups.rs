@@ -852,3 +852,21 @@ impl Service {
             })
     }
 }
+
+impl Service {
+    /// The groups the member known to the identity provider by `member` belongs to (none when
+    /// `member` names no member of the organization).
+    pub async fn scim_groups_of_member(&self, org: &ScimOrg, member: &str) -> Result<Vec<Group>> {
+        let Ok(r) = UserId::parse(member.trim()) else {
+            return Ok(Vec::new());
+        };
+        let resolved = self
+            .resolve_member_refs(&org.org_id, std::slice::from_ref(&r))
+            .await?;
+        let Some(m) = resolved.get(&r) else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<GroupId> = m.groups.iter().map(|g| g.group_id.clone()).collect();
+        self.groups_by_id(&org.org_id, &ids).await
+    }
+}
