@@ -30,6 +30,8 @@ struct Tenant {
     scim_user: String,
     /// A domain of the organization (pending).
     domain: String,
+    /// A group its identity provider pushed, with the SCIM user in it.
+    group: String,
 }
 
 async fn tenant(s: &TestServer, who: &str) -> Tenant {
@@ -129,6 +131,20 @@ async fn tenant(s: &TestServer, who: &str) -> Tenant {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{domain}");
     let domain = domain["domain"].as_str().unwrap().to_owned();
+    let made = s
+        .scim(
+            Method::POST,
+            "/Groups",
+            Some(&scim_token),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": format!("{who} admins"),
+                "members": [{"value": scim_user}]
+            })),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let group = made.body["id"].as_str().unwrap().to_owned();
     Tenant {
         token,
         org,
@@ -141,6 +157,7 @@ async fn tenant(s: &TestServer, who: &str) -> Tenant {
         scim_token_id,
         scim_user,
         domain,
+        group,
     }
 }
 
@@ -151,7 +168,7 @@ fn body_for(method: &Method, path: &str, b: &Tenant) -> Option<Value> {
         ("PATCH", "/orgs/{org}") => json!({"name": "Stolen"}),
         ("POST", "/orgs/{org}/pools") => json!({"name": "Stolen"}),
         ("PATCH", "/orgs/{org}/pools/{pool}") => json!({"name": "Stolen"}),
-        ("PUT", "/orgs/{org}/users/{usr}/assignments") => {
+        ("PUT", "/orgs/{org}/users/{usr}/assignments" | "/orgs/{org}/groups/{grp}/assignments") => {
             json!({"assignments": [{"role": "organization_manager"}]})
         }
         ("POST", "/orgs/{org}/invitations") => json!({"invitations": [{"email": "x@y.test"}]}),
@@ -179,6 +196,7 @@ fn fill(path: &str, b: &Tenant) -> String {
         .replace("{token}", &b.invitation_token)
         .replace("{sct}", &b.scim_token_id)
         .replace("{domain}", &b.domain)
+        .replace("{grp}", &b.group)
 }
 
 /// A SCIM route called with organization A's SCIM token on organization B's data: B's users are
@@ -320,6 +338,23 @@ async fn every_route_hides_other_organizations() {
                         .is_some_and(|c| c.ends_with("not_found")),
                     "{what}"
                 );
+                // B's group through A's own organization: not found either.
+                if route.path.contains("{grp}") {
+                    let path = route
+                        .path
+                        .replace("{org}", &a.org)
+                        .replace("{grp}", &b.group);
+                    let body = body_for(&route.method, route.path, &b);
+                    let (st, resp) = s
+                        .call(route.method.clone(), &path, Some(&a.token), body)
+                        .await;
+                    let what = format!(
+                        "{} {} with another org's group → {st} {resp}",
+                        route.method, route.path
+                    );
+                    assert_eq!(st, StatusCode::NOT_FOUND, "{what}");
+                    assert_eq!(resp["error"]["code"], "group_not_found", "{what}");
+                }
             } else {
                 match (route.method.as_str(), route.path) {
                     // Public preview by secret token: knowing the token is the permission.
@@ -370,6 +405,17 @@ async fn every_route_hides_other_organizations() {
             )
             .await;
         assert_eq!(m["assignments"], json!([{"role": "member"}]), "{m}");
+        // B's group still gives nothing and keeps its member.
+        let (_, g) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}/groups/{}", b.org, b.group),
+                Some(&b.token),
+                None,
+            )
+            .await;
+        assert_eq!(g["assignments"], json!([]), "{g}");
+        assert_eq!(g["member_count"], 1, "{g}");
         // B's SCIM token still works and B's SCIM user is untouched (still active).
         let (_, tokens) = s
             .call(

@@ -475,12 +475,100 @@ export interface paths {
         };
         get?: never;
         /**
-         * Replace a member's assignments
+         * Replace a member's direct assignments
          * @description **Who may call:** organization managers.
          *
-         *     Replaces every assignment of the member (kept in normal form). Every pool must exist in the organization. Demoting the last active organization manager is 409 `last_organization_manager`.
+         *     Replaces the member's direct assignments (kept in normal form); what their groups give stays, and `assignments` in the answer is the effective set. Every pool must exist in the organization. Demoting the last active organization manager is 409 `last_organization_manager`.
          */
         put: operations["replaceAssignments"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List groups
+         * @description **Who may call:** organization managers.
+         *
+         *     The groups the organization's identity provider pushed over SCIM, in id order, each with its mapping, member count and last-manager conflicts.
+         */
+        get: operations["listGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/groups/{grp}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a group
+         * @description **Who may call:** organization managers.
+         *
+         *     One group with its mapping, member count and last-manager conflicts.
+         */
+        get: operations["getGroup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/groups/{grp}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a group's members
+         * @description **Who may call:** organization managers.
+         *
+         *     The group's members, each with the id the identity provider knows them by and the member (with `direct_assignments` and `groups`).
+         */
+        get: operations["listGroupMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/groups/{grp}/assignments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Map a group to roles
+         * @description **Who may call:** organization managers.
+         *
+         *     Sets what the group gives its members (same rules as a member's assignments; every pool must exist in the organization; `member` is implicit). Each member's effective assignments follow, a batch at a time. A change that would leave the organization without an active organization manager does not fail: that member keeps `organization_manager` as a direct assignment and the group records a conflict.
+         */
+        put: operations["setGroupAssignments"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1112,7 +1200,7 @@ export interface components {
          * @enum {string}
          */
         MemberSource: "owner" | "invitation" | "invite_link" | "scim";
-        /** @description A user in an organization. */
+        /** @description A user in an organization. `assignments` is the effective set (what permissions use): `direct_assignments` together with what each of `groups` gives, in normal form. */
         Member: {
             org_id: components["schemas"]["OrgId"];
             user_id: components["schemas"]["UserId"];
@@ -1124,7 +1212,12 @@ export interface components {
             source: components["schemas"]["MemberSource"];
             /** @description The identity provider's id, for SCIM members. */
             external_id: string | null;
+            /** @description Effective assignments: the direct ones and those of the member's groups together (normal form). */
             assignments: components["schemas"]["AssignmentList"];
+            /** @description The assignments given to the member directly (invitation, invite link, SCIM defaults, `PUT …/users/{usr}/assignments`); equal to `assignments` when the member's groups give nothing more. */
+            direct_assignments: components["schemas"]["AssignmentList"];
+            /** @description The identity provider's groups the member belongs to, each with what its mapping gives. */
+            groups: components["schemas"]["MemberGroup"][];
             created_at: components["schemas"]["Timestamp"];
         };
         /**
@@ -1328,6 +1421,55 @@ export interface components {
             /** @description Opaque; pass as `?cursor=` to get the next page. Null when there is no more. */
             next_cursor: string | null;
         };
+        /** @description One of a member's groups and what it gives them. */
+        MemberGroup: {
+            group_id: components["schemas"]["GroupId"];
+            /** @description The group's `displayName`; null only when the group was deleted while the request ran. */
+            display_name: string | null;
+            /** @description What the group gives (empty: no role beyond `member`). */
+            assignments: components["schemas"]["Assignment"][];
+        };
+        /** @description A group change that would have left the organization without an active organization manager: the member kept `kept` as direct assignments instead. */
+        GroupConflict: {
+            at: components["schemas"]["Timestamp"];
+            user_id: components["schemas"]["UserId"];
+            /** @description The assignments the member kept as direct ones. */
+            kept: components["schemas"]["Assignment"][];
+        };
+        /** @description A group the organization's identity provider pushes over SCIM, and the assignments organization managers mapped to it. */
+        Group: {
+            id: components["schemas"]["GroupId"];
+            org_id: components["schemas"]["OrgId"];
+            /** @description The identity provider's `displayName` (unique in the organization, ignoring case). */
+            display_name: string;
+            /** @description The identity provider's `externalId`, or null. */
+            external_id: string | null;
+            /** @description What membership gives, in normal form without the implicit `member` (empty: no role beyond `member`). Set by organization managers, never by the identity provider. */
+            assignments: components["schemas"]["Assignment"][];
+            member_count: number;
+            /** @description The most recent last-manager conflicts (at most 20), oldest first. */
+            conflicts: components["schemas"]["GroupConflict"][];
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        /** @description A page of groups, in id order. The list is complete only when `next_cursor` is null. */
+        GroupPage: {
+            items: components["schemas"]["Group"][];
+            /** @description Opaque; pass as `?cursor=` to get the next page. Null when there is no more. */
+            next_cursor: string | null;
+        };
+        /** @description A member of a group. */
+        GroupMember: {
+            /** @description The id the identity provider knows the member by (the SCIM `id` it was given). */
+            member_ref: components["schemas"]["UserId"];
+            member: components["schemas"]["Member"];
+        };
+        /** @description A page of a group's members. The list is complete only when `next_cursor` is null. */
+        GroupMemberPage: {
+            items: components["schemas"]["GroupMember"][];
+            /** @description Opaque; pass as `?cursor=` to get the next page. Null when there is no more. */
+            next_cursor: string | null;
+        };
         OutboxEntry: {
             to: string;
             subject: string;
@@ -1473,7 +1615,11 @@ export interface components {
             allowed_domains: string[];
         };
         ReplaceAssignmentsRequest: {
-            /** @description The member's new assignments (an empty list leaves only `member`). */
+            /** @description The member's new direct assignments (an empty list leaves only `member`); their groups' assignments stay. */
+            assignments: components["schemas"]["AssignmentList"];
+        };
+        SetGroupAssignmentsRequest: {
+            /** @description What the group gives its members (`member` alone, or an empty list, gives nothing beyond `member`). */
             assignments: components["schemas"]["AssignmentList"];
         };
         /**
@@ -1481,6 +1627,11 @@ export interface components {
          * @example sct_0190f5a2c3d47e8f9a0b1c2d3e4f5a6b
          */
         ScimTokenId: string;
+        /**
+         * @description Group id: `grp_` followed by 32 lowercase hex digits (a UUIDv7, so ids sort by creation time); also the group's SCIM `id`.
+         * @example grp_0190f5a2c3d47e8f9a0b1c2d3e4f5a6b
+         */
+        GroupId: string;
         /** @description A SCIM token of an organization. Never carries its secret after creation (only its SHA-256 is stored). */
         ScimToken: {
             id: components["schemas"]["ScimTokenId"];
@@ -1859,6 +2010,8 @@ export interface components {
         successor: components["schemas"]["UserId"];
         /** @description SCIM token id (`sct_…`). A malformed id is answered like an unknown one (404 `scim_token_not_found`). */
         sct: components["schemas"]["ScimTokenId"];
+        /** @description Group id (`grp_…`). A malformed id is answered like an unknown one (404 `group_not_found`); so is another organization's group. */
+        grp: components["schemas"]["GroupId"];
         /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
         scimId: string;
         /** @description RFC 7644 filter (full grammar: `eq ne co sw ew gt ge lt le pr`, `and or not`, parentheses, value paths, URN paths), e.g. `userName eq "dana@acme.example"`. `userName eq`, `externalId eq` and `emails.value eq` (alone or in a top-level `and`) are key lookups; any other filter is evaluated over the members and refused with 400 `tooMany` when the organization has more than 10000. */
@@ -4652,6 +4805,398 @@ export interface operations {
             /**
              * @description Service unavailable. `error.code` is one of:
              *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listGroups: {
+        parameters: {
+            query?: {
+                /** @description Most items in the page (400 `invalid_query` outside 1..200). */
+                limit?: components["parameters"]["limit"];
+                /** @description The `next_cursor` of the previous page, as given (opaque). 400 `invalid_cursor` for a cursor of another list. */
+                cursor?: components["parameters"]["cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
+                org: components["parameters"]["org"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of groups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupPage"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_query`: The query string is malformed, has an unknown parameter, or a value out of range (`limit`).
+             *     - `invalid_cursor`: The cursor was not produced by this list (or is longer than 1024 characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unauthenticated. `error.code` is one of:
+             *     - `unauthenticated`: No bearer token, an invalid or expired one, or a token without a usable `sub` or `email` claim.
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Forbidden. `error.code` is one of:
+             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `member_suspended`: The caller's membership of this organization is suspended.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `organization_not_found`: No such organization, or the caller is not a member of it (other tenants' ids look unknown).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
+                org: components["parameters"]["org"];
+                /** @description Group id (`grp_…`). A malformed id is answered like an unknown one (404 `group_not_found`); so is another organization's group. */
+                grp: components["parameters"]["grp"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /**
+             * @description Unauthenticated. `error.code` is one of:
+             *     - `unauthenticated`: No bearer token, an invalid or expired one, or a token without a usable `sub` or `email` claim.
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Forbidden. `error.code` is one of:
+             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `member_suspended`: The caller's membership of this organization is suspended.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `group_not_found`: No such group in this organization (also another organization's group).
+             *     - `organization_not_found`: No such organization, or the caller is not a member of it (other tenants' ids look unknown).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listGroupMembers: {
+        parameters: {
+            query?: {
+                /** @description Most items in the page (400 `invalid_query` outside 1..200). */
+                limit?: components["parameters"]["limit"];
+                /** @description The `next_cursor` of the previous page, as given (opaque). 400 `invalid_cursor` for a cursor of another list. */
+                cursor?: components["parameters"]["cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
+                org: components["parameters"]["org"];
+                /** @description Group id (`grp_…`). A malformed id is answered like an unknown one (404 `group_not_found`); so is another organization's group. */
+                grp: components["parameters"]["grp"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the group's members. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupMemberPage"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_query`: The query string is malformed, has an unknown parameter, or a value out of range (`limit`).
+             *     - `invalid_cursor`: The cursor was not produced by this list (or is longer than 1024 characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unauthenticated. `error.code` is one of:
+             *     - `unauthenticated`: No bearer token, an invalid or expired one, or a token without a usable `sub` or `email` claim.
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Forbidden. `error.code` is one of:
+             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `member_suspended`: The caller's membership of this organization is suspended.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `group_not_found`: No such group in this organization (also another organization's group).
+             *     - `organization_not_found`: No such organization, or the caller is not a member of it (other tenants' ids look unknown).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setGroupAssignments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
+                org: components["parameters"]["org"];
+                /** @description Group id (`grp_…`). A malformed id is answered like an unknown one (404 `group_not_found`); so is another organization's group. */
+                grp: components["parameters"]["grp"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetGroupAssignmentsRequest"];
+            };
+        };
+        responses: {
+            /** @description The group with its new mapping (and any conflict the change recorded). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_assignment`: An assignment list is malformed: `manager`/`engineer` without `pool_id`, `organization_manager`/`member` with one, or more than 50 entries; `details.field` names the list.
+             *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
+             *     - `invalid_body`: The request body could not be read.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unauthenticated. `error.code` is one of:
+             *     - `unauthenticated`: No bearer token, an invalid or expired one, or a token without a usable `sub` or `email` claim.
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Forbidden. `error.code` is one of:
+             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `member_suspended`: The caller's membership of this organization is suspended.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `pool_not_found`: No such pool in this organization.
+             *     - `group_not_found`: No such group in this organization (also another organization's group).
+             *     - `organization_not_found`: No such organization, or the caller is not a member of it (other tenants' ids look unknown).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Conflict. `error.code` is one of:
+             *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Payload too large. `error.code` is one of:
+             *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unsupported media type. `error.code` is one of:
+             *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly. Members already updated keep the new mapping; repeating the call finishes the rest.
              */
             503: {
                 headers: {

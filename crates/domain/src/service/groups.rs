@@ -218,6 +218,26 @@ impl Service {
         Ok(self.store.get_groups(org, ids).await?)
     }
 
+    /// The display names of the groups `members` (of `org`) belong to, by id: one batched read
+    /// of their union, none when no one has a group. A group deleted meanwhile is left out.
+    pub async fn group_names<'a>(
+        &self,
+        org: &OrgId,
+        members: impl IntoIterator<Item = &'a Membership>,
+    ) -> Result<BTreeMap<GroupId, String>> {
+        let ids: BTreeSet<GroupId> = members
+            .into_iter()
+            .flat_map(|m| m.groups.iter().map(|g| g.group_id.clone()))
+            .collect();
+        let ids: Vec<GroupId> = ids.into_iter().collect();
+        Ok(self
+            .groups_by_id(org, &ids)
+            .await?
+            .into_iter()
+            .map(|g| (g.id, g.display_name))
+            .collect())
+    }
+
     /// Every member ref of a group (at most [`MAX_GROUP_MEMBERS`]), in order.
     pub async fn group_member_refs(&self, group: &Group) -> Result<Vec<UserId>> {
         let mut out = Vec::with_capacity(group.member_count as usize);
