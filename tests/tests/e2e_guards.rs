@@ -214,7 +214,21 @@ async fn scim_route_is_isolated(
         "userName": "intruder@alpha-side.test",
         "emails": [{"value": "intruder@alpha-side.test", "primary": true}]
     });
+    let group_body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "alpha intruders",
+        "members": [{"value": b.scim_user}]
+    });
     let body = match (method.as_str(), path) {
+        ("POST", "/scim/v2/Groups") | ("PUT", "/scim/v2/Groups/{id}") => Some(group_body.clone()),
+        ("PATCH", "/scim/v2/Groups/{id}") => Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "remove", "path": "members"}]
+        })),
+        ("POST", "/scim/v2/Groups/.search") => Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": format!("displayName eq \"beta admins\" and members[value eq \"{}\"]", b.scim_user)
+        })),
         ("POST", "/scim/v2/Users") | ("PUT", _) => Some(user_body.clone()),
         ("PATCH", _) => Some(json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -228,6 +242,8 @@ async fn scim_route_is_isolated(
     };
     let ids: Vec<&str> = if path.contains("/Users/{id}") {
         vec![&b.member, &b.scim_user]
+    } else if path.contains("/Groups/{id}") {
+        vec![&b.group]
     } else {
         vec!["User"]
     };
@@ -255,16 +271,22 @@ async fn scim_route_is_isolated(
             .await;
         let what = format!("{what} → {} {}", r.status, r.body);
         // Nothing of B in the answer (a 404's detail may echo the id that was asked for).
-        let text = r.body.to_string().replace(id, "");
+        let mut text = r.body.to_string().replace(id, "");
+        if path == "/scim/v2/Groups" && method == Method::POST {
+            // The 400 names the member A itself sent, which says nothing about B.
+            text = text.replace(&b.scim_user, "");
+        }
         assert!(
             !text.contains(&b.org)
                 && !text.contains("beta.test")
                 && !text.contains(&b.scim_user)
-                && !text.contains(&b.member),
+                && !text.contains(&b.member)
+                && !text.contains(&b.group)
+                && !text.contains("beta admins"),
             "{what}"
         );
         match (method.as_str(), path) {
-            (_, "/scim/v2/Users/{id}") => {
+            (_, "/scim/v2/Users/{id}" | "/scim/v2/Groups/{id}") => {
                 assert_eq!(r.status, StatusCode::NOT_FOUND, "{what}");
                 assert_eq!(r.body["status"], "404", "{what}");
             }
@@ -280,7 +302,31 @@ async fn scim_route_is_isolated(
                     .await;
                 assert_eq!(filtered.body["totalResults"], 0, "{}", filtered.body);
             }
-            ("POST", "/scim/v2/Users/.search") => {
+            // B's group is not listed or found by name or by B's member.
+            ("GET", "/scim/v2/Groups") => {
+                assert_eq!(r.status, StatusCode::OK, "{what}");
+                for filter in [
+                    "displayName%20eq%20%22beta%20admins%22".to_owned(),
+                    format!("members%5Bvalue%20eq%20%22{}%22%5D", b.scim_user),
+                    format!("id%20eq%20%22{}%22", b.group),
+                ] {
+                    let filtered = s
+                        .scim(
+                            Method::GET,
+                            &format!("/Groups?filter={filter}"),
+                            Some(&a.scim_token),
+                            None,
+                        )
+                        .await;
+                    assert_eq!(filtered.body["totalResults"], 0, "{}", filtered.body);
+                }
+            }
+            // A group of A cannot take B's member: 400, nothing created.
+            ("POST", "/scim/v2/Groups") => {
+                assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}");
+                assert_eq!(r.body["scimType"], "invalidValue", "{what}");
+            }
+            ("POST", "/scim/v2/Users/.search" | "/scim/v2/Groups/.search") => {
                 assert_eq!(r.status, StatusCode::OK, "{what}");
                 assert_eq!(r.body["totalResults"], 0, "{what}");
             }
