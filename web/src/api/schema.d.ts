@@ -1041,7 +1041,7 @@ export interface paths {
         };
         /**
          * Get a Group
-         * @description One group with its members (`excludedAttributes=members` leaves them out and skips reading them). A member is `{value, $ref, type}`; `value` is the id the identity provider knows the User by. 20000 members at most: about 1.9 MB.
+         * @description One group with its members (`excludedAttributes=members` leaves them out and skips reading them). A member is `{value, $ref, type}`; `value` is the id the identity provider knows the User by. 20000 members at most: 1.46 MB of JSON for 10000 locally, about 3.6 MB for 20000 behind API Gateway.
          */
         get: operations["scimGetGroup"];
         /**
