@@ -214,7 +214,22 @@ async fn scim_route_is_isolated(
         "userName": "intruder@alpha-side.test",
         "emails": [{"value": "intruder@alpha-side.test", "primary": true}]
     });
+    // A group of A's naming B's SCIM user as a member.
+    let group_body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "beta admins",
+        "members": [{"value": b.scim_user}]
+    });
     let body = match (method.as_str(), path) {
+        ("POST", "/scim/v2/Groups") | ("PUT", "/scim/v2/Groups/{id}") => Some(group_body.clone()),
+        ("PATCH", "/scim/v2/Groups/{id}") => Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Stolen"}]
+        })),
+        ("POST", "/scim/v2/Groups/.search") => Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "displayName eq \"beta admins\""
+        })),
         ("POST", "/scim/v2/Users") | ("PUT", _) => Some(user_body.clone()),
         ("PATCH", _) => Some(json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -228,6 +243,11 @@ async fn scim_route_is_isolated(
     };
     let ids: Vec<&str> = if path.contains("/Users/{id}") {
         vec![&b.member, &b.scim_user]
+    } else if path.contains("/Groups/{id}") {
+        vec![&b.group, &b.scim_user]
+    } else if path == "/scim/v2/Groups" && method == Method::POST {
+        // Not in the path: the member the body names, which an error may echo.
+        vec![&b.scim_user]
     } else {
         vec!["User"]
     };
@@ -260,11 +280,12 @@ async fn scim_route_is_isolated(
             !text.contains(&b.org)
                 && !text.contains("beta.test")
                 && !text.contains(&b.scim_user)
-                && !text.contains(&b.member),
+                && !text.contains(&b.member)
+                && !text.contains(&b.group),
             "{what}"
         );
         match (method.as_str(), path) {
-            (_, "/scim/v2/Users/{id}") => {
+            (_, "/scim/v2/Users/{id}" | "/scim/v2/Groups/{id}") => {
                 assert_eq!(r.status, StatusCode::NOT_FOUND, "{what}");
                 assert_eq!(r.body["status"], "404", "{what}");
             }
@@ -284,7 +305,28 @@ async fn scim_route_is_isolated(
                 assert_eq!(r.status, StatusCode::OK, "{what}");
                 assert_eq!(r.body["totalResults"], 0, "{what}");
             }
-            // Root search, where served, is a search of the caller's Users.
+            ("GET", "/scim/v2/Groups") => {
+                assert_eq!(r.status, StatusCode::OK, "{what}");
+                let filtered = s
+                    .scim(
+                        Method::GET,
+                        "/Groups?filter=displayName%20eq%20%22beta%20admins%22",
+                        Some(&a.scim_token),
+                        None,
+                    )
+                    .await;
+                assert_eq!(filtered.body["totalResults"], 0, "{}", filtered.body);
+            }
+            ("POST", "/scim/v2/Groups/.search") => {
+                assert_eq!(r.status, StatusCode::OK, "{what}");
+                assert_eq!(r.body["totalResults"], 0, "{what}");
+            }
+            // A group of A cannot take in B's member: nothing is created.
+            ("POST", "/scim/v2/Groups") => {
+                assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}");
+                assert_eq!(r.body["scimType"], "invalidValue", "{what}");
+            }
+            // Root search, where served, is a search of the caller's Users and Groups.
             ("POST", "/scim/v2/.search") => {
                 assert_eq!(r.status, StatusCode::OK, "{what}");
                 assert_eq!(r.body["totalResults"], 0, "{what}");
@@ -416,6 +458,7 @@ async fn every_route_hides_other_organizations() {
             .await;
         assert_eq!(g["assignments"], json!([]), "{g}");
         assert_eq!(g["member_count"], 1, "{g}");
+        assert_eq!(g["display_name"], "beta admins", "{g}");
         // B's SCIM token still works and B's SCIM user is untouched (still active).
         let (_, tokens) = s
             .call(
