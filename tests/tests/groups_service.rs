@@ -393,3 +393,114 @@ async fn a_removed_member_leaves_their_groups() {
     let problems = store.check_integrity().await.unwrap();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+mod patch_model {
+    //! Property test: random sequences of the PATCH shapes Okta and Entra send, applied through
+    //! the protocol mapping and the use cases, leave exactly the members a plain set model says,
+    //! and every member's `groups` agrees.
+    use super::*;
+    use proptest::prelude::*;
+    use rollcall_scim::group::group_patch;
+    use std::collections::BTreeSet;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        OktaAdd(Vec<usize>),
+        OktaRemove(usize),
+        EntraRemove(Vec<usize>),
+        Replace(Vec<usize>),
+        RemoveAll,
+        Rename(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let ids = proptest::collection::vec(0usize..5, 0..4);
+        prop_oneof![
+            ids.clone().prop_map(Op::OktaAdd),
+            (0usize..5).prop_map(Op::OktaRemove),
+            ids.clone().prop_map(Op::EntraRemove),
+            ids.prop_map(Op::Replace),
+            Just(Op::RemoveAll),
+            any::<u8>().prop_map(Op::Rename),
+        ]
+    }
+
+    fn body(op: &Op, users: &[String], group: &str) -> serde_json::Value {
+        let values = |ix: &[usize]| -> Vec<serde_json::Value> {
+            ix.iter().map(|i| json!({"value": users[*i]})).collect()
+        };
+        let ops = match op {
+            Op::OktaAdd(ix) => json!([
+                {"op": "replace", "value": {"id": group, "displayName": "Team"}},
+                {"op": "add", "path": "members", "value": values(ix)}
+            ]),
+            Op::OktaRemove(i) => json!([
+                {"op": "remove", "path": format!("members[value eq \"{}\"]", users[*i])}
+            ]),
+            Op::EntraRemove(ix) => {
+                json!([{"op": "Remove", "path": "members", "value": values(ix)}])
+            }
+            Op::Replace(ix) => json!([{"op": "replace", "path": "members", "value": values(ix)}]),
+            Op::RemoveAll => json!([{"op": "remove", "path": "members"}]),
+            Op::Rename(n) => {
+                json!([{"op": "Replace", "path": "displayName", "value": format!("Team {n}")}])
+            }
+        };
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+    }
+
+    fn model(set: &mut BTreeSet<usize>, op: &Op) {
+        match op {
+            Op::OktaAdd(ix) => set.extend(ix.iter().copied()),
+            Op::OktaRemove(i) => {
+                set.remove(i);
+            }
+            // Only the listed members leave (an empty list: nobody).
+            Op::EntraRemove(ix) => {
+                for i in ix {
+                    set.remove(i);
+                }
+            }
+            Op::Replace(ix) => *set = ix.iter().copied().collect(),
+            Op::RemoveAll => set.clear(),
+            Op::Rename(_) => {}
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn group_patches_match_a_set_model(ops in proptest::collection::vec(op(), 1..8)) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let store = Arc::new(EmbeddedStore::in_memory().unwrap());
+                let w = world(store.clone(), "owner@model.test").await;
+                let mut users = Vec::new();
+                for i in 0..5 {
+                    users.push(w.provision(&format!("u{i}@model.test")).await);
+                }
+                let group = w.group("Team", &[]).await;
+                let mut set = BTreeSet::new();
+                for op in &ops {
+                    let (attrs, member_ops) = group_patch(&body(op, &users, group.id.as_str())).unwrap();
+                    w.service
+                        .scim_update_group(&w.scim, group.id.as_str(), attrs, &member_ops)
+                        .await
+                        .unwrap();
+                    model(&mut set, op);
+                    let g = w.service.group(&w.org, group.id.as_str()).await.unwrap();
+                    let got: BTreeSet<String> =
+                        w.service.group_member_refs(&g).await.unwrap().iter().map(|u| u.to_string()).collect();
+                    let want: BTreeSet<String> = set.iter().map(|i| users[*i].clone()).collect();
+                    assert_eq!(got, want, "after {op:?}");
+                    assert_eq!(g.member_count as usize, want.len());
+                    for (i, u) in users.iter().enumerate() {
+                        assert_eq!(w.member(u).await.in_group(&g.id), set.contains(&i), "user {i} after {op:?}");
+                    }
+                }
+                let problems = store.check_integrity().await.unwrap();
+                assert!(problems.is_empty(), "{problems:?}");
+            });
+        }
+    }
+}

@@ -335,6 +335,10 @@ pub const MAX_GROUP_MEMBERS: u64 = 20_000;
 pub const MAX_GROUPS_PER_ORG: u32 = 1_000;
 /// Most members changed in one transaction of [`crate::ports::Store::update_group`].
 pub const GROUP_MEMBER_BATCH: usize = 40;
+/// Largest page of [`crate::ports::Store::list_group_members`]: member refs are small, so this
+/// list allows pages far above [`crate::page::MAX_LIMIT`] (a store may return fewer, with a
+/// cursor); a group of [`MAX_GROUP_MEMBERS`] lists in a handful of reads.
+pub const GROUP_MEMBER_PAGE: usize = 5_000;
 /// Most recent last-manager conflicts a group keeps.
 pub const MAX_GROUP_CONFLICTS: usize = 20;
 

@@ -571,13 +571,16 @@ pub trait Store: Send + Sync {
     async fn get_group(&self, org: &OrgId, id: &GroupId) -> StoreResult<Option<Group>>;
     /// Several groups of `org` (missing ones left out), in the order asked.
     async fn get_groups(&self, org: &OrgId, ids: &[GroupId]) -> StoreResult<Vec<Group>>;
-    /// The group of `org` whose name key ([`Group::name_key`]) is `key`: one key lookup.
+    /// The group of `org` whose name key ([`Group::name_key`]) is `key` (a displayName is
+    /// normalized with [`crate::model::group_name_key`] first): one key lookup.
     async fn find_group_by_name(&self, org: &OrgId, key: &str) -> StoreResult<Option<Group>>;
     /// Groups of `org`, ordered by id.
     async fn list_groups(&self, org: &OrgId, page: &PageRequest) -> StoreResult<Page<Group>>;
     /// How many groups `org` has (one key lookup; 0 for an unknown org).
     async fn count_groups(&self, org: &OrgId) -> StoreResult<u64>;
-    /// The member refs ([`GroupMemberChange::member_ref`]) of a group of `org`, ordered.
+    /// The member refs ([`GroupMemberChange::member_ref`]) of a group of `org`, ordered by ref.
+    /// `page.limit` may go up to [`crate::model::GROUP_MEMBER_PAGE`] here (not only
+    /// [`crate::page::MAX_LIMIT`]); a page may hold fewer, with a cursor.
     async fn list_group_members(
         &self,
         org: &OrgId,

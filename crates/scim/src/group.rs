@@ -294,14 +294,18 @@ fn set_attribute(
             });
         }
         "members" => {
-            let list = value.map(member_values).transpose()?;
+            // An explicit `null` is no value; an empty array names nobody.
+            let list = value
+                .filter(|v| !v.is_null())
+                .map(member_values)
+                .transpose()?;
             members.push(match (op, list) {
                 ("add", Some(l)) => MemberOp::Add(l),
                 ("add", None) => {
                     return Err(ScimError::invalid_value("adding members needs a value"));
                 }
-                ("remove", Some(l)) if !l.is_empty() => MemberOp::Remove(l),
-                ("remove", _) => MemberOp::RemoveAll,
+                ("remove", Some(l)) => MemberOp::Remove(l),
+                ("remove", None) => MemberOp::RemoveAll,
                 (_, l) => MemberOp::Replace(l.unwrap_or_default()),
             });
         }
@@ -618,9 +622,13 @@ mod tests {
     }
 
     #[test]
-    fn remove_members_without_value_removes_all() {
+    fn remove_members_without_value_removes_all_and_an_empty_list_nobody() {
         let (_, m) = patch(json!([{"op": "remove", "path": "members"}]));
         assert_eq!(m, vec![MemberOp::RemoveAll]);
+        let (_, m) = patch(json!([{"op": "remove", "path": "members", "value": null}]));
+        assert_eq!(m, vec![MemberOp::RemoveAll]);
+        let (_, m) = patch(json!([{"op": "Remove", "path": "members", "value": []}]));
+        assert_eq!(m, vec![MemberOp::Remove(vec![])]);
     }
 
     #[test]

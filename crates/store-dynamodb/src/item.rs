@@ -8,10 +8,10 @@
 use crate::keys::{self, RefTarget};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
-use rollcall_domain::ids::UserId;
+use rollcall_domain::ids::{GroupId, OrgId, PoolId, UserId};
 use rollcall_domain::model::{
-    Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken, ScimUser,
-    User,
+    Group, Invitation, InvitationStatus, InviteLink, Membership, Organization, Pool, ScimToken,
+    ScimUser, User,
 };
 use rollcall_domain::ports::{StoreError, StoreResult};
 use rollcall_domain::role::Assignment;
@@ -365,16 +365,55 @@ pub fn user_claim_item(k: (String, String), user: &UserId) -> Item {
 }
 
 /// A reference item (pool → item with an assignment on it).
-pub fn ref_item(
-    org: &rollcall_domain::ids::OrgId,
-    pool: &rollcall_domain::ids::PoolId,
-    t: &RefTarget,
-) -> Item {
+pub fn ref_item(org: &OrgId, pool: &PoolId, t: &RefTarget) -> Item {
     key(keys::pool_ref(org, pool, t))
 }
 
+/// The reference item of the memberships (by user id) one group change gave `pool`.
+pub fn group_members_ref_item<'a>(
+    org: &OrgId,
+    pool: &PoolId,
+    group: &GroupId,
+    version: u64,
+    users: impl IntoIterator<Item = &'a UserId>,
+) -> Item {
+    let mut item = ref_item(org, pool, &RefTarget::GroupMembers(group.clone(), version));
+    let users: BTreeSet<String> = users.into_iter().map(|u| u.to_string()).collect();
+    item.insert(
+        keys::USERS.to_owned(),
+        AttributeValue::Ss(users.into_iter().collect()),
+    );
+    item
+}
+
+/// The user ids a `GMEMBERS` reference item lists.
+pub fn ref_users(item: &Item) -> Vec<UserId> {
+    item.get(keys::USERS)
+        .and_then(|v| v.as_ss().ok())
+        .map(|ids| ids.iter().filter_map(|u| UserId::parse(u).ok()).collect())
+        .unwrap_or_default()
+}
+
+/// The group item.
+pub fn group_item(g: &Group) -> StoreResult<Item> {
+    Ok(with_key(to_item(g)?, keys::group(&g.org_id, &g.id)))
+}
+
+/// The displayName claim of a group: a full copy of it.
+pub fn group_name_item(g: &Group) -> StoreResult<Item> {
+    Ok(with_key(
+        to_item(g)?,
+        keys::group_name(&g.org_id, &g.name_key()),
+    ))
+}
+
+/// A group's member entry: keys only.
+pub fn group_member_item(org: &OrgId, group: &GroupId, member_ref: &UserId) -> Item {
+    key(keys::group_member(org, group, member_ref))
+}
+
 /// The pools named in a list of assignments, without duplicates.
-pub fn pools_of(assignments: &[Assignment]) -> BTreeSet<rollcall_domain::ids::PoolId> {
+pub fn pools_of(assignments: &[Assignment]) -> BTreeSet<PoolId> {
     assignments
         .iter()
         .filter_map(|a| a.pool_id.clone())

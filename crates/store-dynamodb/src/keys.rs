@@ -5,7 +5,9 @@
 //! describes the same layout for people.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use rollcall_domain::ids::{
+    GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId,
+};
 
 /// Partition key attribute of the table.
 pub const PK: &str = "PK";
@@ -70,6 +72,9 @@ pub const EMAIL_NORM: &str = "email_norm";
 pub const TARGET: &str = "target";
 /// Claim items that point into an org: the org id.
 pub const TARGET_ORG: &str = "target_org";
+/// Reference items of a group change (`REF#pool#GMEMBERS#…`): string set of the user ids whose
+/// memberships gained the pool in that change.
+pub const USERS: &str = "users";
 
 /// Sort key of singleton items (users, orgs, invitations, claims).
 pub const SINGLE: &str = "#";
@@ -107,9 +112,12 @@ pub enum Counter {
     Members,
     /// SCIM tokens.
     ScimTokens,
+    /// SCIM groups.
+    Groups,
 }
 
-/// `ORG#org` / `COUNT#managers|pools|pending|members|scim-tokens`: a counter item (attribute `n`).
+/// `ORG#org` / `COUNT#managers|pools|pending|members|scim-tokens|groups`: a counter item
+/// (attribute `n`).
 pub fn counter(org: &OrgId, c: Counter) -> (String, String) {
     let name = match c {
         Counter::Managers => "managers",
@@ -117,6 +125,7 @@ pub fn counter(org: &OrgId, c: Counter) -> (String, String) {
         Counter::Pending => "pending",
         Counter::Members => "members",
         Counter::ScimTokens => "scim-tokens",
+        Counter::Groups => "groups",
     };
     (org_pk(org), format!("COUNT#{name}"))
 }
@@ -170,6 +179,11 @@ pub enum RefTarget {
     Invitation(InvitationId),
     /// An invite link.
     Link(InviteLinkId),
+    /// A group (its mapping, `Group::assignments`).
+    Group(GroupId),
+    /// The memberships one group change gave the pool: the user ids are in the item's
+    /// [`USERS`] attribute; the group's version after the change makes the key unique.
+    GroupMembers(GroupId, u64),
 }
 
 /// Prefix of the reference items of one pool.
@@ -177,13 +191,16 @@ pub fn pool_refs_prefix(pool: &PoolId) -> String {
     format!("REF#{pool}#")
 }
 
-/// `ORG#org` / `REF#pool#MEMBER#usr|INV#inv|LINK#lnk`: "this item has (or had) an assignment on
-/// this pool". Written with the assignment; deleted by the pool's deletion. May be stale.
+/// `ORG#org` / `REF#pool#MEMBER#usr|INV#inv|LINK#lnk|GROUP#grp|GMEMBERS#grp#version`: "this
+/// item has (or had) an assignment on this pool" (`GMEMBERS`: these memberships, listed in the
+/// item). Written with the assignment; deleted by the pool's deletion. May be stale.
 pub fn pool_ref(org: &OrgId, pool: &PoolId, target: &RefTarget) -> (String, String) {
     let t = match target {
         RefTarget::Member(u) => format!("MEMBER#{u}"),
         RefTarget::Invitation(i) => format!("INV#{i}"),
         RefTarget::Link(l) => format!("LINK#{l}"),
+        RefTarget::Group(g) => format!("GROUP#{g}"),
+        RefTarget::GroupMembers(g, v) => format!("GMEMBERS#{g}#{v}"),
     };
     (org_pk(org), format!("{}{t}", pool_refs_prefix(pool)))
 }
@@ -197,6 +214,14 @@ pub fn parse_pool_ref(sk: &str) -> Option<RefTarget> {
         "MEMBER" => UserId::parse(id).ok().map(RefTarget::Member),
         "INV" => InvitationId::parse(id).ok().map(RefTarget::Invitation),
         "LINK" => InviteLinkId::parse(id).ok().map(RefTarget::Link),
+        "GROUP" => GroupId::parse(id).ok().map(RefTarget::Group),
+        "GMEMBERS" => {
+            let (g, v) = id.split_once('#')?;
+            Some(RefTarget::GroupMembers(
+                GroupId::parse(g).ok()?,
+                v.parse().ok()?,
+            ))
+        }
         _ => None,
     }
 }
@@ -370,6 +395,31 @@ pub fn domain_claim(domain: &str) -> (String, String) {
     (format!("{DOMAIN_PREFIX}{domain}"), SINGLE.to_owned())
 }
 
+/// Prefix of the group items of an org.
+pub const GROUP_PREFIX: &str = "GROUP#";
+
+/// `ORG#org` / `GROUP#grp`: a SCIM group.
+pub fn group(org: &OrgId, id: &GroupId) -> (String, String) {
+    (org_pk(org), format!("{GROUP_PREFIX}{id}"))
+}
+
+/// `ORG#org` / `GNAME#<name key>`: displayName claim of a group, holding a full copy of it (so
+/// a lookup by name is one GetItem), written in step with the group.
+pub fn group_name(org: &OrgId, name_key: &str) -> (String, String) {
+    (org_pk(org), format!("GNAME#{name_key}"))
+}
+
+/// Partition of a group's member entries: `GMEM#org#grp`.
+pub fn group_members_pk(org: &OrgId, group: &GroupId) -> String {
+    format!("GMEM#{org}#{group}")
+}
+
+/// `GMEM#org#grp` / `usr_…`: a group's member entry, keyed by the member ref (the SCIM id the
+/// identity provider knows the member by). Keys only: a page of 5,000 is about 600 KB.
+pub fn group_member(org: &OrgId, group: &GroupId, member_ref: &UserId) -> (String, String) {
+    (group_members_pk(org, group), member_ref.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +433,8 @@ mod tests {
             RefTarget::Member(UserId::from_uuid(Uuid::now_v7())),
             RefTarget::Invitation(InvitationId::from_uuid(Uuid::now_v7())),
             RefTarget::Link(InviteLinkId::from_uuid(Uuid::now_v7())),
+            RefTarget::Group(GroupId::from_uuid(Uuid::now_v7())),
+            RefTarget::GroupMembers(GroupId::from_uuid(Uuid::now_v7()), 17),
         ] {
             let (_, sk) = pool_ref(&org, &pool, &t);
             assert!(sk.starts_with(&pool_refs_prefix(&pool)));
@@ -400,12 +452,24 @@ mod tests {
         let user = UserId::from_uuid(Uuid::now_v7());
         let (_, m) = membership(&org, &user);
         assert!(m.starts_with(MEMBER_PREFIX));
+        let grp = GroupId::from_uuid(Uuid::now_v7());
+        let (_, g) = group(&org, &grp);
+        assert!(g.starts_with(GROUP_PREFIX));
         for (_, sk) in [
             scim_user(&org, &user),
             user_name_claim(&org, "member#x"),
             external_id_claim(&org, "SCIM#x"),
+            group_name(&org, "group#x"),
+            counter(&org, Counter::Groups),
         ] {
-            for prefix in [POOL_PREFIX, MEMBER_PREFIX, LINK_PREFIX, SCIM_PREFIX, "REF#"] {
+            for prefix in [
+                POOL_PREFIX,
+                MEMBER_PREFIX,
+                LINK_PREFIX,
+                SCIM_PREFIX,
+                GROUP_PREFIX,
+                "REF#",
+            ] {
                 assert!(!sk.starts_with(prefix), "{sk} under {prefix}");
             }
         }

@@ -127,7 +127,22 @@ impl DynamoStore {
         forward: bool,
         req: &PageRequest,
     ) -> StoreResult<(Vec<Item>, Option<String>)> {
-        let limit = req.limit.clamp(1, MAX_LIMIT);
+        self.page_up_to(scope, filter, forward, req, MAX_LIMIT)
+            .await
+    }
+
+    /// [`DynamoStore::page`] with pages of up to `max_limit` items instead of [`MAX_LIMIT`], for
+    /// lists of small items (an unfiltered page is still one Query: DynamoDB ends it at 1 MB
+    /// read, and the cursor continues from there).
+    pub(crate) async fn page_up_to(
+        &self,
+        scope: &Scope<'_>,
+        filter: FilterFn<'_>,
+        forward: bool,
+        req: &PageRequest,
+        max_limit: usize,
+    ) -> StoreResult<(Vec<Item>, Option<String>)> {
+        let limit = req.limit.clamp(1, max_limit.max(1));
         let mut start = match &req.cursor {
             Some(c) => Some(cursor::decode(scope, c)?),
             None => None,

@@ -1,6 +1,8 @@
 //! The [`Store`] implementation: each method is a fixed, small number of calls (see
 //! `docs/data-model.md` for the table of access patterns and counts).
 
+mod groups;
+
 use crate::DynamoStore;
 use crate::cursor::Scope;
 use crate::expr::Expr;
@@ -244,8 +246,44 @@ struct MembershipActions {
     refs: Vec<Action>,
 }
 
-fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
-    let mut core = Vec::new();
+/// The parts of a membership write, before they are put together: a write of one membership
+/// ([`membership_actions`]) counts and references alone; a group change
+/// ([`Store::update_group`]) combines the counters and references of all its members.
+struct MembershipParts {
+    /// For a creation, the check that the organization exists.
+    org_check: Option<Action>,
+    /// The membership Put with its condition.
+    put: Action,
+    /// Change of the active organization managers counter (−1, 0, +1).
+    managers: i64,
+    /// Change of the members counter (0, or +1 for a creation).
+    members: i64,
+    /// The email and externalId claims moving with the values.
+    claims: Vec<Action>,
+    /// The pools the membership gains (its reference items are due).
+    gained: BTreeSet<PoolId>,
+}
+
+/// The counter updates of `managers` and `members` changes: a managers decrease only while at
+/// least one active organization manager stays ([`Conflict::LastOrganizationManager`]).
+fn counter_actions(org: &OrgId, managers: i64, members: i64) -> Vec<Action> {
+    let mut out = Vec::new();
+    match managers {
+        d if d < 0 => out.push(
+            counter_add(org, Counter::Managers, d)
+                .when(|e| format!("{} > {}", e.name(keys::N), e.val(n(-d))))
+                .or(Conflict::LastOrganizationManager),
+        ),
+        d if d > 0 => out.push(counter_add(org, Counter::Managers, d)),
+        _ => {}
+    }
+    if members != 0 {
+        out.push(counter_add(org, Counter::Members, members));
+    }
+    out
+}
+
+fn membership_parts(w: &MembershipWrite) -> StoreResult<MembershipParts> {
     let (org, user) = match w {
         MembershipWrite::Create(m) => (&m.org_id, &m.user_id),
         MembershipWrite::Update { after, .. } => (&after.org_id, &after.user_id),
@@ -286,54 +324,53 @@ fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
         }
     }
     match w {
-        MembershipWrite::Create(m) => {
-            core.push(org_exists(&m.org_id));
-            core.push(
-                Action::put(item::membership_item(m)?)
-                    .if_absent()
-                    .or(Conflict::MembershipExists),
-            );
-            if m.is_active_org_manager() {
-                core.push(counter_add(&m.org_id, Counter::Managers, 1));
-            }
-            core.push(counter_add(&m.org_id, Counter::Members, 1));
-            let refs = ref_actions(
-                &m.org_id,
-                item::pools_of(&m.assignments),
-                &RefTarget::Member(m.user_id.clone()),
-            );
-            Ok(MembershipActions { core, claims, refs })
-        }
+        MembershipWrite::Create(m) => Ok(MembershipParts {
+            org_check: Some(org_exists(&m.org_id)),
+            put: Action::put(item::membership_item(m)?)
+                .if_absent()
+                .or(Conflict::MembershipExists),
+            managers: i64::from(m.is_active_org_manager()),
+            members: 1,
+            claims,
+            gained: item::pools_of(&m.assignments),
+        }),
         MembershipWrite::Update { before, after } => {
             let v = before.version;
-            core.push(
-                Action::put(item::membership_item(after)?)
+            let had = item::pools_of(&before.assignments);
+            Ok(MembershipParts {
+                org_check: None,
+                put: Action::put(item::membership_item(after)?)
                     .when(|e| version_is(e, v))
                     .or(Conflict::Stale),
-            );
-            match (
-                before.is_active_org_manager(),
-                after.is_active_org_manager(),
-            ) {
-                (true, false) => core.push(
-                    counter_dec_keep_one(&after.org_id, Counter::Managers)
-                        .or(Conflict::LastOrganizationManager),
-                ),
-                (false, true) => core.push(counter_add(&after.org_id, Counter::Managers, 1)),
-                _ => {}
-            }
-            let had = item::pools_of(&before.assignments);
-            let gained = item::pools_of(&after.assignments)
-                .into_iter()
-                .filter(|p| !had.contains(p));
-            let refs = ref_actions(
-                &after.org_id,
-                gained,
-                &RefTarget::Member(after.user_id.clone()),
-            );
-            Ok(MembershipActions { core, claims, refs })
+                managers: i64::from(after.is_active_org_manager())
+                    - i64::from(before.is_active_org_manager()),
+                members: 0,
+                claims,
+                gained: item::pools_of(&after.assignments)
+                    .into_iter()
+                    .filter(|p| !had.contains(p))
+                    .collect(),
+            })
         }
     }
+}
+
+fn membership_actions(w: &MembershipWrite) -> StoreResult<MembershipActions> {
+    let p = membership_parts(w)?;
+    let after = w.after();
+    let mut core: Vec<Action> = p.org_check.into_iter().collect();
+    core.push(p.put);
+    core.extend(counter_actions(&after.org_id, p.managers, p.members));
+    let refs = ref_actions(
+        &after.org_id,
+        p.gained,
+        &RefTarget::Member(after.user_id.clone()),
+    );
+    Ok(MembershipActions {
+        core,
+        claims: p.claims,
+        refs,
+    })
 }
 
 /// [`Conflict::Stale`] unless `record` is about the member `w` writes.
@@ -471,8 +508,10 @@ impl DynamoStore {
         self.run(core).await
     }
 
-    /// For each reference item of `pool`: the actions that drop the pool from the referring item
-    /// (or check it is unchanged since read), then delete the reference.
+    /// For each reference item of `pool`: the actions that drop the pool from the referring items
+    /// (or check they are unchanged since read), then delete the reference. A `GMEMBERS`
+    /// reference refers to every membership it lists; an item referred to by several references
+    /// is rewritten (or checked) once, with the first of them.
     async fn pool_ref_groups(&self, org: &OrgId, pool: &PoolId) -> StoreResult<Vec<Vec<Action>>> {
         let refs = self
             .query_all(
@@ -482,23 +521,36 @@ impl DynamoStore {
                 true,
             )
             .await?;
-        let targets: Vec<(Item, RefTarget)> = refs
+        let targets: Vec<(Item, Vec<RefTarget>)> = refs
             .iter()
             .filter_map(|r| {
                 let t = keys::parse_pool_ref(get_s(r, keys::SK)?)?;
-                Some((item::key_of(r), t))
+                let ts = match t {
+                    RefTarget::GroupMembers(..) => item::ref_users(r)
+                        .into_iter()
+                        .map(RefTarget::Member)
+                        .collect(),
+                    t => vec![t],
+                };
+                Some((item::key_of(r), ts))
             })
             .collect();
         let target_key = |t: &RefTarget| match t {
-            RefTarget::Member(u) => keys::membership(org, u),
-            RefTarget::Invitation(i) => keys::invitation(i),
-            RefTarget::Link(l) => keys::link(org, l),
+            RefTarget::Member(u) => Some(keys::membership(org, u)),
+            RefTarget::Invitation(i) => Some(keys::invitation(i)),
+            RefTarget::Link(l) => Some(keys::link(org, l)),
+            RefTarget::Group(g) => Some(keys::group(org, g)),
+            RefTarget::GroupMembers(..) => None,
         };
-        let fetched = if targets.is_empty() {
+        let wanted: Vec<Item> = targets
+            .iter()
+            .flat_map(|(_, ts)| ts.iter().filter_map(target_key))
+            .map(key)
+            .collect();
+        let fetched = if wanted.is_empty() {
             Vec::new()
         } else {
-            self.batch_get(targets.iter().map(|(_, t)| key(target_key(t))).collect())
-                .await?
+            self.batch_get(wanted).await?
         };
         let by_key: HashMap<(String, String), Item> = fetched
             .into_iter()
@@ -510,61 +562,16 @@ impl DynamoStore {
                 Some((k, i))
             })
             .collect();
+        let mut handled = std::collections::HashSet::new();
         let mut groups = Vec::new();
-        for (ref_key, t) in targets {
-            let tk = target_key(&t);
-            let current = by_key.get(&tk);
+        for (ref_key, ts) in targets {
             let mut g = Vec::new();
-            match (&t, current) {
-                (RefTarget::Member(_), Some(it)) => {
-                    let m: Membership = from_item(it)?;
-                    let v = m.version;
-                    if let Some(without) = m.without_pool(pool) {
-                        let after = Membership {
-                            version: m.version + 1,
-                            ..without
-                        };
-                        g.push(
-                            Action::put(item::membership_item(&after)?).when(|e| version_is(e, v)),
-                        );
-                    } else {
-                        g.push(Action::check(key(tk)).when(|e| version_is(e, v)));
-                    }
+            for t in &ts {
+                let Some(tk) = target_key(t) else { continue };
+                if !handled.insert(tk.clone()) {
+                    continue;
                 }
-                (RefTarget::Member(_), None) => g.push(Action::check(key(tk)).if_absent()),
-                (RefTarget::Invitation(_), Some(it)) => {
-                    let inv: Invitation = from_item(it)?;
-                    if inv.status == InvitationStatus::Pending {
-                        let v = inv.version;
-                        if has_pool(&inv.assignments, pool) {
-                            let after = Invitation {
-                                assignments: without_pool(&inv.assignments, pool),
-                                version: inv.version + 1,
-                                ..inv
-                            };
-                            g.push(
-                                Action::put(item::invitation_item(&after)?)
-                                    .when(|e| pending_version(e, v)),
-                            );
-                            g.push(Action::put(item::invitation_token_item(&after)?));
-                        } else {
-                            g.push(Action::check(key(tk)).when(|e| version_is(e, v)));
-                        }
-                    }
-                }
-                (RefTarget::Link(_), Some(it)) => {
-                    let l: InviteLink = from_item(it)?;
-                    if has_pool(&l.assignments, pool) {
-                        let list = attr(&without_pool(&l.assignments, pool))?;
-                        g.push(
-                            Action::update(key(tk), |e| {
-                                format!("SET {} = {}", e.name("assignments"), e.val(list))
-                            })
-                            .if_present(),
-                        );
-                    }
-                }
-                (RefTarget::Invitation(_) | RefTarget::Link(_), None) => {}
+                g.extend(drop_pool_actions(t, tk.clone(), by_key.get(&tk), pool)?);
             }
             g.push(Action::delete(ref_key));
             groups.push(g);
@@ -694,6 +701,91 @@ fn reassign(
         )
     })
     .when(|e| format!("{} = {}", e.name(field), e.val(was)))
+}
+
+/// The actions that drop `pool` from the item `t` refers to (at key `tk`, `current` as read), or
+/// check that an item without it is unchanged since read.
+fn drop_pool_actions(
+    t: &RefTarget,
+    tk: (String, String),
+    current: Option<&Item>,
+    pool: &PoolId,
+) -> StoreResult<Vec<Action>> {
+    let mut g = Vec::new();
+    match (t, current) {
+        (RefTarget::Member(_), Some(it)) => {
+            let m: Membership = from_item(it)?;
+            let v = m.version;
+            if let Some(without) = m.without_pool(pool) {
+                let after = Membership {
+                    version: m.version + 1,
+                    ..without
+                };
+                g.push(Action::put(item::membership_item(&after)?).when(|e| version_is(e, v)));
+            } else {
+                g.push(Action::check(key(tk)).when(|e| version_is(e, v)));
+            }
+        }
+        (RefTarget::Member(_), None) => g.push(Action::check(key(tk)).if_absent()),
+        (RefTarget::Invitation(_), Some(it)) => {
+            let inv: Invitation = from_item(it)?;
+            if inv.status == InvitationStatus::Pending {
+                let v = inv.version;
+                if has_pool(&inv.assignments, pool) {
+                    let after = Invitation {
+                        assignments: without_pool(&inv.assignments, pool),
+                        version: inv.version + 1,
+                        ..inv
+                    };
+                    g.push(
+                        Action::put(item::invitation_item(&after)?).when(|e| pending_version(e, v)),
+                    );
+                    g.push(Action::put(item::invitation_token_item(&after)?));
+                } else {
+                    g.push(Action::check(key(tk)).when(|e| version_is(e, v)));
+                }
+            }
+        }
+        (RefTarget::Link(_), Some(it)) => {
+            let l: InviteLink = from_item(it)?;
+            if has_pool(&l.assignments, pool) {
+                let list = attr(&without_pool(&l.assignments, pool))?;
+                g.push(
+                    Action::update(key(tk), |e| {
+                        format!("SET {} = {}", e.name("assignments"), e.val(list))
+                    })
+                    .if_present(),
+                );
+            }
+        }
+        (RefTarget::Group(_), Some(it)) => {
+            // The mapping loses the pool; the group's members lose it through their own
+            // references (every membership that gained a pool has one).
+            let grp: Group = from_item(it)?;
+            let v = grp.version;
+            if has_pool(&grp.assignments, pool) {
+                // As `Membership::without_pool` does for grants: the rest of the list, which
+                // may become empty (no role beyond `member`).
+                let after = Group {
+                    assignments: grp
+                        .assignments
+                        .iter()
+                        .filter(|a| a.pool_id.as_ref() != Some(pool))
+                        .cloned()
+                        .collect(),
+                    version: grp.version + 1,
+                    ..grp.clone()
+                };
+                g.push(Action::put(item::group_item(&after)?).when(|e| version_is(e, v)));
+                g.extend(groups::name_claim_actions(&grp, &after)?);
+            } else {
+                g.push(Action::check(key(tk)).when(|e| version_is(e, v)));
+            }
+        }
+        (RefTarget::Invitation(_) | RefTarget::Link(_) | RefTarget::Group(_), None) => {}
+        (RefTarget::GroupMembers(..), _) => {}
+    }
+    Ok(g)
 }
 
 fn page_of<T: DeserializeOwned>(items: Vec<Item>, next: Option<String>) -> StoreResult<Page<T>> {
@@ -1027,6 +1119,10 @@ impl Store for DynamoStore {
         member: &Membership,
         successor: &UserId,
     ) -> StoreResult<Handover> {
+        // A member still in a group would leave its member entries behind.
+        if !member.groups.is_empty() {
+            return conflict(Conflict::Stale);
+        }
         let org = &member.org_id;
         let user = &member.user_id;
         let email_claim = keys::member_email_claim(org, member.email.normalized());
@@ -1832,49 +1928,54 @@ impl Store for DynamoStore {
         self.domains_claim(domain).await
     }
 
-    // ---- SCIM groups (being implemented) ----
-    async fn create_group(&self, _group: &Group, _max_groups: u32) -> StoreResult<()> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+    // ---- SCIM groups (groups.rs) ----
+    async fn create_group(&self, group: &Group, max_groups: u32) -> StoreResult<()> {
+        self.groups_create(group, max_groups).await
     }
-    async fn get_group(&self, _org: &OrgId, _id: &GroupId) -> StoreResult<Option<Group>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn get_group(&self, org: &OrgId, id: &GroupId) -> StoreResult<Option<Group>> {
+        self.groups_get(org, id).await
     }
-    async fn get_groups(&self, _org: &OrgId, _ids: &[GroupId]) -> StoreResult<Vec<Group>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn get_groups(&self, org: &OrgId, ids: &[GroupId]) -> StoreResult<Vec<Group>> {
+        self.groups_get_many(org, ids).await
     }
-    async fn find_group_by_name(&self, _org: &OrgId, _key: &str) -> StoreResult<Option<Group>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn find_group_by_name(&self, org: &OrgId, key: &str) -> StoreResult<Option<Group>> {
+        self.groups_find_by_name(org, key).await
     }
-    async fn list_groups(&self, _org: &OrgId, _page: &PageRequest) -> StoreResult<Page<Group>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn list_groups(&self, org: &OrgId, page: &PageRequest) -> StoreResult<Page<Group>> {
+        self.groups_list(org, page).await
     }
-    async fn count_groups(&self, _org: &OrgId) -> StoreResult<u64> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn count_groups(&self, org: &OrgId) -> StoreResult<u64> {
+        self.groups_count(org).await
     }
+
     async fn list_group_members(
         &self,
-        _org: &OrgId,
-        _group: &GroupId,
-        _page: &PageRequest,
+        org: &OrgId,
+        group: &GroupId,
+        page: &PageRequest,
     ) -> StoreResult<Page<UserId>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+        self.groups_list_members(org, group, page).await
     }
+
     async fn update_group(
         &self,
-        _before: &Group,
-        _after: &Group,
-        _members: &[GroupMemberChange],
+        before: &Group,
+        after: &Group,
+        members: &[GroupMemberChange],
     ) -> StoreResult<()> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+        self.groups_update(before, after, members).await
     }
-    async fn delete_group(&self, _group: &Group) -> StoreResult<()> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn delete_group(&self, group: &Group) -> StoreResult<()> {
+        self.groups_delete(group).await
     }
-    async fn get_memberships(
-        &self,
-        _org: &OrgId,
-        _users: &[UserId],
-    ) -> StoreResult<Vec<Membership>> {
-        Err(StoreError::Unavailable("groups are not stored yet".into()))
+
+    async fn get_memberships(&self, org: &OrgId, users: &[UserId]) -> StoreResult<Vec<Membership>> {
+        self.memberships_get_many(org, users).await
     }
 }

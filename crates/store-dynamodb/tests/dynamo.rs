@@ -1330,3 +1330,6 @@ async fn domain_call_counts() {
     )
     .unwrap();
 }
+
+#[path = "dynamo/groups.rs"]
+mod groups;
