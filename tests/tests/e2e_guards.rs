@@ -330,7 +330,7 @@ async fn scim_route_is_isolated(
                 assert_eq!(r.status, StatusCode::OK, "{what}");
                 assert_eq!(r.body["totalResults"], 0, "{what}");
             }
-            // Root search, where served, is a search of the caller's Users.
+            // Root search, where served, is a search of the caller's Users and Groups.
             ("POST", "/scim/v2/.search") => {
                 assert_eq!(r.status, StatusCode::OK, "{what}");
                 assert_eq!(r.body["totalResults"], 0, "{what}");
@@ -462,6 +462,7 @@ async fn every_route_hides_other_organizations() {
             .await;
         assert_eq!(g["assignments"], json!([]), "{g}");
         assert_eq!(g["member_count"], 1, "{g}");
+        assert_eq!(g["display_name"], "beta admins", "{g}");
         // B's SCIM token still works and B's SCIM user is untouched (still active).
         let (_, tokens) = s
             .call(

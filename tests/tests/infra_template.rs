@@ -50,6 +50,8 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             // Accepting or declining a membership provisioned for the caller's address.
             "link_member",
             "decline_link",
+            // The answer's member view names the member's groups (one batched read).
+            "get_groups",
         ],
     ),
     (
@@ -71,6 +73,16 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "get_domain_claim",
             "find_membership_by_email",
             "create_invitation",
+            // Member views name the members' groups (one batched read per response); the group
+            // routes read groups and their members (refs resolved in batches, and aliases of
+            // linked placeholders).
+            "get_groups",
+            "get_group",
+            "list_groups",
+            "list_group_members",
+            "get_memberships",
+            "get_scim_users",
+            "find_scim_alias",
         ],
     ),
     (
@@ -118,6 +130,16 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "create_org_domain",
             "get_org_domain",
             "update_org_domain",
+            // PUT …/groups/{grp}/assignments: the group, then its members a batch at a time
+            // (refs resolved in batches, and aliases of linked placeholders), one group
+            // transaction per batch; member views name the members' groups.
+            "get_group",
+            "list_group_members",
+            "get_memberships",
+            "get_scim_users",
+            "find_scim_alias",
+            "update_group",
+            "get_groups",
         ],
     ),
     (
