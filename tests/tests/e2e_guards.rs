@@ -30,6 +30,8 @@ struct Tenant {
     scim_user: String,
     /// A domain of the organization (pending).
     domain: String,
+    /// A group its identity provider pushed, with the SCIM user in it.
+    group: String,
 }
 
 async fn tenant(s: &TestServer, who: &str) -> Tenant {
@@ -129,6 +131,20 @@ async fn tenant(s: &TestServer, who: &str) -> Tenant {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{domain}");
     let domain = domain["domain"].as_str().unwrap().to_owned();
+    let made = s
+        .scim(
+            Method::POST,
+            "/Groups",
+            Some(&scim_token),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": format!("{who} admins"),
+                "members": [{"value": scim_user}]
+            })),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let group = made.body["id"].as_str().unwrap().to_owned();
     Tenant {
         token,
         org,
@@ -141,6 +157,7 @@ async fn tenant(s: &TestServer, who: &str) -> Tenant {
         scim_token_id,
         scim_user,
         domain,
+        group,
     }
 }
 
@@ -151,7 +168,7 @@ fn body_for(method: &Method, path: &str, b: &Tenant) -> Option<Value> {
         ("PATCH", "/orgs/{org}") => json!({"name": "Stolen"}),
         ("POST", "/orgs/{org}/pools") => json!({"name": "Stolen"}),
         ("PATCH", "/orgs/{org}/pools/{pool}") => json!({"name": "Stolen"}),
-        ("PUT", "/orgs/{org}/users/{usr}/assignments") => {
+        ("PUT", "/orgs/{org}/users/{usr}/assignments" | "/orgs/{org}/groups/{grp}/assignments") => {
             json!({"assignments": [{"role": "organization_manager"}]})
         }
         ("POST", "/orgs/{org}/invitations") => json!({"invitations": [{"email": "x@y.test"}]}),
@@ -179,6 +196,7 @@ fn fill(path: &str, b: &Tenant) -> String {
         .replace("{token}", &b.invitation_token)
         .replace("{sct}", &b.scim_token_id)
         .replace("{domain}", &b.domain)
+        .replace("{grp}", &b.group)
 }
 
 /// A SCIM route called with organization A's SCIM token on organization B's data: B's users are
@@ -196,7 +214,21 @@ async fn scim_route_is_isolated(
         "userName": "intruder@alpha-side.test",
         "emails": [{"value": "intruder@alpha-side.test", "primary": true}]
     });
+    let group_body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "alpha intruders",
+        "members": [{"value": b.scim_user}]
+    });
     let body = match (method.as_str(), path) {
+        ("POST", "/scim/v2/Groups") | ("PUT", "/scim/v2/Groups/{id}") => Some(group_body.clone()),
+        ("PATCH", "/scim/v2/Groups/{id}") => Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "remove", "path": "members"}]
+        })),
+        ("POST", "/scim/v2/Groups/.search") => Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": format!("displayName eq \"beta admins\" and members[value eq \"{}\"]", b.scim_user)
+        })),
         ("POST", "/scim/v2/Users") | ("PUT", _) => Some(user_body.clone()),
         ("PATCH", _) => Some(json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -210,6 +242,8 @@ async fn scim_route_is_isolated(
     };
     let ids: Vec<&str> = if path.contains("/Users/{id}") {
         vec![&b.member, &b.scim_user]
+    } else if path.contains("/Groups/{id}") {
+        vec![&b.group]
     } else {
         vec!["User"]
     };
@@ -237,16 +271,22 @@ async fn scim_route_is_isolated(
             .await;
         let what = format!("{what} → {} {}", r.status, r.body);
         // Nothing of B in the answer (a 404's detail may echo the id that was asked for).
-        let text = r.body.to_string().replace(id, "");
+        let mut text = r.body.to_string().replace(id, "");
+        if path == "/scim/v2/Groups" && method == Method::POST {
+            // The 400 names the member A itself sent, which says nothing about B.
+            text = text.replace(&b.scim_user, "");
+        }
         assert!(
             !text.contains(&b.org)
                 && !text.contains("beta.test")
                 && !text.contains(&b.scim_user)
-                && !text.contains(&b.member),
+                && !text.contains(&b.member)
+                && !text.contains(&b.group)
+                && !text.contains("beta admins"),
             "{what}"
         );
         match (method.as_str(), path) {
-            (_, "/scim/v2/Users/{id}") => {
+            (_, "/scim/v2/Users/{id}" | "/scim/v2/Groups/{id}") => {
                 assert_eq!(r.status, StatusCode::NOT_FOUND, "{what}");
                 assert_eq!(r.body["status"], "404", "{what}");
             }
@@ -262,11 +302,35 @@ async fn scim_route_is_isolated(
                     .await;
                 assert_eq!(filtered.body["totalResults"], 0, "{}", filtered.body);
             }
-            ("POST", "/scim/v2/Users/.search") => {
+            // B's group is not listed or found by name or by B's member.
+            ("GET", "/scim/v2/Groups") => {
+                assert_eq!(r.status, StatusCode::OK, "{what}");
+                for filter in [
+                    "displayName%20eq%20%22beta%20admins%22".to_owned(),
+                    format!("members%5Bvalue%20eq%20%22{}%22%5D", b.scim_user),
+                    format!("id%20eq%20%22{}%22", b.group),
+                ] {
+                    let filtered = s
+                        .scim(
+                            Method::GET,
+                            &format!("/Groups?filter={filter}"),
+                            Some(&a.scim_token),
+                            None,
+                        )
+                        .await;
+                    assert_eq!(filtered.body["totalResults"], 0, "{}", filtered.body);
+                }
+            }
+            // A group of A cannot take B's member: 400, nothing created.
+            ("POST", "/scim/v2/Groups") => {
+                assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}");
+                assert_eq!(r.body["scimType"], "invalidValue", "{what}");
+            }
+            ("POST", "/scim/v2/Users/.search" | "/scim/v2/Groups/.search") => {
                 assert_eq!(r.status, StatusCode::OK, "{what}");
                 assert_eq!(r.body["totalResults"], 0, "{what}");
             }
-            // Root search, where served, is a search of the caller's Users.
+            // Root search, where served, is a search of the caller's Users and Groups.
             ("POST", "/scim/v2/.search") => {
                 assert_eq!(r.status, StatusCode::OK, "{what}");
                 assert_eq!(r.body["totalResults"], 0, "{what}");
@@ -320,6 +384,23 @@ async fn every_route_hides_other_organizations() {
                         .is_some_and(|c| c.ends_with("not_found")),
                     "{what}"
                 );
+                // B's group through A's own organization: not found either.
+                if route.path.contains("{grp}") {
+                    let path = route
+                        .path
+                        .replace("{org}", &a.org)
+                        .replace("{grp}", &b.group);
+                    let body = body_for(&route.method, route.path, &b);
+                    let (st, resp) = s
+                        .call(route.method.clone(), &path, Some(&a.token), body)
+                        .await;
+                    let what = format!(
+                        "{} {} with another org's group → {st} {resp}",
+                        route.method, route.path
+                    );
+                    assert_eq!(st, StatusCode::NOT_FOUND, "{what}");
+                    assert_eq!(resp["error"]["code"], "group_not_found", "{what}");
+                }
             } else {
                 match (route.method.as_str(), route.path) {
                     // Public preview by secret token: knowing the token is the permission.
@@ -370,6 +451,18 @@ async fn every_route_hides_other_organizations() {
             )
             .await;
         assert_eq!(m["assignments"], json!([{"role": "member"}]), "{m}");
+        // B's group still gives nothing and keeps its member.
+        let (_, g) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}/groups/{}", b.org, b.group),
+                Some(&b.token),
+                None,
+            )
+            .await;
+        assert_eq!(g["assignments"], json!([]), "{g}");
+        assert_eq!(g["member_count"], 1, "{g}");
+        assert_eq!(g["display_name"], "beta admins", "{g}");
         // B's SCIM token still works and B's SCIM user is untouched (still active).
         let (_, tokens) = s
             .call(

@@ -50,6 +50,8 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             // Accepting or declining a membership provisioned for the caller's address.
             "link_member",
             "decline_link",
+            // The answer's member view names the member's groups (one batched read).
+            "get_groups",
         ],
     ),
     (
@@ -71,6 +73,16 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "get_domain_claim",
             "find_membership_by_email",
             "create_invitation",
+            // Member views name the members' groups (one batched read per response); the group
+            // routes read groups and their members (refs resolved in batches, and aliases of
+            // linked placeholders).
+            "get_groups",
+            "get_group",
+            "list_groups",
+            "list_group_members",
+            "get_memberships",
+            "get_scim_users",
+            "find_scim_alias",
         ],
     ),
     (
@@ -87,6 +99,15 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "revoke_invite_link",
             "list_memberships",
             "remove_member",
+            // Leaving every group before a removal (Service::leave_all_groups): the groups, the
+            // member re-read, one group transaction per group.
+            "get_scim_user",
+            "get_groups",
+            "get_group",
+            "get_memberships",
+            "get_scim_users",
+            "find_scim_alias",
+            "update_group",
             "delete_scim_token",
             "get_org_domain",
             "delete_org_domain",
@@ -109,6 +130,16 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "create_org_domain",
             "get_org_domain",
             "update_org_domain",
+            // PUT …/groups/{grp}/assignments: the group, then its members a batch at a time
+            // (refs resolved in batches, and aliases of linked placeholders), one group
+            // transaction per batch; member views name the members' groups.
+            "get_group",
+            "list_group_members",
+            "get_memberships",
+            "get_scim_users",
+            "find_scim_alias",
+            "update_group",
+            "get_groups",
         ],
     ),
     (
@@ -144,6 +175,17 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "get_scim_users",
             "find_scim_user_by_user_name",
             "find_membership_by_external_id",
+            // /Groups: the group by id or displayName, the org's groups, a group's members, the
+            // members named (batched, and aliases of linked placeholders), and the changes.
+            "create_group",
+            "get_group",
+            "get_groups",
+            "find_group_by_name",
+            "list_groups",
+            "list_group_members",
+            "get_memberships",
+            "update_group",
+            "delete_group",
         ],
     ),
 ];
@@ -320,6 +362,32 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     // The record (condition: version), and when verified the claim.
     ("delete_org_domain", &["DeleteItem"], &[]),
     ("get_domain_claim", &["GetItem"], &[]),
+    // ---- SCIM groups ----
+    // The group (condition: absent), its name claim (condition: absent), the org's group counter
+    // (condition: below the limit; the organization exists).
+    (
+        "create_group",
+        &["ConditionCheckItem", "PutItem", "UpdateItem"],
+        &[],
+    ),
+    ("get_group", &["GetItem"], &[]),
+    ("get_groups", &["BatchGetItem"], &[]),
+    // The name claim, then the group it points to.
+    ("find_group_by_name", &["GetItem"], &[]),
+    ("list_groups", &["Query"], &[]),
+    ("count_groups", &["GetItem"], &[]),
+    ("list_group_members", &["Query"], &[]),
+    // One transaction: the group (condition: version), the name claim moved on a rename, each
+    // member entry (Put if absent, Delete if present, ConditionCheck), each membership with its
+    // claims and the managers counter.
+    (
+        "update_group",
+        &["ConditionCheckItem", "PutItem", "UpdateItem", "DeleteItem"],
+        &[],
+    ),
+    // The group (condition: version, no members), its name claim, the org's group counter.
+    ("delete_group", &["DeleteItem", "UpdateItem"], &[]),
+    ("get_memberships", &["BatchGetItem"], &[]),
 ];
 
 /// The binary of the console deployer (a custom resource, not a route group).

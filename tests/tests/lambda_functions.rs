@@ -569,6 +569,71 @@ async fn scim_story(
     assert_eq!(member["external_id"], json!(external_id), "{member}");
     assert_eq!(member["name"], "Dana Scully", "{member}");
 
+    // Groups: the provider pushes a group with Dana (scim), the owner maps it to a role on a pool
+    // (manage), and Dana's effective roles carry it, with the group as their source (list).
+    let r = scim(
+        fns,
+        Some(&secret),
+        HttpEvent::new("POST", "/scim/v2/Groups", &[]),
+        Some(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "X-Files",
+            "members": [{"value": id}]
+        })),
+    )
+    .await;
+    let group = r.json();
+    assert_eq!(r.status, 201, "{group}");
+    assert_eq!(group["members"][0]["value"], json!(id), "{group}");
+    let group_id = group["id"].as_str().expect("group id").to_owned();
+    let r = scim(
+        fns,
+        Some(&secret),
+        HttpEvent::new("GET", "/scim/v2/Groups", &[])
+            .query("excludedAttributes", "members")
+            .query("filter", "displayName eq \"x-files\""),
+        None,
+    )
+    .await;
+    let found = r.json();
+    assert_eq!(r.status, 200, "{found}");
+    assert_eq!(found["totalResults"], 1, "{found}");
+    assert!(found["Resources"][0].get("members").is_none(), "{found}");
+    let (st, pool) = call(
+        fns,
+        "manage",
+        HttpEvent::new("POST", "/orgs/{org}/pools", &org)
+            .claims(owner)
+            .json(&json!({"name": "Basement"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{pool}");
+    let engineer = json!([{"role": "engineer", "pool_id": pool["id"]}]);
+    let (st, mapped) = call(
+        fns,
+        "manage",
+        HttpEvent::new(
+            "PUT",
+            "/orgs/{org}/groups/{grp}/assignments",
+            &[("org", org_id), ("grp", group_id.as_str())],
+        )
+        .claims(owner)
+        .json(&json!({"assignments": engineer})),
+    )
+    .await;
+    assert_eq!(st, 200, "{mapped}");
+    assert_eq!(mapped["member_count"], 1, "{mapped}");
+    let (st, member) = call(fns, "list", member_route()).await;
+    assert_eq!(st, 200, "{member}");
+    assert_eq!(member["assignments"], engineer, "{member}");
+    assert_eq!(
+        member["direct_assignments"],
+        json!([{"role": "member"}]),
+        "{member}"
+    );
+    assert_eq!(member["groups"][0]["group_id"], json!(group_id), "{member}");
+    assert_eq!(member["groups"][0]["display_name"], "X-Files", "{member}");
+
     // GET /Users?filter=userName eq "…" (a key lookup), as Okta checks before creating.
     let filter = format!("userName eq \"{}\"", user_name.to_uppercase());
     let r = scim(

@@ -1,5 +1,5 @@
 //! SCIM 2.0 conformance of `/scim/v2` as checked by scim2-tester through `scim2-cli`
-//! (`scim --url … test`): discovery, CRUD, PATCH add/remove/replace of every attribute and
+//! (`scim --url … test`): discovery, CRUD of Users and Groups, PATCH add/remove/replace of every attribute and
 //! attribute selection, on the embedded store and on DynamoDB (moto).
 //!
 //! The CLI is `ROLLCALL_TEST_SCIM_CLI` (`./scripts/test` installs it into `.venv` and sets it).
@@ -116,6 +116,26 @@ async fn conformance(s: &TestServer, cli: &str) {
         .filter(|c| FAILING.contains(&c.status.as_str()))
         .collect();
     assert!(failed.is_empty(), "failed checks: {failed:?}\n{full}");
+    // Groups are checked like Users (no exemption): creation, query, replacement, deletion.
+    for (check, says) in [
+        ("object_creation", "created Group object"),
+        ("object_query", "queried Group object"),
+        (
+            "access_schema_by_id",
+            "urn:ietf:params:scim:schemas:core:2.0:Group",
+        ),
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .map(strip_ansi)
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|w| PASSING.iter().any(|p| w[0] == format!("{p} {check}"))
+                    && w[1].contains(says)),
+            "no passing {check} for Groups\n{full}"
+        );
+    }
     for name in REQUIRED_CHECKS {
         assert!(
             checks.iter().any(|c| c.check == name),

@@ -21,6 +21,7 @@ import { InviteLinksPage } from './pages/org/invite-links';
 import { PoolsPage } from './pages/org/pools';
 import { SettingsPage } from './pages/org/settings';
 import { ScimPage } from './pages/org/scim';
+import { GroupPage, GroupsPage } from './pages/org/groups';
 
 export interface AppContextValue {
   config: ConsoleConfig;
@@ -55,6 +56,8 @@ export const ROUTES: Array<[string, PageComponent]> = [
   ['/console/orgs/:org/invitations', InvitationsPage],
   ['/console/orgs/:org/invite-links', InviteLinksPage],
   ['/console/orgs/:org/pools', PoolsPage],
+  ['/console/orgs/:org/groups', GroupsPage],
+  ['/console/orgs/:org/groups/:grp', GroupPage],
   ['/console/orgs/:org/settings', SettingsPage],
   ['/console/orgs/:org/scim', ScimPage],
   ['/', HomePage],

@@ -5,6 +5,7 @@ import {
   canDeletePool,
   canEditPool,
   canInvite,
+  canManageGroups,
   canRemoveMember,
   grantable,
   notGrantable,
@@ -24,7 +25,7 @@ const member = caller([{ role: 'member' }]);
 
 describe('tabs', () => {
   it('organization managers see every tab', () => {
-    expect(visibleTabs(owner)).toEqual(['users', 'invitations', 'invite-links', 'pools', 'settings', 'scim']);
+    expect(visibleTabs(owner)).toEqual(['users', 'invitations', 'invite-links', 'pools', 'groups', 'settings', 'scim']);
   });
   it('managers see invitations only when managers may invite', () => {
     expect(visibleTabs(manager)).toEqual(['users', 'pools']);
@@ -33,6 +34,10 @@ describe('tabs', () => {
   it('engineers and members read users and pools', () => {
     expect(visibleTabs(engineer)).toEqual(['users', 'pools']);
     expect(visibleTabs(member)).toEqual(['users', 'pools']);
+  });
+  it('only organization managers see and map groups', () => {
+    expect(canManageGroups(owner)).toBe(true);
+    for (const c of [manager, invitingManager, engineer, member]) expect(canManageGroups(c)).toBe(false);
   });
 });
 

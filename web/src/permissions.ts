@@ -73,6 +73,10 @@ export function canEditSettings(c: Caller): boolean {
 export function canManageScim(c: Caller): boolean {
   return isOrgManager(c);
 }
+/** The Groups tab: see the identity provider's groups and map them to roles. */
+export function canManageGroups(c: Caller): boolean {
+  return isOrgManager(c);
+}
 
 /** Remove a member: organization managers anyone, everybody themselves. */
 export function canRemoveMember(c: Caller, callerId: string | null, memberId: string): boolean {
@@ -106,13 +110,14 @@ export function notGrantable(g: Grantable, list: Assignment[]): Assignment[] {
   return list.filter((a) => !g.roles.includes(a.role) || (a.pool_id !== undefined && !g.pools.has(a.pool_id)));
 }
 
-export type Tab = 'users' | 'invitations' | 'invite-links' | 'pools' | 'settings' | 'scim';
+export type Tab = 'users' | 'invitations' | 'invite-links' | 'pools' | 'groups' | 'settings' | 'scim';
 
 export const TAB_LABELS: Record<Tab, string> = {
   users: 'Users',
   invitations: 'Invitations',
   'invite-links': 'Invite links',
   pools: 'Pools',
+  groups: 'Groups',
   settings: 'Settings',
   scim: 'SCIM',
 };
@@ -123,6 +128,7 @@ export function visibleTabs(c: Caller): Tab[] {
   if (canSeeInvitations(c)) tabs.push('invitations');
   if (canManageInviteLinks(c)) tabs.push('invite-links');
   tabs.push('pools');
+  if (canManageGroups(c)) tabs.push('groups');
   if (canEditSettings(c)) tabs.push('settings');
   if (canManageScim(c)) tabs.push('scim');
   return tabs;

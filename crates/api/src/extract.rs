@@ -9,7 +9,9 @@ use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
 use lambda_http::request::RequestContext;
 use rollcall_domain::ErrorCode;
-use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use rollcall_domain::ids::{
+    GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId,
+};
 use rollcall_domain::page::{MAX_CURSOR_LEN, MAX_LIMIT, PageRequest};
 use rollcall_domain::service::{Caller, Claims};
 use serde::de::DeserializeOwned;
@@ -277,6 +279,16 @@ impl PathIds {
     pub fn scim_token(&self) -> Result<ScimTokenId, ApiError> {
         ScimTokenId::parse(self.raw("sct"))
             .map_err(|_| not_found(ErrorCode::ScimTokenNotFound, "No such SCIM token"))
+    }
+
+    /// `{grp}`.
+    pub fn group(&self) -> Result<GroupId, ApiError> {
+        GroupId::parse(self.raw("grp")).map_err(|_| {
+            not_found(
+                ErrorCode::GroupNotFound,
+                "No such group in this organization",
+            )
+        })
     }
 
     /// `{token}` (a secret: never log it).

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::error::ApiError;
 use crate::handlers::{
-    accept, domains, invitations, links, members, orgs, pools, scim, scim_tokens,
+    accept, domains, groups, invitations, links, members, orgs, pools, scim, scim_tokens,
 };
 use crate::observe::observe;
 use axum::Router;
@@ -23,7 +23,7 @@ pub enum FunctionGroup {
     List,
     /// Deletes and revokes.
     Delete,
-    /// Organizations, pools, assignments, SCIM tokens.
+    /// Organizations, pools, assignments (members' and groups'), SCIM tokens, domains.
     Manage,
     /// SCIM 2.0 for identity providers (`/scim/v2/...`).
     Scim,
@@ -122,6 +122,7 @@ route_defs! {
     POST "/orgs/{org}/domains" => Manage, Jwt, domains::create;
     POST "/orgs/{org}/domains/{domain}/verify" => Manage, Jwt, domains::verify;
     PATCH "/orgs/{org}/domains/{domain}" => Manage, Jwt, domains::update;
+    PUT "/orgs/{org}/groups/{grp}/assignments" => Manage, Jwt, groups::set_assignments;
 
     GET "/orgs" => List, Jwt, orgs::list_mine;
     GET "/orgs/{org}" => List, Jwt, orgs::get;
@@ -134,6 +135,9 @@ route_defs! {
     GET "/orgs/{org}/users/{usr}" => List, Jwt, members::get;
     GET "/orgs/{org}/scim-tokens" => List, Jwt, scim_tokens::list;
     GET "/orgs/{org}/domains" => List, Jwt, domains::list;
+    GET "/orgs/{org}/groups" => List, Jwt, groups::list;
+    GET "/orgs/{org}/groups/{grp}" => List, Jwt, groups::get;
+    GET "/orgs/{org}/groups/{grp}/members" => List, Jwt, groups::members;
 
     DELETE "/orgs/{org}/pools/{pool}" => Delete, Jwt, pools::delete;
     DELETE "/orgs/{org}/invitations/{inv}" => Delete, Jwt, invitations::revoke;
@@ -164,11 +168,18 @@ route_defs! {
     POST "/scim/v2/Users" => Scim, Public, scim::create_user;
     POST "/scim/v2/Users/.search" => Scim, Public, scim::search_users;
     // A search from the root (RFC 7644 §3.4.2.1): Users is the only resource type.
-    POST "/scim/v2/.search" => Scim, Public, scim::search_users;
+    POST "/scim/v2/.search" => Scim, Public, scim::search_all;
     GET "/scim/v2/Users/{id}" => Scim, Public, scim::get_user;
     PUT "/scim/v2/Users/{id}" => Scim, Public, scim::replace_user;
     PATCH "/scim/v2/Users/{id}" => Scim, Public, scim::patch_user;
     DELETE "/scim/v2/Users/{id}" => Scim, Public, scim::delete_user;
+    GET "/scim/v2/Groups" => Scim, Public, scim::list_groups;
+    POST "/scim/v2/Groups" => Scim, Public, scim::create_group;
+    POST "/scim/v2/Groups/.search" => Scim, Public, scim::search_groups;
+    GET "/scim/v2/Groups/{id}" => Scim, Public, scim::get_group;
+    PUT "/scim/v2/Groups/{id}" => Scim, Public, scim::replace_group;
+    PATCH "/scim/v2/Groups/{id}" => Scim, Public, scim::patch_group;
+    DELETE "/scim/v2/Groups/{id}" => Scim, Public, scim::delete_group;
 }
 
 /// Every route of every group.

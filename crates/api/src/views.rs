@@ -1,10 +1,12 @@
 //! Response bodies: what each route shows of the domain's entities (never token hashes or
 //! versions).
 
-use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
+use rollcall_domain::ids::{
+    GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId,
+};
 use rollcall_domain::model::{
-    EmailStatus, Invitation, InvitationStatus, InviteLink, MemberSource, MemberStatus, Membership,
-    Organization, Pool, ScimToken, Settings, Timestamp,
+    EmailStatus, Group, GroupConflict, Invitation, InvitationStatus, InviteLink, MemberSource,
+    MemberStatus, Membership, Organization, Pool, ScimToken, Settings, Timestamp,
 };
 use rollcall_domain::page::Page;
 use rollcall_domain::role::Assignment;
@@ -14,6 +16,7 @@ use rollcall_domain::service::{
 };
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// A page of a list: `{"items": [...], "next_cursor": string|null}`.
 #[derive(Debug, Clone, Serialize)]
@@ -118,7 +121,8 @@ impl From<Pool> for PoolView {
     }
 }
 
-/// Member: `{user_id, email, name, phone, status, source, external_id, assignments, created_at}`.
+/// Member: `{org_id, user_id, email, name, phone, status, source, external_id, assignments,
+/// direct_assignments, groups, created_at}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberView {
     /// The organization.
@@ -137,14 +141,33 @@ pub struct MemberView {
     pub source: MemberSource,
     /// SCIM external id.
     pub external_id: Option<String>,
-    /// Role assignments.
+    /// Effective role assignments: the direct ones and those of the member's groups.
     pub assignments: Vec<Assignment>,
+    /// The assignments given to the member directly (what `PUT …/assignments` sets).
+    pub direct_assignments: Vec<Assignment>,
+    /// The member's groups, each with what it gives.
+    pub groups: Vec<MemberGroupView>,
     /// Joined.
     pub created_at: Timestamp,
 }
 
-impl From<Membership> for MemberView {
-    fn from(m: Membership) -> Self {
+/// One of a member's groups: `{group_id, display_name, assignments}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberGroupView {
+    /// The group.
+    pub group_id: GroupId,
+    /// Its displayName; null when the group was deleted while the request ran.
+    pub display_name: Option<String>,
+    /// What the group gives the member (empty: no role beyond `member`).
+    pub assignments: Vec<Assignment>,
+}
+
+impl MemberView {
+    /// The member, with its groups named from `group_names` ([`Service::group_names`]).
+    ///
+    /// [`Service::group_names`]: rollcall_domain::service::Service::group_names
+    pub fn new(m: Membership, group_names: &BTreeMap<GroupId, String>) -> Self {
+        let direct_assignments = m.direct_assignments().to_vec();
         MemberView {
             org_id: m.org_id,
             user_id: m.user_id,
@@ -155,9 +178,90 @@ impl From<Membership> for MemberView {
             source: m.source,
             external_id: m.external_id,
             assignments: m.assignments,
+            direct_assignments,
+            groups: m
+                .groups
+                .into_iter()
+                .map(|g| MemberGroupView {
+                    display_name: group_names.get(&g.group_id).cloned(),
+                    group_id: g.group_id,
+                    assignments: g.assignments,
+                })
+                .collect(),
             created_at: m.created_at,
         }
     }
+}
+
+/// Group: `{id, org_id, display_name, external_id, assignments, member_count, conflicts,
+/// created_at, updated_at}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupView {
+    /// Id (the SCIM `id`).
+    pub id: GroupId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// The identity provider's `displayName`.
+    pub display_name: String,
+    /// The identity provider's `externalId`, or null.
+    pub external_id: Option<String>,
+    /// What the group gives its members (empty: no role beyond `member`).
+    pub assignments: Vec<Assignment>,
+    /// How many members it has.
+    pub member_count: u64,
+    /// Changes that would have left the organization without an active organization manager,
+    /// most recent last.
+    pub conflicts: Vec<GroupConflictView>,
+    /// Creation.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// A last-manager conflict: `{at, user_id, kept}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupConflictView {
+    /// When.
+    pub at: Timestamp,
+    /// The member who kept the assignments as direct ones.
+    pub user_id: UserId,
+    /// The assignments kept.
+    pub kept: Vec<Assignment>,
+}
+
+impl From<GroupConflict> for GroupConflictView {
+    fn from(c: GroupConflict) -> Self {
+        GroupConflictView {
+            at: c.at,
+            user_id: c.user_id,
+            kept: c.kept,
+        }
+    }
+}
+
+impl From<Group> for GroupView {
+    fn from(g: Group) -> Self {
+        GroupView {
+            id: g.id,
+            org_id: g.org_id,
+            display_name: g.display_name,
+            external_id: g.external_id,
+            assignments: g.assignments,
+            member_count: g.member_count,
+            conflicts: g.conflicts.into_iter().map(Into::into).collect(),
+            created_at: g.created_at,
+            updated_at: g.updated_at,
+        }
+    }
+}
+
+/// An item of `GET /orgs/{org}/groups/{grp}/members`: `{member_ref, member}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupMemberView {
+    /// The id the identity provider knows the member by (its SCIM `id`).
+    pub member_ref: UserId,
+    /// The member.
+    pub member: MemberView,
 }
 
 /// Invitation: the fields of spec §1 plus `org_id`; `status` is the effective one.

@@ -388,6 +388,7 @@ fn filled(path: &str) -> String {
         .replace("{sct}", "sct_0123456789abcdef0123456789abcdef")
         .replace("{id}", "usr_0123456789abcdef0123456789abcdef")
         .replace("{domain}", "acme.test")
+        .replace("{grp}", "grp_0123456789abcdef0123456789abcdef")
 }
 
 #[tokio::test]
@@ -399,7 +400,7 @@ async fn route_table_matches_the_routers() {
         .map(|r| (r.method.to_string(), r.path))
         .collect();
     assert_eq!(unique.len(), table.len(), "duplicate routes");
-    assert_eq!(table.len(), 49);
+    assert_eq!(table.len(), 60);
     // Public: the invitation and invite link previews, and SCIM (authenticated by its own token,
     // not a JWT).
     assert!(table.iter().all(|r| (r.auth == RouteAuth::Public)
@@ -655,6 +656,8 @@ async fn happy_path_from_org_to_member() {
             "source",
             "external_id",
             "assignments",
+            "direct_assignments",
+            "groups",
             "created_at",
             "org_id"
         ])

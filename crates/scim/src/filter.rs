@@ -724,11 +724,30 @@ impl Parser {
             let d = Self::nest(depth)?;
             let inner = self.parse_or(d, true)?;
             self.expect(&Tok::RBracket, "expected ']'")?;
+            // Not RFC 7644, but what Entra sends when email is the matching attribute:
+            // `emails[type eq "work"].value eq "x"` means `emails[type eq "work" and value eq "x"]`.
+            let inner = match self.peek().cloned() {
+                Some(Token {
+                    tok: Tok::Word(w),
+                    at,
+                }) if w.starts_with('.') => {
+                    self.pos += 1;
+                    let sub = parse_attr_path(&w[1..], true).map_err(|m| syntax(at, m))?;
+                    self.bump_nodes()?;
+                    Filter::and(inner, self.parse_comparison(sub)?)
+                }
+                _ => inner,
+            };
             return Ok(Filter::ValuePath {
                 path,
                 filter: Box::new(inner),
             });
         }
+        self.parse_comparison(path)
+    }
+
+    /// The operator and value after an attribute path: `pr`, or `op value`.
+    fn parse_comparison(&mut self, path: AttrPath) -> Result<Filter, FilterError> {
         let (op_word, op_at) = match self.next() {
             Some(Token {
                 tok: Tok::Word(w),

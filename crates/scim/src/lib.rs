@@ -27,6 +27,7 @@
 pub mod cursors;
 pub mod error;
 pub mod filter;
+pub mod group;
 pub mod list;
 pub mod mapping;
 pub mod patch;

@@ -77,6 +77,19 @@ impl ListQuery {
         Ok(q)
     }
 
+    /// `startIndex` and `count` (either may be absent) as 1-based start and clamped count.
+    pub fn paging(start: Option<&str>, count: Option<&str>) -> Result<(usize, usize), ScimError> {
+        let start = start
+            .map(|v| parse_int("startIndex", v).map(clamp_start))
+            .transpose()?
+            .unwrap_or(1);
+        let count = count
+            .map(|v| parse_int("count", v).map(clamp_count))
+            .transpose()?
+            .unwrap_or(DEFAULT_COUNT);
+        Ok((start, count))
+    }
+
     /// From a `/.search` body (`SearchRequest`); numbers may be JSON numbers or strings.
     pub fn from_search_body(body: &Value) -> Result<Self, ScimError> {
         let obj = body

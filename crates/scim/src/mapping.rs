@@ -331,6 +331,23 @@ pub fn to_resource(m: &Membership, scim: Option<&ScimUser>, base: &str) -> Value
     } else {
         obj.insert("active".into(), json!(m.status == MemberStatus::Active));
     }
+    if m.groups.is_empty() {
+        obj.remove("groups");
+    } else {
+        let base = base.trim_end_matches('/');
+        let groups: Vec<Value> = m
+            .groups
+            .iter()
+            .map(|g| {
+                json!({
+                    "value": g.group_id.as_str(),
+                    "$ref": format!("{base}/Groups/{}", g.group_id),
+                    "type": "direct",
+                })
+            })
+            .collect();
+        obj.insert("groups".into(), Value::Array(groups));
+    }
     let last_modified = scim.map_or(m.updated_at, |s| s.updated_at.max(m.updated_at));
     obj.insert(
         "meta".into(),

@@ -653,15 +653,113 @@ pub fn user_resource_type(base_url: &str) -> Value {
     })
 }
 
-/// `GET /ResourceTypes`: a ListResponse with the User resource type.
+/// The `Group` ResourceType document.
+pub fn group_resource_type(base_url: &str) -> Value {
+    json!({
+        "schemas": [RESOURCE_TYPE_SCHEMA],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Group",
+        "schema": crate::group::GROUP_SCHEMA,
+        "meta": {
+            "resourceType": "ResourceType",
+            "location": format!("{}/ResourceTypes/Group", base(base_url))
+        }
+    })
+}
+
+/// `GET /ResourceTypes`: a ListResponse with the User and Group resource types.
 pub fn resource_types(base_url: &str) -> Value {
-    crate::resource::list_response(vec![user_resource_type(base_url)], 1, 1)
+    crate::resource::list_response(
+        vec![user_resource_type(base_url), group_resource_type(base_url)],
+        2,
+        1,
+    )
 }
 
 /// `GET /ResourceTypes/{id}` (`id` case-insensitive); `None` when unknown.
 pub fn resource_type_by_id(base_url: &str, id: &str) -> Option<Value> {
-    id.eq_ignore_ascii_case("User")
-        .then(|| user_resource_type(base_url))
+    if id.eq_ignore_ascii_case("User") {
+        Some(user_resource_type(base_url))
+    } else if id.eq_ignore_ascii_case("Group") {
+        Some(group_resource_type(base_url))
+    } else {
+        None
+    }
+}
+
+/// The read-only `groups` attribute of Users (RFC 7643 §4.1.2), listed in the User schema: a
+/// member's groups are changed through `/Groups` only.
+fn user_groups_attribute() -> Value {
+    let sub = |name: &str, ty: &str, description: &str| {
+        json!({
+            "name": name, "type": ty, "multiValued": false, "description": description,
+            "required": false, "caseExact": false, "mutability": "readOnly",
+            "returned": "default", "uniqueness": "none"
+        })
+    };
+    let mut reference = sub("$ref", "reference", "The URI of the Group.");
+    reference["referenceTypes"] = json!(["Group"]);
+    json!({
+        "name": "groups", "type": "complex", "multiValued": true,
+        "description": "The groups the User belongs to; changed through /Groups.",
+        "required": false, "caseExact": false, "mutability": "readOnly",
+        "returned": "default", "uniqueness": "none",
+        "subAttributes": [
+            sub("value", "string", "The id of the Group."),
+            reference,
+            sub("display", "string", "The Group's displayName."),
+            sub("type", "string", "direct: the User is a member of the Group itself."),
+        ]
+    })
+}
+
+/// The core Group schema document.
+pub fn group_schema(base_url: &str) -> Value {
+    let attr = |name: &str, ty: &str, required: bool, case_exact: bool, description: &str| {
+        json!({
+            "name": name, "type": ty, "multiValued": false, "description": description,
+            "required": required, "caseExact": case_exact, "mutability": "readWrite",
+            "returned": "default", "uniqueness": if name == "displayName" { "server" } else { "none" }
+        })
+    };
+    let mut member_ref = attr("$ref", "reference", false, false, "The URI of the member.");
+    member_ref["referenceTypes"] = json!(["User"]);
+    member_ref["mutability"] = json!("immutable");
+    let mut value = attr("value", "string", false, true, "The id of the member User.");
+    value["mutability"] = json!("immutable");
+    let mut ty = attr("type", "string", false, false, "The type of the member.");
+    ty["canonicalValues"] = json!(["User"]);
+    ty["mutability"] = json!("immutable");
+    let mut display = attr(
+        "display",
+        "string",
+        false,
+        false,
+        "The member's display name.",
+    );
+    display["mutability"] = json!("readOnly");
+    json!({
+        "schemas": [SCHEMA_SCHEMA],
+        "id": crate::group::GROUP_SCHEMA,
+        "name": "Group",
+        "description": "Group",
+        "attributes": [
+            attr("displayName", "string", true, false, "A human-readable name for the Group, unique in the organization."),
+            {
+                "name": "members", "type": "complex", "multiValued": true,
+                "description": "The members of the Group (Users of this organization).",
+                "required": false, "caseExact": false, "mutability": "readWrite",
+                "returned": "default", "uniqueness": "none",
+                "subAttributes": [value, member_ref, ty, display]
+            }
+        ],
+        "meta": {
+            "resourceType": "Schema",
+            "location": format!("{}/Schemas/{}", base(base_url), crate::group::GROUP_SCHEMA)
+        }
+    })
 }
 
 fn schema_document(base_url: &str, schema: SchemaId) -> Value {
@@ -675,6 +773,10 @@ fn schema_document(base_url: &str, schema: SchemaId) -> Value {
         .filter(|a| !a.common)
         .map(AttrDef::to_json)
         .collect();
+    let mut attributes = attributes;
+    if schema == SchemaId::Core {
+        attributes.push(user_groups_attribute());
+    }
     json!({
         "schemas": [SCHEMA_SCHEMA],
         "id": schema.urn(),
@@ -698,17 +800,24 @@ pub fn enterprise_user_schema(base_url: &str) -> Value {
     schema_document(base_url, SchemaId::Enterprise)
 }
 
-/// `GET /Schemas`: a ListResponse with both schema documents.
+/// `GET /Schemas`: a ListResponse with the User, Enterprise User and Group schema documents.
 pub fn schemas(base_url: &str) -> Value {
     crate::resource::list_response(
-        vec![user_schema(base_url), enterprise_user_schema(base_url)],
-        2,
+        vec![
+            user_schema(base_url),
+            enterprise_user_schema(base_url),
+            group_schema(base_url),
+        ],
+        3,
         1,
     )
 }
 
 /// `GET /Schemas/{urn}` (URN case-insensitive); `None` when unknown.
 pub fn schema_by_id(base_url: &str, id: &str) -> Option<Value> {
+    if id.eq_ignore_ascii_case(crate::group::GROUP_SCHEMA) {
+        return Some(group_schema(base_url));
+    }
     SchemaId::from_urn(id).map(|s| schema_document(base_url, s))
 }
 
@@ -783,9 +892,11 @@ mod tests {
     }
 
     #[test]
-    fn resource_types_list_user_with_enterprise_extension() {
+    fn resource_types_list_user_with_enterprise_extension_and_group() {
         let v = resource_types("https://x.test/scim/v2");
-        assert_eq!(v["totalResults"], 1);
+        assert_eq!(v["totalResults"], 2);
+        assert_eq!(v["Resources"][1]["id"], "Group");
+        assert_eq!(v["Resources"][1]["endpoint"], "/Groups");
         let rt = &v["Resources"][0];
         assert_eq!(rt["id"], "User");
         assert_eq!(rt["endpoint"], "/Users");
@@ -797,13 +908,15 @@ mod tests {
             "https://x.test/scim/v2/ResourceTypes/User"
         );
         assert!(resource_type_by_id("b", "user").is_some());
-        assert!(resource_type_by_id("b", "Group").is_none());
+        assert!(resource_type_by_id("b", "group").is_some());
+        assert!(resource_type_by_id("b", "Role").is_none());
     }
 
     #[test]
     fn schemas_describe_exactly_the_supported_set() {
         let v = schemas("https://x.test/scim/v2");
-        assert_eq!(v["totalResults"], 2);
+        assert_eq!(v["totalResults"], 3);
+        assert_eq!(v["Resources"][2]["id"], crate::group::GROUP_SCHEMA);
         let user = &v["Resources"][0];
         assert_eq!(user["id"], USER_SCHEMA);
         let names: Vec<&str> = user["attributes"]
@@ -820,7 +933,8 @@ mod tests {
                 "displayName",
                 "emails",
                 "phoneNumbers",
-                "active"
+                "active",
+                "groups"
             ]
         );
         let name_subs: Vec<&str> = user["attributes"][1]["subAttributes"]

@@ -273,7 +273,7 @@ fn invalid_filters_are_errors() {
         "()".into(),
         "[]".into(),
         r#"emails[type eq "work""#.into(),
-        r#"emails[type eq "work"].value eq "x""#.into(),
+        r#"emails[type eq "work"].value"#.into(),
         r#"emails[type eq "work"] eq "x""#.into(),
         "emails[phoneNumbers[type pr]]".into(),
         r#"emails.value[type eq "work"]"#.into(),
@@ -675,4 +675,23 @@ fn scans_are_not_key_lookups() {
     ] {
         assert_eq!(kl(s), None, "{s}");
     }
+}
+
+/// Entra's non-RFC `emails[type eq "work"].value eq "x"` (sent when email is the matching
+/// attribute) means `emails[type eq "work" and value eq "x"]`, and is answered by an email key.
+#[test]
+fn entra_email_value_path_with_trailing_sub_attribute() {
+    let f = Filter::parse(r#"emails[type eq "work"].value eq "Ada@Example.com""#).unwrap();
+    let same = Filter::parse(r#"emails[type eq "work" and value eq "Ada@Example.com"]"#).unwrap();
+    assert_eq!(f, same);
+    let lookup = rollcall_scim::key_lookup(&f).expect("answered by key");
+    assert_eq!(
+        lookup.key,
+        rollcall_scim::LookupKey::Email("Ada@Example.com".into())
+    );
+    let work = serde_json::json!({"emails": [{"type": "work", "value": "ada@example.com"}]});
+    let home = serde_json::json!({"emails": [{"type": "home", "value": "ada@example.com"}]});
+    assert!(f.matches(&work).unwrap());
+    assert!(!f.matches(&home).unwrap());
+    assert!(Filter::parse(r#"emails[type eq "work"].nope eq "x""#).is_err());
 }

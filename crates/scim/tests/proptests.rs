@@ -426,4 +426,12 @@ proptest! {
             let _ = p.apply(&resource);
         }
     }
+
+    #[test]
+    fn group_bodies_never_panic(body in arb_json(), op in arb_op(), filter in "\\PC{0,64}") {
+        let _ = rollcall_scim::group::group_write(&body);
+        let _ = rollcall_scim::group::group_patch(&body);
+        let _ = rollcall_scim::group::group_patch(&json!({"Operations": [op]}));
+        let _ = rollcall_scim::group::GroupFilter::parse(&filter);
+    }
 }

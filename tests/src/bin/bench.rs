@@ -418,5 +418,158 @@ async fn scim_stories(s: &TestServer, users: usize, concurrency: usize) -> Vec<S
         "SCIM import of {total} Users in {pages} pages of 100: {:.0} ms per full import",
         import.wall.as_secs_f64() * 1000.0 / 3.0
     );
-    vec![post, by_user_name, patch, import]
+    let mut out = vec![post, by_user_name, patch, import];
+    if users >= 1_200 {
+        out.extend(group_stories(s, &owner, &org, bearer, &ids, concurrency).await);
+    }
+    out
+}
+
+/// Groups as identity providers push them: a group of (up to) 10,000 members filled 1,000 per
+/// PATCH; then PATCH add 100 / remove 100 on it, `displayName eq` lookups, GET of the whole
+/// group, and an organization manager's mapping change recomputing every member's roles.
+async fn group_stories(
+    s: &TestServer,
+    owner: &str,
+    org: &str,
+    bearer: &str,
+    ids: &[String],
+    concurrency: usize,
+) -> Vec<Stats> {
+    const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+    let reserve = 200;
+    let size = (ids.len() - reserve).min(10_000);
+    let (st, group) = s
+        .call(
+            Method::POST,
+            "/scim/v2/Groups",
+            Some(bearer),
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Everyone", "members": []})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{group}");
+    let gid = group["id"].as_str().expect("group id").to_owned();
+    let gpath = format!("/scim/v2/Groups/{gid}");
+    let members =
+        |ix: &[String]| -> serde_json::Value { ix.iter().map(|i| json!({"value": i})).collect() };
+    let started = Instant::now();
+    for chunk in ids[..size].chunks(1_000) {
+        let body = json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": members(chunk)}]});
+        let (st, res) = s
+            .call(Method::PATCH, &gpath, Some(bearer), Some(body))
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{res}");
+    }
+    println!(
+        "group filled with {size} members, 1,000 per PATCH: {:.0} ms ({:.0} members/s)",
+        started.elapsed().as_secs_f64() * 1000.0,
+        size as f64 / started.elapsed().as_secs_f64()
+    );
+    let extra = &ids[ids.len() - reserve..];
+    let rounds = 20;
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    let started = Instant::now();
+    for r in 0..rounds {
+        let hundred = &extra[(r % 2) * 100..(r % 2) * 100 + 100];
+        let t = Instant::now();
+        let body = json!({"schemas": [PATCH_OP], "Operations": [
+            {"op": "replace", "value": {"id": gid, "displayName": "Everyone"}},
+            {"op": "add", "path": "members", "value": members(hundred)}]});
+        let (st, res) = s
+            .call(Method::PATCH, &gpath, Some(bearer), Some(body))
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{res}");
+        add.push(t.elapsed());
+        let t = Instant::now();
+        let body = json!({"schemas": [PATCH_OP], "Operations": [
+            {"op": "Remove", "path": "members", "value": members(hundred)}]});
+        let (st, res) = s
+            .call(Method::PATCH, &gpath, Some(bearer), Some(body))
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{res}");
+        remove.push(t.elapsed());
+    }
+    let wall = started.elapsed() / 2;
+    let add = Stats {
+        name: "PATCH add 100 (group 10k)",
+        samples: add,
+        wall,
+    };
+    let remove = Stats {
+        name: "PATCH remove 100 (group 10k)",
+        samples: remove,
+        wall,
+    };
+
+    let lookup = run("Groups displayName eq", 2_000, concurrency, |_| async move {
+        let (st, res) = s
+            .call(
+                Method::GET,
+                "/scim/v2/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Everyone%22",
+                Some(bearer),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{res}");
+        assert_eq!(res["totalResults"], 1, "{res}");
+    })
+    .await;
+
+    let mut bytes = 0;
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let r = s
+            .scim(Method::GET, &format!("/Groups/{gid}"), Some(bearer), None)
+            .await;
+        samples.push(t.elapsed());
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body["members"].as_array().map(Vec::len), Some(size));
+        bytes = r.body.to_string().len();
+    }
+    println!("GET of a group of {size} members: {bytes} bytes of JSON");
+    let get = Stats {
+        name: "GET group of 10k members",
+        samples,
+        wall: started.elapsed(),
+    };
+
+    // An organization manager maps the group to a role: every member's roles are recomputed.
+    let (st, pool) = s
+        .call(
+            Method::POST,
+            &format!("/orgs/{org}/pools"),
+            Some(owner),
+            Some(json!({"name": "Bench pool"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{pool}");
+    let pool = pool["id"].as_str().expect("pool").to_owned();
+    let mut samples = Vec::new();
+    let started = Instant::now();
+    for role in ["engineer", "manager"] {
+        let t = Instant::now();
+        let (st, res) = s
+            .call(
+                Method::PUT,
+                &format!("/orgs/{org}/groups/{gid}/assignments"),
+                Some(owner),
+                Some(json!({"assignments": [{"role": role, "pool_id": pool}]})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{res}");
+        samples.push(t.elapsed());
+    }
+    println!(
+        "mapping change recomputed {size} members' roles: {:.0} ms each ({:.0} members/s)",
+        started.elapsed().as_secs_f64() * 500.0,
+        2.0 * size as f64 / started.elapsed().as_secs_f64()
+    );
+    let recompute = Stats {
+        name: "mapping change (10k members)",
+        samples,
+        wall: started.elapsed(),
+    };
+    vec![add, remove, lookup, get, recompute]
 }

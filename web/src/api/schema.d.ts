@@ -475,12 +475,100 @@ export interface paths {
         };
         get?: never;
         /**
-         * Replace a member's assignments
+         * Replace a member's direct assignments
          * @description **Who may call:** organization managers.
          *
-         *     Replaces every assignment of the member (kept in normal form). Every pool must exist in the organization. Demoting the last active organization manager is 409 `last_organization_manager`.
+         *     Replaces the member's direct assignments (kept in normal form); what their groups give stays, and `assignments` in the answer is the effective set. Every pool must exist in the organization. Demoting the last active organization manager is 409 `last_organization_manager`.
          */
         put: operations["replaceAssignments"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List groups
+         * @description **Who may call:** organization managers.
+         *
+         *     The groups the organization's identity provider pushed over SCIM, in id order, each with its mapping, member count and last-manager conflicts.
+         */
+        get: operations["listGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/groups/{grp}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a group
+         * @description **Who may call:** organization managers.
+         *
+         *     One group with its mapping, member count and last-manager conflicts.
+         */
+        get: operations["getGroup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/groups/{grp}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a group's members
+         * @description **Who may call:** organization managers.
+         *
+         *     The group's members, each with the id the identity provider knows them by and the member (with `direct_assignments` and `groups`).
+         */
+        get: operations["listGroupMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/groups/{grp}/assignments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Map a group to roles
+         * @description **Who may call:** organization managers.
+         *
+         *     Sets what the group gives its members (same rules as a member's assignments; every pool must exist in the organization; `member` is implicit). Each member's effective assignments follow, a batch at a time. A change that would leave the organization without an active organization manager does not fail: that member keeps `organization_manager` as a direct assignment and the group records a conflict.
+         */
+        put: operations["setGroupAssignments"];
         post?: never;
         delete?: never;
         options?: never;
@@ -715,7 +803,7 @@ export interface paths {
         put?: never;
         /**
          * Search from the service root
-         * @description A search from the SCIM root (RFC 7644 §3.4.2.1). Users is the only resource type, so it is `POST /Users/.search`: the same body, rules and answers.
+         * @description Users, then Groups, matching a SearchRequest; a filter only one resource type understands finds nothing of the other.
          */
         post: operations["scimSearchRoot"];
         delete?: never;
@@ -900,6 +988,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/scim/v2/Groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List or filter Groups
+         * @description The organization's groups in id order. Filters: `id eq`, `displayName eq` (a key lookup, case-insensitive), `members[value eq "id"]` (the member's groups, a key lookup), `externalId eq`, joined by `and`. List responses leave `members` out unless `attributes` names them (a group may have 20000 members); `GET /Groups/{id}` returns them.
+         */
+        get: operations["scimListGroups"];
+        put?: never;
+        /**
+         * Create a Group
+         * @description Creates a group (Okta and Entra create it empty, then PATCH members). `displayName` is unique in the organization, case-insensitively. It gives no role until an organization manager maps it (`PUT /orgs/{org}/groups/{group}/assignments`).
+         */
+        post: operations["scimCreateGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Groups/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Search Groups
+         * @description `GET /Groups` with the query in a SearchRequest body.
+         */
+        post: operations["scimSearchGroups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a Group
+         * @description One group with its members (`excludedAttributes=members` leaves them out and skips reading them). A member is `{value, $ref, type}`; `value` is the id the identity provider knows the User by. 20000 members at most: 1.46 MB of JSON for 10000 locally, about 3.6 MB for 20000 behind API Gateway.
+         */
+        get: operations["scimGetGroup"];
+        /**
+         * Replace a Group
+         * @description Replaces `displayName`, `externalId` and the member list (members not listed leave the group and lose what it gave them).
+         */
+        put: operations["scimReplaceGroup"];
+        post?: never;
+        /**
+         * Delete a Group
+         * @description Its members leave it (losing what it gave them), then it is deleted.
+         */
+        delete: operations["scimDeleteGroup"];
+        options?: never;
+        head?: never;
+        /**
+         * Patch a Group
+         * @description Okta's and Entra's forms: `replace` of `{id, displayName}` (no path), `add` of `members` (appends), `remove` of `members[value eq "id"]`, `remove` of `members` with a value array (only those leave; Entra's default), `remove` of `members` without a value (everyone leaves), `replace` of `members` (`[]` empties). Operation names are case-insensitive. Members change 40 per transaction, each atomically with their effective roles; a 503 part-way leaves a consistent group that a retry completes. Answers 204, or 200 with the Group when `attributes`/`excludedAttributes` is given.
+         */
+        patch: operations["scimPatchGroup"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1036,7 +1200,7 @@ export interface components {
          * @enum {string}
          */
         MemberSource: "owner" | "invitation" | "invite_link" | "scim";
-        /** @description A user in an organization. */
+        /** @description A user in an organization. `assignments` is the effective set (what permissions use): `direct_assignments` together with what each of `groups` gives, in normal form. */
         Member: {
             org_id: components["schemas"]["OrgId"];
             user_id: components["schemas"]["UserId"];
@@ -1048,7 +1212,12 @@ export interface components {
             source: components["schemas"]["MemberSource"];
             /** @description The identity provider's id, for SCIM members. */
             external_id: string | null;
+            /** @description Effective assignments: the direct ones and those of the member's groups together (normal form). */
             assignments: components["schemas"]["AssignmentList"];
+            /** @description The assignments given to the member directly (invitation, invite link, SCIM defaults, `PUT …/users/{usr}/assignments`); equal to `assignments` when the member's groups give nothing more. */
+            direct_assignments: components["schemas"]["AssignmentList"];
+            /** @description The identity provider's groups the member belongs to, each with what its mapping gives. */
+            groups: components["schemas"]["MemberGroup"][];
             created_at: components["schemas"]["Timestamp"];
         };
         /**
@@ -1252,6 +1421,55 @@ export interface components {
             /** @description Opaque; pass as `?cursor=` to get the next page. Null when there is no more. */
             next_cursor: string | null;
         };
+        /** @description One of a member's groups and what it gives them. */
+        MemberGroup: {
+            group_id: components["schemas"]["GroupId"];
+            /** @description The group's `displayName`; null only when the group was deleted while the request ran. */
+            display_name: string | null;
+            /** @description What the group gives (empty: no role beyond `member`). */
+            assignments: components["schemas"]["Assignment"][];
+        };
+        /** @description A group change that would have left the organization without an active organization manager: the member kept `kept` as direct assignments instead. */
+        GroupConflict: {
+            at: components["schemas"]["Timestamp"];
+            user_id: components["schemas"]["UserId"];
+            /** @description The assignments the member kept as direct ones. */
+            kept: components["schemas"]["Assignment"][];
+        };
+        /** @description A group the organization's identity provider pushes over SCIM, and the assignments organization managers mapped to it. */
+        Group: {
+            id: components["schemas"]["GroupId"];
+            org_id: components["schemas"]["OrgId"];
+            /** @description The identity provider's `displayName` (unique in the organization, ignoring case). */
+            display_name: string;
+            /** @description The identity provider's `externalId`, or null. */
+            external_id: string | null;
+            /** @description What membership gives, in normal form without the implicit `member` (empty: no role beyond `member`). Set by organization managers, never by the identity provider. */
+            assignments: components["schemas"]["Assignment"][];
+            member_count: number;
+            /** @description The most recent last-manager conflicts (at most 20), oldest first. */
+            conflicts: components["schemas"]["GroupConflict"][];
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        /** @description A page of groups, in id order. The list is complete only when `next_cursor` is null. */
+        GroupPage: {
+            items: components["schemas"]["Group"][];
+            /** @description Opaque; pass as `?cursor=` to get the next page. Null when there is no more. */
+            next_cursor: string | null;
+        };
+        /** @description A member of a group. */
+        GroupMember: {
+            /** @description The id the identity provider knows the member by (the SCIM `id` it was given). */
+            member_ref: components["schemas"]["UserId"];
+            member: components["schemas"]["Member"];
+        };
+        /** @description A page of a group's members. The list is complete only when `next_cursor` is null. */
+        GroupMemberPage: {
+            items: components["schemas"]["GroupMember"][];
+            /** @description Opaque; pass as `?cursor=` to get the next page. Null when there is no more. */
+            next_cursor: string | null;
+        };
         OutboxEntry: {
             to: string;
             subject: string;
@@ -1397,7 +1615,11 @@ export interface components {
             allowed_domains: string[];
         };
         ReplaceAssignmentsRequest: {
-            /** @description The member's new assignments (an empty list leaves only `member`). */
+            /** @description The member's new direct assignments (an empty list leaves only `member`); their groups' assignments stay. */
+            assignments: components["schemas"]["AssignmentList"];
+        };
+        SetGroupAssignmentsRequest: {
+            /** @description What the group gives its members (`member` alone, or an empty list, gives nothing beyond `member`). */
             assignments: components["schemas"]["AssignmentList"];
         };
         /**
@@ -1405,6 +1627,11 @@ export interface components {
          * @example sct_0190f5a2c3d47e8f9a0b1c2d3e4f5a6b
          */
         ScimTokenId: string;
+        /**
+         * @description Group id: `grp_` followed by 32 lowercase hex digits (a UUIDv7, so ids sort by creation time); also the group's SCIM `id`.
+         * @example grp_0190f5a2c3d47e8f9a0b1c2d3e4f5a6b
+         */
+        GroupId: string;
         /** @description A SCIM token of an organization. Never carries its secret after creation (only its SHA-256 is stored). */
         ScimToken: {
             id: components["schemas"]["ScimTokenId"];
@@ -1735,6 +1962,20 @@ export interface components {
             /** @description When the link stops working; null: never. */
             expires_at: components["schemas"]["Timestamp"] | null;
         };
+        /** @description A SCIM Group (RFC 7643 §4.2). */
+        ScimGroup: {
+            schemas?: string[];
+            readonly id?: string;
+            displayName: string;
+            externalId?: string;
+            members?: {
+                value: string;
+                $ref?: string;
+                type?: string;
+                display?: string;
+            }[];
+            readonly meta?: Record<string, never>;
+        };
     };
     responses: never;
     parameters: {
@@ -1769,6 +2010,8 @@ export interface components {
         successor: components["schemas"]["UserId"];
         /** @description SCIM token id (`sct_…`). A malformed id is answered like an unknown one (404 `scim_token_not_found`). */
         sct: components["schemas"]["ScimTokenId"];
+        /** @description Group id (`grp_…`). A malformed id is answered like an unknown one (404 `group_not_found`); so is another organization's group. */
+        grp: components["schemas"]["GroupId"];
         /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
         scimId: string;
         /** @description RFC 7644 filter (full grammar: `eq ne co sw ew gt ge lt le pr`, `and or not`, parentheses, value paths, URN paths), e.g. `userName eq "dana@acme.example"`. `userName eq`, `externalId eq` and `emails.value eq` (alone or in a top-level `and`) are key lookups; any other filter is evaluated over the members and refused with 400 `tooMany` when the organization has more than 10000. */
@@ -4573,6 +4816,398 @@ export interface operations {
             };
         };
     };
+    listGroups: {
+        parameters: {
+            query?: {
+                /** @description Most items in the page (400 `invalid_query` outside 1..200). */
+                limit?: components["parameters"]["limit"];
+                /** @description The `next_cursor` of the previous page, as given (opaque). 400 `invalid_cursor` for a cursor of another list. */
+                cursor?: components["parameters"]["cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
+                org: components["parameters"]["org"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of groups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupPage"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_query`: The query string is malformed, has an unknown parameter, or a value out of range (`limit`).
+             *     - `invalid_cursor`: The cursor was not produced by this list (or is longer than 1024 characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unauthenticated. `error.code` is one of:
+             *     - `unauthenticated`: No bearer token, an invalid or expired one, or a token without a usable `sub` or `email` claim.
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Forbidden. `error.code` is one of:
+             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `member_suspended`: The caller's membership of this organization is suspended.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `organization_not_found`: No such organization, or the caller is not a member of it (other tenants' ids look unknown).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
+                org: components["parameters"]["org"];
+                /** @description Group id (`grp_…`). A malformed id is answered like an unknown one (404 `group_not_found`); so is another organization's group. */
+                grp: components["parameters"]["grp"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /**
+             * @description Unauthenticated. `error.code` is one of:
+             *     - `unauthenticated`: No bearer token, an invalid or expired one, or a token without a usable `sub` or `email` claim.
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Forbidden. `error.code` is one of:
+             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `member_suspended`: The caller's membership of this organization is suspended.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `group_not_found`: No such group in this organization (also another organization's group).
+             *     - `organization_not_found`: No such organization, or the caller is not a member of it (other tenants' ids look unknown).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listGroupMembers: {
+        parameters: {
+            query?: {
+                /** @description Most items in the page (400 `invalid_query` outside 1..200). */
+                limit?: components["parameters"]["limit"];
+                /** @description The `next_cursor` of the previous page, as given (opaque). 400 `invalid_cursor` for a cursor of another list. */
+                cursor?: components["parameters"]["cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
+                org: components["parameters"]["org"];
+                /** @description Group id (`grp_…`). A malformed id is answered like an unknown one (404 `group_not_found`); so is another organization's group. */
+                grp: components["parameters"]["grp"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the group's members. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupMemberPage"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_query`: The query string is malformed, has an unknown parameter, or a value out of range (`limit`).
+             *     - `invalid_cursor`: The cursor was not produced by this list (or is longer than 1024 characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unauthenticated. `error.code` is one of:
+             *     - `unauthenticated`: No bearer token, an invalid or expired one, or a token without a usable `sub` or `email` claim.
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Forbidden. `error.code` is one of:
+             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `member_suspended`: The caller's membership of this organization is suspended.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `group_not_found`: No such group in this organization (also another organization's group).
+             *     - `organization_not_found`: No such organization, or the caller is not a member of it (other tenants' ids look unknown).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    setGroupAssignments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
+                org: components["parameters"]["org"];
+                /** @description Group id (`grp_…`). A malformed id is answered like an unknown one (404 `group_not_found`); so is another organization's group. */
+                grp: components["parameters"]["grp"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetGroupAssignmentsRequest"];
+            };
+        };
+        responses: {
+            /** @description The group with its new mapping (and any conflict the change recorded). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_assignment`: An assignment list is malformed: `manager`/`engineer` without `pool_id`, `organization_manager`/`member` with one, or more than 50 entries; `details.field` names the list.
+             *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
+             *     - `invalid_body`: The request body could not be read.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unauthenticated. `error.code` is one of:
+             *     - `unauthenticated`: No bearer token, an invalid or expired one, or a token without a usable `sub` or `email` claim.
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Forbidden. `error.code` is one of:
+             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `member_suspended`: The caller's membership of this organization is suspended.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `pool_not_found`: No such pool in this organization.
+             *     - `group_not_found`: No such group in this organization (also another organization's group).
+             *     - `organization_not_found`: No such organization, or the caller is not a member of it (other tenants' ids look unknown).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Conflict. `error.code` is one of:
+             *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Payload too large. `error.code` is one of:
+             *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unsupported media type. `error.code` is one of:
+             *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly. Members already updated keep the new mapping; repeating the call finishes the rest.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listOutbox: {
         parameters: {
             query?: never;
@@ -6359,6 +6994,455 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    scimListGroups: {
+        parameters: {
+            query?: {
+                /** @description RFC 7644 filter (full grammar: `eq ne co sw ew gt ge lt le pr`, `and or not`, parentheses, value paths, URN paths), e.g. `userName eq "dana@acme.example"`. `userName eq`, `externalId eq` and `emails.value eq` (alone or in a top-level `and`) are key lookups; any other filter is evaluated over the members and refused with 400 `tooMany` when the organization has more than 10000. */
+                filter?: components["parameters"]["scimFilter"];
+                /** @description 1-based index of the first result; below 1 counts as 1. */
+                startIndex?: components["parameters"]["scimStartIndex"];
+                /** @description Page size; 0 returns only `totalResults`; capped at 200. */
+                count?: components["parameters"]["scimCount"];
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ListResponse of Groups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimListResponse"];
+                };
+            };
+            /** @description `invalidFilter` (any other filter), `invalidValue` (`startIndex`/`count` not integers). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimCreateGroup: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimGroup"];
+                "application/json": components["schemas"]["ScimGroup"];
+            };
+        };
+        responses: {
+            /** @description The Group, with a `Location` header. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimGroup"];
+                };
+            };
+            /** @description `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `uniqueness`: another group of the organization has this `displayName`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimSearchGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimSearchRequest"];
+                "application/json": components["schemas"]["ScimSearchRequest"];
+            };
+        };
+        responses: {
+            /** @description A ListResponse of Groups. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimListResponse"];
+                };
+            };
+            /** @description `invalidFilter` (any other filter), `invalidValue` (`startIndex`/`count` not integers). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimGetGroup: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path: {
+                /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
+                id: components["parameters"]["scimId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Group. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimGroup"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No Group with this id in the token's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimReplaceGroup: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path: {
+                /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
+                id: components["parameters"]["scimId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimGroup"];
+                "application/json": components["schemas"]["ScimGroup"];
+            };
+        };
+        responses: {
+            /** @description The Group. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimGroup"];
+                };
+            };
+            /** @description `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No Group with this id in the token's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `uniqueness`: another group has this `displayName`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimDeleteGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
+                id: components["parameters"]["scimId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No Group with this id in the token's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scimPatchGroup: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return (plus `id` and `schemas`). */
+                attributes?: components["parameters"]["scimAttributes"];
+                /** @description Comma-separated attributes to leave out. */
+                excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
+            };
+            header?: never;
+            path: {
+                /** @description The User's `id` (a user id, `usr_…`), or on discovery routes the resource type or schema id. An unknown or malformed id is 404. */
+                id: components["parameters"]["scimId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/scim+json": components["schemas"]["ScimPatchOp"];
+                "application/json": components["schemas"]["ScimPatchOp"];
+            };
+        };
+        responses: {
+            /** @description The Group (when `attributes` or `excludedAttributes` is given). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimGroup"];
+                };
+            };
+            /** @description Applied. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalidValue`, `invalidPath` (an unknown attribute, a filter path other than `members[value eq "id"]`), `noTarget` (remove without a path); `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, a malformed, unknown or revoked one, or a token whose organization no longer exists. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No Group with this id in the token's organization. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `uniqueness`: another group has this `displayName`. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The data store is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
         };

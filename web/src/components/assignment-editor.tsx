@@ -1,7 +1,9 @@
 // Roles per pool: one row per role, a pool picker for the pool roles. Offers only what the caller
 // may grant (permissions.ts); the server checks again.
+import type { Schemas } from '../api/client';
 import { isPoolRole, ROLE_LABELS, type DraftAssignment, type Role } from '../lib/assignments';
 import type { PoolRow } from '../lib/pools';
+import { groupName, roleSources, type RoleSource } from '../lib/role-sources';
 import type { Grantable } from '../permissions';
 
 export function AssignmentEditor({
@@ -93,5 +95,46 @@ export function AssignmentList({ list, poolName }: { list: { role: Role; pool_id
         </li>
       ))}
     </ul>
+  );
+}
+
+/** A member's effective roles, each with where it comes from: "(direct)", "(via Engineers)". With
+ * `groupHref`, group names link to their page. A member without groups gets the plain list. */
+export function SourcedAssignmentList({
+  member,
+  poolName,
+  groupHref,
+}: {
+  member: Pick<Schemas['Member'], 'assignments' | 'direct_assignments' | 'groups'>;
+  poolName: (id: string) => string;
+  groupHref?: (groupId: string) => string;
+}) {
+  if (member.groups.length === 0) return <AssignmentList list={member.assignments} poolName={poolName} />;
+  return (
+    <ul class="roles">
+      {roleSources(member).map(({ assignment: a, sources }, i) => (
+        <li key={i}>
+          <span class={`role role-${a.role}`}>{ROLE_LABELS[a.role]}</span>
+          {a.pool_id && <span class="pool"> · {poolName(a.pool_id)}</span>} <SourceText sources={sources} groupHref={groupHref} />
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** "(direct, via Engineers)": the sources of one role. */
+export function SourceText({ sources, groupHref }: { sources: RoleSource[]; groupHref?: (groupId: string) => string }) {
+  if (sources.length === 0) return null;
+  return (
+    <span class="source">
+      (
+      {sources.map((s, i) => (
+        <span key={s.kind === 'direct' ? 'direct' : s.groupId}>
+          {i > 0 && ', '}
+          {s.kind === 'direct' ? 'direct' : <>via {groupHref && s.name !== null ? <a href={groupHref(s.groupId)}>{s.name}</a> : groupName(s.name)}</>}
+        </span>
+      ))}
+      )
+    </span>
   );
 }

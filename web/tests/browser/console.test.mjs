@@ -174,7 +174,7 @@ test('the last organization manager is protected', async () => {
   await page.getByRole('heading', { name: 'Leave the organization' }).waitFor();
   await page.getByText('You are the last active organization manager').waitFor();
   await page.getByRole('button', { name: 'Remove role 1' }).click();
-  await page.getByRole('button', { name: 'Save roles' }).click();
+  await page.getByRole('button', { name: 'Save direct roles' }).click();
   const alert = page.getByRole('alert').filter({ hasText: 'last_organization_manager' });
   await alert.waitFor();
   assert.match(await alert.innerText(), /Make another member an organization manager first/);
@@ -277,8 +277,8 @@ test('a manager and an engineer see only what they may', async () => {
   await page.getByRole('button', { name: 'Add role' }).click();
   await page.getByLabel('Role 2', { exact: true }).selectOption('engineer');
   await page.getByLabel('Pool for role 2').selectOption(pools.Sales);
-  await page.getByRole('button', { name: 'Save roles' }).click();
-  await page.getByText('Roles saved.').waitFor();
+  await page.getByRole('button', { name: 'Save direct roles' }).click();
+  await page.getByText('Direct roles saved.').waitFor();
   const eve = await api(server.base, ownerToken, 'GET', `/orgs/${orgId}/users?q=eve`);
   assert.deepEqual(eve.body.items[0].assignments.map((a) => a.pool_id).sort(), [pools.Engineering, pools.Sales].sort());
   await page.getByRole('link', { name: '← All users' }).click();

@@ -1,6 +1,6 @@
 //! The invitee's side: preview, accept, decline, my invitations, join with a link.
 
-use super::PageQuery;
+use super::{PageQuery, member_view};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::Offer;
@@ -52,7 +52,7 @@ pub(crate) async fn accept_by_token(
     JsonBody(body): JsonBody<TokenBody>,
 ) -> ApiResult<Json<MemberView>> {
     let member = state.service.accept_by_token(&caller, &body.token).await?;
-    Ok(Json(MemberView::from(member)))
+    Ok(Json(member_view(&state, member).await?))
 }
 
 /// `POST /invitations/decline`: 200 with the declined invitation.
@@ -75,7 +75,7 @@ pub(crate) async fn accept_by_id(
         Offer::Invitation(id) => state.service.accept_by_id(&caller, &id).await?,
         Offer::Provisioned(id) => state.service.accept_provisioned(&caller, &id).await?,
     };
-    Ok(Json(MemberView::from(member)))
+    Ok(Json(member_view(&state, member).await?))
 }
 
 /// `POST /me/invitations/{inv}/decline`.
@@ -130,5 +130,5 @@ pub(crate) async fn join(
     JsonBody(body): JsonBody<TokenBody>,
 ) -> ApiResult<Json<MemberView>> {
     let member = state.service.join(&caller, &body.token).await?;
-    Ok(Json(MemberView::from(member)))
+    Ok(Json(member_view(&state, member).await?))
 }

@@ -1,5 +1,6 @@
 //! Members: list, read, replace assignments, remove.
 
+use super::{member_view, member_views};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthenticatedCaller, JsonBody, PathIds, QueryParams, page_request};
@@ -81,7 +82,10 @@ pub(crate) async fn list(
         .service
         .list_members(&caller, &org, &filter, &page)
         .await?;
-    Ok(Json(ListView::from_page(members, MemberView::from)))
+    Ok(Json(ListView {
+        items: member_views(&state, members.items).await?,
+        next_cursor: members.next_cursor,
+    }))
 }
 
 /// `GET /orgs/{org}/users/{usr}`.
@@ -92,17 +96,19 @@ pub(crate) async fn get(
 ) -> ApiResult<Json<MemberView>> {
     let (org, user) = (ids.org()?, ids.user()?);
     let member = state.service.get_member(&caller, &org, &user).await?;
-    Ok(Json(MemberView::from(member)))
+    Ok(Json(member_view(&state, member).await?))
 }
 
-/// `PUT /orgs/{org}/users/{usr}/assignments` body.
+/// `PUT /orgs/{org}/users/{usr}/assignments` and `PUT /orgs/{org}/groups/{grp}/assignments`
+/// body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssignmentsBody {
-    assignments: Vec<Assignment>,
+    pub(crate) assignments: Vec<Assignment>,
 }
 
-/// `PUT /orgs/{org}/users/{usr}/assignments`.
+/// `PUT /orgs/{org}/users/{usr}/assignments`: sets the member's direct assignments (their
+/// groups' stay).
 pub(crate) async fn replace_assignments(
     State(state): State<AppState>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
@@ -114,7 +120,7 @@ pub(crate) async fn replace_assignments(
         .service
         .replace_assignments(&caller, &org, &user, &body.assignments)
         .await?;
-    Ok(Json(MemberView::from(member)))
+    Ok(Json(member_view(&state, member).await?))
 }
 
 /// `DELETE /orgs/{org}/users/{usr}` query.

@@ -2,6 +2,7 @@
 
 pub(crate) mod accept;
 pub(crate) mod domains;
+pub(crate) mod groups;
 pub(crate) mod invitations;
 pub(crate) mod links;
 pub(crate) mod members;
@@ -10,10 +11,13 @@ pub(crate) mod pools;
 pub(crate) mod scim;
 pub(crate) mod scim_tokens;
 
+use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::page_request;
+use crate::views::MemberView;
 use axum::Json;
 use axum::http::StatusCode;
+use rollcall_domain::model::Membership;
 use rollcall_domain::page::PageRequest;
 use serde::Deserialize;
 
@@ -36,4 +40,26 @@ type Created<T> = (StatusCode, Json<T>);
 
 fn created<T>(body: T) -> Created<T> {
     (StatusCode::CREATED, Json(body))
+}
+
+/// Members as views, their groups named with one batched read of the groups they name (none
+/// when no one has a group).
+async fn member_views(state: &AppState, members: Vec<Membership>) -> ApiResult<Vec<MemberView>> {
+    let Some(org) = members.first().map(|m| m.org_id.clone()) else {
+        return Ok(Vec::new());
+    };
+    let names = state.service.group_names(&org, &members).await?;
+    Ok(members
+        .into_iter()
+        .map(|m| MemberView::new(m, &names))
+        .collect())
+}
+
+/// One member as a view, its groups named.
+async fn member_view(state: &AppState, member: Membership) -> ApiResult<MemberView> {
+    let names = state
+        .service
+        .group_names(&member.org_id, std::slice::from_ref(&member))
+        .await?;
+    Ok(MemberView::new(member, &names))
 }

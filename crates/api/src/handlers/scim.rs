@@ -11,8 +11,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rollcall_domain::ErrorKind;
+use rollcall_domain::model::Group;
+use rollcall_domain::service::MemberOp;
 use rollcall_domain::service::{MAX_FILTER_SCAN, Omitted, ScimOrg};
 use rollcall_scim::error::scim_type;
+use rollcall_scim::group::{
+    GroupCondition, GroupFilter, GroupListQuery, GroupProjection, group_patch, group_resource,
+    group_write,
+};
 use rollcall_scim::mapping::{member_command, member_resource};
 use rollcall_scim::{
     ListQuery, Projection, ScimError, apply_patch, key_lookup, normalize_user, schema, status_hint,
@@ -215,6 +221,13 @@ impl Scim {
                 .collect();
             return Ok(query.response(&resources, page.total));
         };
+        let found = self.matching_users(filter).await?;
+        Ok(query.response(query.page(&found), found.len()))
+    }
+
+    /// Every User resource `filter` matches, in member order.
+    async fn matching_users(&self, filter: &rollcall_scim::Filter) -> ScimResult<Vec<Value>> {
+        let service = &self.state.service;
         let candidates = match key_lookup(filter) {
             Some(lookup) => service
                 .scim_find(&self.org, &lookup.key.domain_key())
@@ -244,7 +257,98 @@ impl Scim {
                 found.push(r);
             }
         }
-        Ok(query.response(query.page(&found), found.len()))
+        Ok(found)
+    }
+
+    /// Every group `filter` matches, in id order. A key condition (id, displayName, member) is
+    /// answered by a key lookup; otherwise the organization's groups (at most 1000) are read.
+    async fn matching_groups(&self, filter: Option<&GroupFilter>) -> ScimResult<Vec<Group>> {
+        let service = &self.state.service;
+        let org = &self.org.org_id;
+        let fail = |e: rollcall_domain::Error| ScimFailure(ScimError::from(e));
+        let candidates = match filter.and_then(GroupFilter::key) {
+            Some(GroupCondition::Id(v)) => match service.group(org, v).await {
+                Ok(g) => vec![g],
+                Err(e) if e.kind == ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(fail(e)),
+            },
+            Some(GroupCondition::DisplayName(v)) => service
+                .group_by_name(org, v)
+                .await
+                .map_err(fail)?
+                .into_iter()
+                .collect(),
+            Some(GroupCondition::Member(v)) => service
+                .scim_groups_of_member(&self.org, v)
+                .await
+                .map_err(fail)?,
+            Some(GroupCondition::ExternalId(_)) | None => {
+                service.all_groups(org).await.map_err(fail)?
+            }
+        };
+        let Some(filter) = filter else {
+            return Ok(candidates);
+        };
+        // Each member named by the filter: the ids of their groups (one read per member).
+        let mut member_groups = std::collections::HashMap::new();
+        for c in &filter.0 {
+            if let GroupCondition::Member(v) = c {
+                let ids: Vec<String> = service
+                    .scim_groups_of_member(&self.org, v)
+                    .await
+                    .map_err(fail)?
+                    .into_iter()
+                    .map(|g| g.id.to_string())
+                    .collect();
+                member_groups.insert(v.clone(), ids);
+            }
+        }
+        let mut found: Vec<Group> = candidates
+            .into_iter()
+            .filter(|g| {
+                filter.matches(g, |m| {
+                    member_groups
+                        .get(m)
+                        .is_some_and(|ids| ids.iter().any(|id| id == g.id.as_str()))
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(found)
+    }
+
+    /// The Group resource, with its members when `with_members`.
+    async fn group_resource(&self, group: &Group, with_members: bool) -> ScimResult<Value> {
+        let members = if with_members {
+            Some(
+                self.state
+                    .service
+                    .group_member_refs(group)
+                    .await
+                    .map_err(ScimError::from)?,
+            )
+        } else {
+            None
+        };
+        Ok(group_resource(group, members.as_deref(), &self.base))
+    }
+
+    /// `GET /Groups` and `POST /Groups/.search`: a ListResponse. List responses leave `members`
+    /// out unless `attributes` asks for them (a group may have 20,000); `GET /Groups/{id}`
+    /// returns them.
+    async fn list_groups(&self, query: &GroupListQuery) -> ScimResult<Value> {
+        let found = self.matching_groups(query.filter.as_ref()).await?;
+        let total = found.len();
+        let start = query.start_index.saturating_sub(1).min(total);
+        let end = start.saturating_add(query.count).min(total);
+        let mut page = Vec::with_capacity(end - start);
+        for g in &found[start..end] {
+            page.push(
+                self.group_resource(g, query.projection.asks_members())
+                    .await?,
+            );
+        }
+        Ok(query.response(page, total))
     }
 }
 
@@ -483,6 +587,175 @@ pub(crate) async fn delete_user(scim: Scim, ScimId(id): ScimId) -> ScimResult<St
     Ok(StatusCode::NO_CONTENT)
 }
 
+// ---- Groups ------------------------------------------------------------------------------------
+
+impl ScimQuery {
+    fn group_projection(&self) -> GroupProjection {
+        GroupProjection::parse(self.get("attributes"), self.get("excludedAttributes"))
+    }
+}
+
+/// A Group response with the query's projection (members read only when returned).
+async fn group_response(scim: &Scim, query: &ScimQuery, group: &Group) -> ScimResult<ScimJson> {
+    let projection = query.group_projection();
+    let resource = scim
+        .group_resource(group, projection.wants_members())
+        .await?;
+    Ok(ScimJson::ok(projection.apply(resource)))
+}
+
+/// `GET /scim/v2/Groups?filter=&startIndex=&count=&attributes=&excludedAttributes=`.
+pub(crate) async fn list_groups(scim: Scim, query: ScimQuery) -> ScimResult<ScimJson> {
+    let q = GroupListQuery::from_query(query.pairs())?;
+    Ok(ScimJson::ok(scim.list_groups(&q).await?))
+}
+
+/// `POST /scim/v2/Groups/.search` with a SearchRequest body.
+pub(crate) async fn search_groups(scim: Scim, ScimBody(body): ScimBody) -> ScimResult<ScimJson> {
+    let q = GroupListQuery::from_search_body(&body)?;
+    Ok(ScimJson::ok(scim.list_groups(&q).await?))
+}
+
+/// `POST /scim/v2/Groups`: 201 with the resource and a `Location` header.
+pub(crate) async fn create_group(
+    scim: Scim,
+    query: ScimQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<ScimJson> {
+    let (attrs, members) = group_write(&body)?;
+    let group = scim
+        .state
+        .service
+        .scim_create_group(&scim.org, attrs, members)
+        .await
+        .map_err(ScimError::from)?;
+    let mut out = group_response(&scim, &query, &group).await?;
+    out.status = StatusCode::CREATED;
+    out.location = Some(rollcall_scim::group::group_location(&scim.base, &group));
+    Ok(out)
+}
+
+/// `GET /scim/v2/Groups/{id}`.
+pub(crate) async fn get_group(
+    scim: Scim,
+    ScimId(id): ScimId,
+    query: ScimQuery,
+) -> ScimResult<ScimJson> {
+    let group = scim
+        .state
+        .service
+        .group(&scim.org.org_id, &id)
+        .await
+        .map_err(ScimError::from)?;
+    group_response(&scim, &query, &group).await
+}
+
+/// `PUT /scim/v2/Groups/{id}`: the members become exactly the body's.
+pub(crate) async fn replace_group(
+    scim: Scim,
+    ScimId(id): ScimId,
+    query: ScimQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<ScimJson> {
+    let (attrs, members) = group_write(&body)?;
+    let group = scim
+        .state
+        .service
+        .scim_update_group(&scim.org, &id, attrs, &[MemberOp::Replace(members)])
+        .await
+        .map_err(ScimError::from)?;
+    group_response(&scim, &query, &group).await
+}
+
+/// `PATCH /scim/v2/Groups/{id}`: 204 (what Entra expects and Okta accepts), or 200 with the
+/// resource when `attributes` or `excludedAttributes` asks for it (RFC 7644 §3.5.2).
+pub(crate) async fn patch_group(
+    scim: Scim,
+    ScimId(id): ScimId,
+    query: ScimQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Response> {
+    let (attrs, ops) = group_patch(&body)?;
+    let group = scim
+        .state
+        .service
+        .scim_update_group(&scim.org, &id, attrs, &ops)
+        .await
+        .map_err(ScimError::from)?;
+    if query.group_projection().is_set() {
+        return Ok(group_response(&scim, &query, &group).await?.into_response());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /scim/v2/Groups/{id}`: 204; the members lose what the group gave them.
+pub(crate) async fn delete_group(scim: Scim, ScimId(id): ScimId) -> ScimResult<StatusCode> {
+    scim.state
+        .service
+        .scim_delete_group(&scim.org, &id)
+        .await
+        .map_err(ScimError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /scim/v2/.search`: Users then Groups matching the SearchRequest. A filter only one
+/// resource type understands finds nothing of the other type.
+pub(crate) async fn search_all(scim: Scim, ScimBody(body): ScimBody) -> ScimResult<ScimJson> {
+    let users = ListQuery::from_search_body(&body);
+    let groups = GroupListQuery::from_search_body(&body);
+    let (users, groups) = match (users, groups) {
+        (Err(e), Err(_)) => return Err(ScimFailure(e)),
+        (u, g) => (u.ok(), g.ok()),
+    };
+    let paging = users
+        .clone()
+        .map(|u| (u.start_index, u.count))
+        .or_else(|| groups.as_ref().map(|g| (g.start_index, g.count)));
+    let (start_index, count) = paging.unwrap_or((1, rollcall_scim::list::DEFAULT_COUNT));
+    let mut all: Vec<Value> = Vec::new();
+    if let Some(u) = &users {
+        let found = match &u.filter {
+            Some(f) => scim.matching_users(f).await?,
+            None => {
+                let page = scim
+                    .state
+                    .service
+                    .scim_scan(&scim.org, None)
+                    .await
+                    .map_err(ScimError::from)?
+                    .ok_or_else(|| {
+                        ScimError::bad_request(
+                            scim_type::TOO_MANY,
+                            format!(
+                                "The organization has more than {MAX_FILTER_SCAN} members; search                                  /Users and /Groups separately"
+                            ),
+                        )
+                    })?;
+                page.iter()
+                    .map(|m| member_resource(m, &scim.base))
+                    .collect()
+            }
+        };
+        all.extend(found.iter().map(|r| u.projection.apply(r)));
+    }
+    if let Some(g) = &groups {
+        for group in scim.matching_groups(g.filter.as_ref()).await? {
+            let r = scim
+                .group_resource(&group, g.projection.asks_members())
+                .await?;
+            all.push(g.projection.apply(r));
+        }
+    }
+    let total = all.len();
+    let start = start_index.saturating_sub(1).min(total);
+    let end = start.saturating_add(count).min(total);
+    Ok(ScimJson::ok(rollcall_scim::resource::list_response(
+        all[start..end].to_vec(),
+        total,
+        start_index,
+    )))
+}
+
 // ---- fallbacks -----------------------------------------------------------------------------------
 
 /// Whether a request path is under the SCIM prefix (its errors are SCIM Error bodies).
@@ -493,8 +766,8 @@ pub(crate) fn is_scim_path(path: &str) -> bool {
 /// 404 for a path under `/scim/v2` that is no SCIM endpoint.
 pub(crate) fn no_endpoint() -> Response {
     ScimFailure(ScimError::not_found(
-        "No SCIM endpoint at this path: this service provider serves /Users, /Schemas, \
-         /ResourceTypes and /ServiceProviderConfig",
+        "No SCIM endpoint at this path: this service provider serves /Users, /Groups, \
+         /Schemas, /ResourceTypes and /ServiceProviderConfig",
     ))
     .into_response()
 }

@@ -159,6 +159,8 @@ impl Service {
         member: &Membership,
         successor: &UserId,
     ) -> Result<RemovedMember> {
+        // Group entries must not outlive the membership: leave every group first.
+        let member = &self.leave_all_groups(member).await?;
         let handover = self
             .store
             .remove_member(member, successor)

@@ -2,6 +2,7 @@
 
 mod accept;
 mod domains;
+mod groups;
 mod invitations;
 mod linking;
 mod links;
@@ -15,6 +16,9 @@ pub mod validate;
 pub use accept::{InvitationPreview, MyInvitation};
 pub use domains::{
     AddDomainRequest, DOMAIN_PENDING_DAYS, MAX_DOMAIN_CHECKS, MAX_ORG_DOMAINS, UpdateDomainRequest,
+};
+pub use groups::{
+    GroupAttributes, GroupMember, MAX_GROUP_NAME_LEN, MAX_MEMBERS_PER_REQUEST, MemberOp,
 };
 pub use invitations::{
     BulkInviteEntry, BulkInviteRequest, InviteOutcome, InviteResult, ResendRequest,

@@ -1,15 +1,18 @@
-// Member detail: who they are, their roles per pool (editable by organization managers), and
-// removal with a successor who receives their pools, invite links and pending invitations.
+// Member detail: who they are, their effective roles per pool and where each comes from (given
+// directly, or by a group of the identity provider), their direct roles (editable by organization
+// managers), and removal with a successor who receives their pools, invite links and pending
+// invitations.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useApp } from '../../app';
 import { ApiError, unwrap, type Schemas } from '../../api/client';
-import { AssignmentEditor, AssignmentList } from '../../components/assignment-editor';
+import { AssignmentEditor } from '../../components/assignment-editor';
 import { OrgShell, useOrg } from '../../components/org-shell';
 import { ErrorNote, Loading, Status, Time } from '../../components/ui';
-import { draftProblems, normalize, sameAssignments, toAssignments, toDrafts, type DraftAssignment } from '../../lib/assignments';
+import { draftProblems, normalize, ROLE_LABELS, sameAssignments, toAssignments, toDrafts, type DraftAssignment } from '../../lib/assignments';
+import { groupName, roleSources } from '../../lib/role-sources';
 import { fetchAll } from '../../lib/paging';
 import { navigate, type Params } from '../../router';
-import { canEditAssignments, canRemoveMember, grantable, isOrgManager } from '../../permissions';
+import { canEditAssignments, canManageGroups, canRemoveMember, grantable, isOrgManager } from '../../permissions';
 import { SOURCE_LABELS } from './users';
 
 export function MemberPage({ params }: { params: Params }) {
@@ -72,26 +75,91 @@ function Member({ usr }: { usr: string }) {
   );
 }
 
+/** Every effective role with where it comes from: "Direct", or the groups that give it. */
+function EffectiveRoles({ member }: { member: Schemas['Member'] }) {
+  const org = useOrg();
+  const linkGroups = canManageGroups(org.caller);
+  return (
+    <table class="effective-roles">
+      <caption class="visually-hidden">Roles and where they come from</caption>
+      <thead>
+        <tr>
+          <th scope="col">Role</th>
+          <th scope="col">Where</th>
+          <th scope="col">Comes from</th>
+        </tr>
+      </thead>
+      <tbody>
+        {roleSources(member).map(({ assignment: a, sources }) => (
+          <tr key={`${a.role}|${a.pool_id ?? ''}`}>
+            <th scope="row">
+              <span class={`role role-${a.role}`}>{ROLE_LABELS[a.role]}</span>
+            </th>
+            <td>{a.pool_id ? org.poolName(a.pool_id) : <span class="hint">whole organization</span>}</td>
+            <td>
+              <ul class="sources">
+                {sources.map((src) => (
+                  <li key={src.kind === 'direct' ? 'direct' : src.groupId}>
+                    {src.kind === 'direct' ? (
+                      'Direct'
+                    ) : (
+                      <>
+                        Group{' '}
+                        {linkGroups && src.name !== null ? (
+                          <a href={`/console/orgs/${org.orgId}/groups/${src.groupId}`}>{src.name}</a>
+                        ) : (
+                          groupName(src.name)
+                        )}
+                      </>
+                    )}
+                  </li>
+                ))}
+              </ul>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 function Roles({ member, onSaved }: { member: Schemas['Member']; onSaved: (m: Schemas['Member']) => void }) {
   const { api } = useApp();
   const org = useOrg();
-  const [drafts, setDrafts] = useState<DraftAssignment[]>(() => toDrafts(member.assignments));
+  const [drafts, setDrafts] = useState<DraftAssignment[]>(() => toDrafts(member.direct_assignments));
   const [error, setError] = useState<unknown>(null);
   const [problems, setProblems] = useState<string[]>([]);
   const [status, setStatus] = useState('');
   const [busy, setBusy] = useState(false);
-  useEffect(() => setDrafts(toDrafts(member.assignments)), [member]);
+  useEffect(() => setDrafts(toDrafts(member.direct_assignments)), [member]);
 
+  const fromGroups = member.groups.length > 0 && (
+    <p class="hint">
+      {member.groups.length === 1 ? 'Member of the group ' : `Member of ${member.groups.length} groups: `}
+      {member.groups.map((g, i) => (
+        <span key={g.group_id}>
+          {i > 0 && ', '}
+          {canManageGroups(org.caller) && g.display_name !== null ? (
+            <a href={`/console/orgs/${org.orgId}/groups/${g.group_id}`}>{g.display_name}</a>
+          ) : (
+            groupName(g.display_name)
+          )}
+        </span>
+      ))}
+      . Your identity provider decides who is in a group; what a group gives is set on its page.
+    </p>
+  );
   if (!canEditAssignments(org.caller)) {
     return (
       <section aria-labelledby="roles-h">
         <h2 id="roles-h">Roles</h2>
-        <AssignmentList list={member.assignments} poolName={org.poolName} />
+        <EffectiveRoles member={member} />
+        {fromGroups}
         <p class="hint">Only organization managers change roles.</p>
       </section>
     );
   }
-  const changed = !sameAssignments(toAssignments(drafts), member.assignments);
+  const changed = !sameAssignments(toAssignments(drafts), member.direct_assignments);
   const save = async (e: Event) => {
     e.preventDefault();
     setStatus('');
@@ -108,7 +176,7 @@ function Roles({ member, onSaved }: { member: Schemas['Member']; onSaved: (m: Sc
         }),
       );
       onSaved(m);
-      setStatus('Roles saved.');
+      setStatus('Direct roles saved.');
       if (m.user_id === org.meId) void org.reload();
     } catch (err) {
       setError(err);
@@ -119,8 +187,19 @@ function Roles({ member, onSaved }: { member: Schemas['Member']; onSaved: (m: Sc
   return (
     <section aria-labelledby="roles-h">
       <h2 id="roles-h">Roles</h2>
+      <EffectiveRoles member={member} />
+      {fromGroups}
       <form class="stack" onSubmit={save} noValidate>
-        <AssignmentEditor legend="Roles per pool" idPrefix="member" value={drafts} onChange={setDrafts} grant={grantable(org.caller, 'assign')} rows={org.rows} />
+        <AssignmentEditor
+          legend="Direct roles"
+          idPrefix="member"
+          value={drafts}
+          onChange={setDrafts}
+          grant={grantable(org.caller, 'assign')}
+          rows={org.rows}
+          emptyText={member.groups.length ? 'No direct role: only what their groups give, and Member.' : undefined}
+        />
+        {member.groups.length > 0 && <p class="hint">These are the roles given to this member directly; roles from groups stay as they are.</p>}
         {problems.length > 0 && (
           <ul role="alert" class="error">
             {problems.map((p) => (
@@ -131,9 +210,9 @@ function Roles({ member, onSaved }: { member: Schemas['Member']; onSaved: (m: Sc
         <LastManagerNote error={error} />
         <div class="actions">
           <button type="submit" class="primary" disabled={busy || !changed}>
-            Save roles
+            Save direct roles
           </button>
-          <button type="button" disabled={!changed} onClick={() => setDrafts(toDrafts(member.assignments))}>
+          <button type="button" disabled={!changed} onClick={() => setDrafts(toDrafts(member.direct_assignments))}>
             Undo changes
           </button>
         </div>

@@ -77,7 +77,8 @@ function Scim() {
       <p>
         Your identity provider (Okta, Microsoft Entra ID, …) can create, update, suspend and remove the members of {org.org.name} over
         SCIM 2.0. It authenticates with a SCIM token of this organization. New members get the roles set under{' '}
-        <a href={`/console/orgs/${org.orgId}/settings`}>Settings</a>; SCIM never changes roles.
+        <a href={`/console/orgs/${org.orgId}/settings`}>Settings</a>. The identity provider never sets roles itself; the groups it pushes
+        give the roles you map under <a href={`/console/orgs/${org.orgId}/groups`}>Groups</a>.
       </p>
       <div class="secret">
         <label for="scim-base">SCIM base URL</label>

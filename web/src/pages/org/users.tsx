@@ -3,14 +3,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useApp } from '../../app';
 import { unwrap, type Schemas } from '../../api/client';
-import { AssignmentList } from '../../components/assignment-editor';
+import { SourcedAssignmentList } from '../../components/assignment-editor';
 import { InviteDialog } from '../../components/invite-dialog';
 import { OrgShell, useOrg } from '../../components/org-shell';
 import { ErrorNote, Status, Time } from '../../components/ui';
 import { ROLE_LABELS, ROLES, type Role } from '../../lib/assignments';
 import { CursorStack, fillPage } from '../../lib/paging';
 import { navigate, type Params } from '../../router';
-import { canInvite } from '../../permissions';
+import { canInvite, canManageGroups } from '../../permissions';
 
 export const PAGE_SIZE = 50;
 
@@ -94,6 +94,7 @@ function Users({ search }: { search: URLSearchParams }) {
   };
 
   const mayInvite = canInvite(org.caller);
+  const groupHref = canManageGroups(org.caller) ? (id: string) => `/console/orgs/${org.orgId}/groups/${id}` : undefined;
   return (
     <>
       <div class="toolbar">
@@ -192,7 +193,7 @@ function Users({ search }: { search: URLSearchParams }) {
                   {m.user_id === org.meId && <span class="badge">you</span>}
                 </th>
                 <td>
-                  <AssignmentList list={m.assignments} poolName={org.poolName} />
+                  <SourcedAssignmentList member={m} poolName={org.poolName} groupHref={groupHref} />
                 </td>
                 <td>
                   <span class={`badge status-${m.status}`}>{m.status === 'active' ? 'Active' : 'Suspended'}</span>
