@@ -241,7 +241,7 @@ impl Service {
     /// Every member ref of a group (at most [`MAX_GROUP_MEMBERS`]), in order.
     pub async fn group_member_refs(&self, group: &Group) -> Result<Vec<UserId>> {
         let mut out = Vec::with_capacity(group.member_count as usize);
-        let mut page = PageRequest::first(1_000);
+        let mut page = PageRequest::first(crate::model::GROUP_MEMBER_PAGE);
         loop {
             let got = self
                 .store
