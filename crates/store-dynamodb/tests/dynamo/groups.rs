@@ -756,38 +756,45 @@ async fn a_ten_thousand_member_group_lists_in_two_queries() {
     }
     let c = s.calls();
     println!("list_group_members of 10,000: {pages} pages, {c:?}");
-    assert_eq!(seen, refs);
-    assert_eq!(c, calls(0, 2, 0, 0, 0, 0), "two Query pages of 5,000");
     // Small pages work too, and a cursor belongs to its group.
     let first = s
         .list_group_members(org, &g.id, &PageRequest::first(200))
         .await
         .unwrap();
-    assert_eq!(first.items, refs[..200]);
     let other = group(org, "Nobody", vec![]);
     s.create_group(&other, 1000).await.unwrap();
-    assert_eq!(
-        s.list_group_members(
+    let foreign = s
+        .list_group_members(
             org,
             &other.id,
             &PageRequest {
                 limit: 10,
-                cursor: first.next_cursor.clone()
-            }
+                cursor: first.next_cursor.clone(),
+            },
         )
-        .await,
-        Err(StoreError::InvalidCursor)
-    );
+        .await;
     let second = s
         .list_group_members(
             org,
             &g.id,
             &PageRequest {
                 limit: 200,
-                cursor: first.next_cursor,
+                cursor: first.next_cursor.clone(),
             },
         )
         .await
         .unwrap();
+    // The emulator copies every table for each transaction it runs: a table of 10,000 items left
+    // behind would slow every later test on the same emulator. Drop it before asserting.
+    s.client()
+        .delete_table()
+        .table_name(s.table())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen, refs);
+    assert_eq!(c, calls(0, 2, 0, 0, 0, 0), "two Query pages of 5,000");
+    assert_eq!(first.items, refs[..200]);
+    assert_eq!(foreign, Err(StoreError::InvalidCursor));
     assert_eq!(second.items, refs[200..400]);
 }
