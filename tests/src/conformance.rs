@@ -24,8 +24,10 @@ use std::future::Future;
 use std::sync::Arc;
 use uuid::Uuid;
 
+mod audit;
 mod domains;
 mod groups;
+pub use audit::*;
 pub use domains::*;
 pub use groups::*;
 
@@ -118,6 +120,9 @@ macro_rules! store_conformance_tests {
             get_memberships_in_the_order_asked,
             group_concurrent_creates_of_one_name_have_one_winner,
             group_changes_racing_for_the_last_manager_leave_one,
+            audit_entry_is_written_with_the_change,
+            audit_list_filters_pages_and_isolates,
+            audit_entry_of_a_removal_records_the_handover,
         );
     };
     (@cases $make:expr, $skip:expr, $then:expr; $($case:ident),* $(,)?) => {

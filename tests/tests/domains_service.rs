@@ -91,12 +91,15 @@ impl World {
     async fn manager(&self, email: &str) -> (Caller, rollcall_domain::ids::OrgId) {
         let caller = self
             .service
-            .identify(&Claims {
-                sub: format!("sub|{email}"),
-                email: Some(email.into()),
-                email_verified: true,
-                name: None,
-            })
+            .identify(
+                &Claims {
+                    sub: format!("sub|{email}"),
+                    email: Some(email.into()),
+                    email_verified: true,
+                    name: None,
+                },
+                &rollcall_domain::audit::RequestMeta::default(),
+            )
             .await
             .unwrap();
         let org = self.service.create_org(&caller, "Org").await.unwrap();

@@ -44,18 +44,22 @@ async fn world(store: Arc<EmbeddedStore>, owner_email: &str) -> World {
         },
     );
     let owner = service
-        .identify(&Claims {
-            sub: format!("sub|{owner_email}"),
-            email: Some(owner_email.into()),
-            email_verified: true,
-            name: None,
-        })
+        .identify(
+            &Claims {
+                sub: format!("sub|{owner_email}"),
+                email: Some(owner_email.into()),
+                email_verified: true,
+                name: None,
+            },
+            &rollcall_domain::audit::RequestMeta::default(),
+        )
         .await
         .unwrap();
     let org = service.create_org(&owner, "Org").await.unwrap().id;
     let scim = ScimOrg {
         org_id: org.clone(),
         token_id: ScimTokenId::from_uuid(Uuid::now_v7()),
+        request: Default::default(),
     };
     World {
         service,
@@ -290,6 +294,7 @@ async fn a_mapping_change_never_removes_the_last_organization_manager() {
             ..w.owner.user.clone()
         },
         email_verified: true,
+        request: Default::default(),
     };
     let after = w
         .service

@@ -84,18 +84,22 @@ async fn importing_every_user_by_start_index_reads_each_page_once() {
         },
     );
     let owner = service
-        .identify(&Claims {
-            sub: "owner".into(),
-            email: Some("owner@import.test".into()),
-            email_verified: true,
-            name: None,
-        })
+        .identify(
+            &Claims {
+                sub: "owner".into(),
+                email: Some("owner@import.test".into()),
+                email_verified: true,
+                name: None,
+            },
+            &rollcall_domain::audit::RequestMeta::default(),
+        )
         .await
         .unwrap();
     let created = service.create_org(&owner, "Import").await.unwrap();
     let org = ScimOrg {
         org_id: created.id.clone(),
         token_id: ScimTokenId::from_uuid(Uuid::now_v7()),
+        request: Default::default(),
     };
     let scim = Scim {
         service: service.clone(),

@@ -26,7 +26,10 @@ impl FromRequestParts<AppState> for AuthenticatedCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let claims = request_claims(&parts.extensions).ok_or_else(ApiError::unauthenticated)?;
-        let caller = state.service.identify(&claims).await?;
+        let caller = state
+            .service
+            .identify(&claims, &crate::observe::request_meta(parts))
+            .await?;
         Ok(AuthenticatedCaller(caller))
     }
 }

@@ -45,6 +45,29 @@ pub fn request_id(req: &Request) -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// Where a request came from, for the audit log: its request id (set by [`observe`]), the
+/// client's IP (API Gateway's `requestContext.http.sourceIp` in AWS, the connection's peer
+/// locally: never a client-supplied `X-Forwarded-For`) and its `User-Agent`.
+pub fn request_meta(parts: &axum::http::request::Parts) -> rollcall_domain::audit::RequestMeta {
+    let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.as_str());
+    let lambda_ip = match parts.extensions.get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    };
+    let source_ip = lambda_ip.or_else(|| {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+    });
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    rollcall_domain::audit::RequestMeta::new(request_id, source_ip.as_deref(), user_agent)
+}
+
 /// Middleware: request id in and out, JSON error bodies, one log line per request (method,
 /// matched route, status, latency, request id; never tokens, emails or bodies).
 pub async fn observe(mut req: Request, next: Next) -> Response {

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::error::ApiError;
 use crate::handlers::{
-    accept, domains, groups, invitations, links, members, orgs, pools, scim, scim_tokens,
+    accept, audit, domains, groups, invitations, links, members, orgs, pools, scim, scim_tokens,
 };
 use crate::observe::observe;
 use axum::Router;
@@ -11,6 +11,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
+use rollcall_domain::audit::AuditAction;
 
 /// The Lambda functions the routes are split into (spec §3, "Function" column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,6 +87,10 @@ pub struct RouteInfo {
     pub group: FunctionGroup,
     /// How the caller is identified.
     pub auth: RouteAuth,
+    /// The audit entries a successful request writes, one per transaction: one of these
+    /// actions (a request that changes nothing writes none; a large group change writes one
+    /// entry per batch). Empty for a route that changes nothing.
+    pub audit: &'static [AuditAction],
 }
 
 /// A route with the handler it is served by.
@@ -95,7 +100,7 @@ struct RouteDef {
 }
 
 macro_rules! route_defs {
-    ($($method:ident $path:literal => $group:ident, $auth:ident, $handler:path;)*) => {
+    ($($method:ident $path:literal => $group:ident, $auth:ident, $handler:path $(, [$($action:ident),*])?;)*) => {
         fn definitions() -> Vec<RouteDef> {
             vec![$(
                 RouteDef {
@@ -104,6 +109,7 @@ macro_rules! route_defs {
                         path: $path,
                         group: FunctionGroup::$group,
                         auth: RouteAuth::$auth,
+                        audit: &[$($(AuditAction::$action),*)?],
                     },
                     handler: || on(MethodFilter::$method, $handler),
                 },
@@ -113,23 +119,23 @@ macro_rules! route_defs {
 }
 
 route_defs! {
-    POST "/orgs" => Manage, Jwt, orgs::create;
-    PATCH "/orgs/{org}" => Manage, Jwt, orgs::update;
-    POST "/orgs/{org}/pools" => Manage, Jwt, pools::create;
-    PATCH "/orgs/{org}/pools/{pool}" => Manage, Jwt, pools::update;
-    PUT "/orgs/{org}/users/{usr}/assignments" => Manage, Jwt, members::replace_assignments;
-    POST "/orgs/{org}/scim-tokens" => Manage, Jwt, scim_tokens::create;
-    POST "/orgs/{org}/domains" => Manage, Jwt, domains::create;
-    POST "/orgs/{org}/domains/{domain}/verify" => Manage, Jwt, domains::verify;
-    PATCH "/orgs/{org}/domains/{domain}" => Manage, Jwt, domains::update;
-    PUT "/orgs/{org}/groups/{grp}/assignments" => Manage, Jwt, groups::set_assignments;
+    POST "/orgs" => Manage, Jwt, orgs::create, [OrganizationCreated];
+    PATCH "/orgs/{org}" => Manage, Jwt, orgs::update, [OrganizationUpdated];
+    POST "/orgs/{org}/pools" => Manage, Jwt, pools::create, [PoolCreated];
+    PATCH "/orgs/{org}/pools/{pool}" => Manage, Jwt, pools::update, [PoolUpdated];
+    PUT "/orgs/{org}/users/{usr}/assignments" => Manage, Jwt, members::replace_assignments, [MemberRolesChanged];
+    POST "/orgs/{org}/scim-tokens" => Manage, Jwt, scim_tokens::create, [ScimTokenCreated];
+    POST "/orgs/{org}/domains" => Manage, Jwt, domains::create, [DomainAdded];
+    POST "/orgs/{org}/domains/{domain}/verify" => Manage, Jwt, domains::verify, [DomainVerified, DomainVerificationFailed];
+    PATCH "/orgs/{org}/domains/{domain}" => Manage, Jwt, domains::update, [DomainUpdated];
+    PUT "/orgs/{org}/groups/{grp}/assignments" => Manage, Jwt, groups::set_assignments, [GroupAssignmentsChanged, GroupMembersChanged];
 
     GET "/orgs" => List, Jwt, orgs::list_mine;
     GET "/orgs/{org}" => List, Jwt, orgs::get;
     GET "/orgs/{org}/pools" => List, Jwt, pools::list;
     GET "/orgs/{org}/invitations" => List, Jwt, invitations::list;
     GET "/me" => List, Jwt, orgs::me;
-    GET "/me/invitations" => List, Jwt, accept::mine;
+    GET "/me/invitations" => List, Jwt, accept::mine, [InvitationCreated];
     GET "/orgs/{org}/invite-links" => List, Jwt, links::list;
     GET "/orgs/{org}/users" => List, Jwt, members::list;
     GET "/orgs/{org}/users/{usr}" => List, Jwt, members::get;
@@ -138,25 +144,26 @@ route_defs! {
     GET "/orgs/{org}/groups" => List, Jwt, groups::list;
     GET "/orgs/{org}/groups/{grp}" => List, Jwt, groups::get;
     GET "/orgs/{org}/groups/{grp}/members" => List, Jwt, groups::members;
+    GET "/orgs/{org}/audit-events" => List, Jwt, audit::list;
 
-    DELETE "/orgs/{org}/pools/{pool}" => Delete, Jwt, pools::delete;
-    DELETE "/orgs/{org}/invitations/{inv}" => Delete, Jwt, invitations::revoke;
-    DELETE "/orgs/{org}/invite-links/{lnk}" => Delete, Jwt, links::revoke;
-    DELETE "/orgs/{org}/users/{usr}" => Delete, Jwt, members::remove;
-    DELETE "/orgs/{org}/scim-tokens/{sct}" => Delete, Jwt, scim_tokens::revoke;
-    DELETE "/orgs/{org}/domains/{domain}" => Delete, Jwt, domains::delete;
+    DELETE "/orgs/{org}/pools/{pool}" => Delete, Jwt, pools::delete, [PoolDeleted];
+    DELETE "/orgs/{org}/invitations/{inv}" => Delete, Jwt, invitations::revoke, [InvitationRevoked];
+    DELETE "/orgs/{org}/invite-links/{lnk}" => Delete, Jwt, links::revoke, [InviteLinkRevoked];
+    DELETE "/orgs/{org}/users/{usr}" => Delete, Jwt, members::remove, [MemberRemoved, GroupMembersChanged];
+    DELETE "/orgs/{org}/scim-tokens/{sct}" => Delete, Jwt, scim_tokens::revoke, [ScimTokenRevoked];
+    DELETE "/orgs/{org}/domains/{domain}" => Delete, Jwt, domains::delete, [DomainRemoved];
 
-    POST "/orgs/{org}/invitations" => Invite, Jwt, invitations::bulk_invite;
-    POST "/orgs/{org}/invitations/{inv}/resend" => Invite, Jwt, invitations::resend;
-    POST "/orgs/{org}/invite-links" => Invite, Jwt, links::create;
+    POST "/orgs/{org}/invitations" => Invite, Jwt, invitations::bulk_invite, [InvitationCreated, InvitationResent];
+    POST "/orgs/{org}/invitations/{inv}/resend" => Invite, Jwt, invitations::resend, [InvitationResent];
+    POST "/orgs/{org}/invite-links" => Invite, Jwt, links::create, [InviteLinkCreated];
 
     GET "/invitations/{token}" => Accept, Public, accept::preview;
     GET "/invite-links/{token}" => Accept, Public, accept::preview_link;
-    POST "/invitations/accept" => Accept, Jwt, accept::accept_by_token;
-    POST "/invitations/decline" => Accept, Jwt, accept::decline_by_token;
-    POST "/me/invitations/{inv}/accept" => Accept, Jwt, accept::accept_by_id;
-    POST "/me/invitations/{inv}/decline" => Accept, Jwt, accept::decline_by_id;
-    POST "/join" => Accept, Jwt, accept::join;
+    POST "/invitations/accept" => Accept, Jwt, accept::accept_by_token, [InvitationAccepted];
+    POST "/invitations/decline" => Accept, Jwt, accept::decline_by_token, [InvitationDeclined];
+    POST "/me/invitations/{inv}/accept" => Accept, Jwt, accept::accept_by_id, [InvitationAccepted, MemberLinked];
+    POST "/me/invitations/{inv}/decline" => Accept, Jwt, accept::decline_by_id, [InvitationDeclined, MemberLinkDeclined];
+    POST "/join" => Accept, Jwt, accept::join, [MemberJoined];
 
     // SCIM: no JWT; every handler authenticates the organization's SCIM token.
     GET "/scim/v2/ServiceProviderConfig" => Scim, Public, scim::service_provider_config;
@@ -165,21 +172,21 @@ route_defs! {
     GET "/scim/v2/Schemas" => Scim, Public, scim::schemas;
     GET "/scim/v2/Schemas/{id}" => Scim, Public, scim::schema_by_id;
     GET "/scim/v2/Users" => Scim, Public, scim::list_users;
-    POST "/scim/v2/Users" => Scim, Public, scim::create_user;
+    POST "/scim/v2/Users" => Scim, Public, scim::create_user, [MemberProvisioned, MemberLinked];
     POST "/scim/v2/Users/.search" => Scim, Public, scim::search_users;
     // A search from the root (RFC 7644 §3.4.2.1): Users is the only resource type.
     POST "/scim/v2/.search" => Scim, Public, scim::search_all;
     GET "/scim/v2/Users/{id}" => Scim, Public, scim::get_user;
-    PUT "/scim/v2/Users/{id}" => Scim, Public, scim::replace_user;
-    PATCH "/scim/v2/Users/{id}" => Scim, Public, scim::patch_user;
-    DELETE "/scim/v2/Users/{id}" => Scim, Public, scim::delete_user;
+    PUT "/scim/v2/Users/{id}" => Scim, Public, scim::replace_user, [MemberUpdated, MemberSuspended, MemberReactivated];
+    PATCH "/scim/v2/Users/{id}" => Scim, Public, scim::patch_user, [MemberUpdated, MemberSuspended, MemberReactivated];
+    DELETE "/scim/v2/Users/{id}" => Scim, Public, scim::delete_user, [MemberRemoved, GroupMembersChanged];
     GET "/scim/v2/Groups" => Scim, Public, scim::list_groups;
-    POST "/scim/v2/Groups" => Scim, Public, scim::create_group;
+    POST "/scim/v2/Groups" => Scim, Public, scim::create_group, [GroupCreated, GroupMembersChanged];
     POST "/scim/v2/Groups/.search" => Scim, Public, scim::search_groups;
     GET "/scim/v2/Groups/{id}" => Scim, Public, scim::get_group;
-    PUT "/scim/v2/Groups/{id}" => Scim, Public, scim::replace_group;
-    PATCH "/scim/v2/Groups/{id}" => Scim, Public, scim::patch_group;
-    DELETE "/scim/v2/Groups/{id}" => Scim, Public, scim::delete_group;
+    PUT "/scim/v2/Groups/{id}" => Scim, Public, scim::replace_group, [GroupUpdated, GroupMembersChanged];
+    PATCH "/scim/v2/Groups/{id}" => Scim, Public, scim::patch_group, [GroupUpdated, GroupMembersChanged];
+    DELETE "/scim/v2/Groups/{id}" => Scim, Public, scim::delete_group, [GroupDeleted, GroupMembersChanged];
 }
 
 /// Every route of every group.

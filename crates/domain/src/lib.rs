@@ -1,6 +1,7 @@
 //! Rollcall's domain: ids, emails, roles and permission rules, the entities, the ports the
 //! adapters implement, and the use cases. No AWS, HTTP or runtime dependencies.
 
+pub mod audit;
 pub mod email;
 pub mod error;
 pub mod ids;

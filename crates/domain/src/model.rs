@@ -55,6 +55,14 @@ pub struct Settings {
     pub scim_default_assignments: Vec<Assignment>,
     /// Email domains invitations and links are limited to; empty means any.
     pub allowed_email_domains: Vec<String>,
+    /// Days the audit log keeps an entry, [`crate::audit::MIN_RETENTION_DAYS`]..=
+    /// [`crate::audit::MAX_RETENTION_DAYS`] (an entry keeps the retention it was written with).
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
+}
+
+fn default_audit_retention_days() -> u32 {
+    crate::audit::DEFAULT_RETENTION_DAYS
 }
 
 impl Default for Settings {
@@ -67,6 +75,7 @@ impl Default for Settings {
             emails_per_recipient_per_day: 5,
             scim_default_assignments: vec![Assignment::org_wide(Role::Member)],
             allowed_email_domains: Vec::new(),
+            audit_retention_days: crate::audit::DEFAULT_RETENTION_DAYS,
         }
     }
 }

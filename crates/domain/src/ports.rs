@@ -3,6 +3,7 @@
 //! Every Store method is one atomic step of a use case. Conditions named in a method's doc are
 //! checked inside the same transaction as its writes, never by a separate read.
 
+use crate::audit::{AuditEvent, AuditFilter};
 use crate::email::Email;
 use crate::ids::{GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use crate::model::{
@@ -13,6 +14,7 @@ use crate::org_domain::{DomainClaim, OrgDomain};
 use crate::page::{Page, PageRequest};
 use crate::role::Role;
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// Which rate limit stopped a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +238,29 @@ pub trait ListCursors: Send + Sync {
 /// stored-pending invitations per org.
 #[async_trait]
 pub trait Store: Send + Sync {
+    // ---- audit ----
+    // Every change a use case makes is recorded by an audit entry written in the same
+    // transaction as the change: the use case writes through `store.audited(entry)`.
+    /// This store, writing `event` together with the change of the next write method called on
+    /// the handle that succeeds: in the same transaction, or, for a method that may take several
+    /// transactions (a removal's hand-over batches, a pool deletion's), in the one that completes
+    /// the change. A write that fails writes no entry. The entry is written once, on condition
+    /// that its id is new (a second write through the same handle fails with
+    /// [`Conflict::Stale`]); entries are never updated or deleted, only expired by the store at
+    /// their `expires_at`. Reads through the handle are plain reads. Writes that change no
+    /// organization's data (a user's profile at sign-in, a SCIM token's last use) write no entry.
+    fn audited(&self, event: AuditEvent) -> Arc<dyn Store>;
+    /// Audit entries of `org` matching `filter`, newest first (by id, descending), leaving out
+    /// those expired at `now`. A page may hold fewer than `page.limit` entries with a cursor (a
+    /// filtered page reads a bounded number of entries).
+    async fn list_audit_events(
+        &self,
+        org: &OrgId,
+        filter: &AuditFilter,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEvent>>;
+
     // ---- users ----
     /// A user by id.
     async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>>;

@@ -197,6 +197,25 @@ pub async fn run(opts: Options) -> Result<(), String> {
     Ok(())
 }
 
+/// `app` with the connection's peer address in every request's extensions (the source IP the
+/// audit log records).
+fn with_peer(
+    app: Router,
+    peer: std::net::SocketAddr,
+) -> tower::util::MapRequest<
+    Router,
+    impl FnMut(hyper::Request<hyper::body::Incoming>) -> hyper::Request<hyper::body::Incoming> + Clone,
+> {
+    tower::ServiceExt::map_request(
+        app,
+        move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            req
+        },
+    )
+}
+
 /// Accepts connections until Ctrl-C or SIGTERM and serves each with HTTP/1.1, closing one whose
 /// request head takes longer than `header_timeout` (hyper's header read timeout; `axum::serve`
 /// has none). At shutdown, waits up to [`SHUTDOWN_GRACE`] for the requests in flight.
@@ -208,9 +227,9 @@ async fn serve_connections(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
                     tracing::warn!(error = %e, "cannot accept a connection");
@@ -224,7 +243,10 @@ async fn serve_connections(
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+            .serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(with_peer(app.clone(), peer)),
+            );
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

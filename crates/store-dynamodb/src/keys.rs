@@ -5,6 +5,7 @@
 //! describes the same layout for people.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use rollcall_domain::audit::AuditEventId;
 use rollcall_domain::ids::{
     GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId,
 };
@@ -92,6 +93,17 @@ pub fn sub(sub: &str) -> (String, String) {
 /// Partition of everything that lives inside one organization.
 pub fn org_pk(org: &OrgId) -> String {
     format!("ORG#{org}")
+}
+
+/// Partition of an organization's audit log (apart from its other items, so that a Query of
+/// the organization's items never reads the log, and IAM can tell audit writes apart).
+pub fn audit_pk(org: &OrgId) -> String {
+    format!("AUDIT#{org}")
+}
+
+/// `AUDIT#org` / `aud_…`: one audit entry.
+pub fn audit(org: &OrgId, id: &AuditEventId) -> (String, String) {
+    (audit_pk(org), id.to_string())
 }
 
 /// `ORG#org` / `#`: the organization.

@@ -7,6 +7,7 @@
 //! of GetItem / Query / BatchGetItem / TransactWriteItems / PutItem / UpdateItem / DeleteItem calls
 //! (never a Scan), counted in [`CallCounts`].
 
+mod audit;
 mod cursor;
 mod domains;
 mod errors;
@@ -73,6 +74,9 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     counts: Arc<Counters>,
+    /// The audit entry the write that completes the next change of this handle puts in its
+    /// transaction ([`rollcall_domain::ports::Store::audited`]).
+    audit: Option<Arc<rollcall_domain::audit::AuditEvent>>,
 }
 
 impl DynamoStore {
@@ -82,6 +86,7 @@ impl DynamoStore {
             client,
             table,
             counts: Arc::new(Counters::default()),
+            audit: None,
         }
     }
 

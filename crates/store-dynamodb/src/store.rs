@@ -9,9 +9,10 @@ use crate::expr::Expr;
 use crate::item::{self, Item, attr, from_item, get_n, get_s, key, n, s, wire};
 use crate::keys::{self, Counter, RefTarget};
 use crate::read::FilterFn;
-use crate::tx::{Action, MAX_TRANSACTION_ITEMS};
+use crate::tx::Action;
 use async_trait::async_trait;
 use chrono::{Duration, DurationRound};
+use rollcall_domain::audit::{AuditEvent, AuditFilter};
 use rollcall_domain::email::normalize_email;
 use rollcall_domain::ids::GroupId;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
@@ -504,7 +505,7 @@ impl DynamoStore {
             name: seen.name.clone(),
             ..current
         };
-        self.run(vec![
+        self.run_step(vec![
             Action::put(item::sub_item(&updated)?).if_present(),
             Action::put(item::user_item(&updated)?).if_present(),
         ])
@@ -515,7 +516,7 @@ impl DynamoStore {
     /// Runs a membership-granting transaction; if it is too large for one transaction, writes the
     /// (harmless when stale) reference items first.
     async fn run_with_refs(&self, mut core: Vec<Action>, refs: Vec<Action>) -> StoreResult<()> {
-        if core.len() + refs.len() <= MAX_TRANSACTION_ITEMS {
+        if core.len() + refs.len() <= self.room() {
             core.extend(refs);
             return self.run(core).await;
         }
@@ -813,6 +814,23 @@ fn page_of<T: DeserializeOwned>(items: Vec<Item>, next: Option<String>) -> Store
 
 #[async_trait]
 impl Store for DynamoStore {
+    fn audited(&self, event: AuditEvent) -> std::sync::Arc<dyn Store> {
+        std::sync::Arc::new(DynamoStore {
+            audit: Some(std::sync::Arc::new(event)),
+            ..self.clone()
+        })
+    }
+
+    async fn list_audit_events(
+        &self,
+        org: &OrgId,
+        filter: &AuditFilter,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEvent>> {
+        self.audit_list(org, filter, now, page).await
+    }
+
     async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
         self.get_as(keys::user(id)).await
     }
@@ -996,7 +1014,7 @@ impl Store for DynamoStore {
         let seq = get_n(&cur, keys::SEQ).unwrap_or(0);
         let groups = self.pool_ref_groups(org, &pool.id).await?;
         let size: usize = groups.iter().map(Vec::len).sum();
-        if !resuming && size + 4 <= MAX_TRANSACTION_ITEMS {
+        if !resuming && size + 4 <= self.room() {
             let mut actions = Self::pool_removal(&current, Some(seq));
             actions.extend(groups.into_iter().flatten());
             return self.run(actions).await;
@@ -1004,7 +1022,7 @@ impl Store for DynamoStore {
         // Too large for one transaction: mark the pool so nothing can be granted on it any more,
         // drop the assignments in batches, then remove the pool. A failed call can be repeated.
         if !resuming {
-            self.run(vec![
+            self.run_step(vec![
                 Action::update(key(keys::pool(org, &pool.id)), |e| {
                     format!(
                         "SET {} = {}",
@@ -1027,7 +1045,7 @@ impl Store for DynamoStore {
         let mut groups = groups;
         for _ in 0..MAX_BATCH_ROUNDS {
             let size: usize = groups.iter().map(Vec::len).sum();
-            if size + 4 <= MAX_TRANSACTION_ITEMS {
+            if size + 4 <= self.room() {
                 let mut actions = Self::pool_removal(&current, None);
                 actions.extend(groups.into_iter().flatten());
                 return self.run(actions).await;
@@ -1205,9 +1223,15 @@ impl Store for DynamoStore {
             removal.push(release_claim(email_claim, user));
         }
         let size: usize = groups.iter().map(Vec::len).sum();
-        if size + removal.len() <= MAX_TRANSACTION_ITEMS {
+        // The audit entry records what was handed over, which is known by now.
+        let entry = self.audit.as_deref().map(|e| {
+            let mut e = e.clone();
+            e.record_handover(&handover);
+            e
+        });
+        if size + removal.len() <= self.room() {
             removal.extend(groups.into_iter().flatten());
-            self.run(removal).await?;
+            self.run_recording(removal, entry.as_ref()).await?;
             return Ok(handover);
         }
         // More than one transaction holds: check the removal's conditions, hand over in batches,
@@ -1234,7 +1258,7 @@ impl Store for DynamoStore {
             }
         }
         self.run_batched(groups, BATCH_ITEMS).await?;
-        self.run(removal).await?;
+        self.run_recording(removal, entry.as_ref()).await?;
         Ok(handover)
     }
 
@@ -1732,7 +1756,7 @@ impl Store for DynamoStore {
             &RefTarget::Member(to.id.clone()),
         );
         let size: usize = groups.iter().map(Vec::len).sum();
-        if size + core.len() <= MAX_TRANSACTION_ITEMS {
+        if size + core.len() <= self.room() {
             core.extend(groups.into_iter().flatten());
             self.run_with_refs(core, refs).await?;
         } else {

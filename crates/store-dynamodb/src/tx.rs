@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
+use rollcall_domain::audit::AuditEvent;
 use rollcall_domain::ports::{Conflict, StoreError, StoreResult};
 use std::time::Duration;
 
@@ -201,8 +202,33 @@ enum Outcome {
 }
 
 impl DynamoStore {
-    /// Applies `actions` atomically; nothing is written if any condition fails.
+    /// Applies `actions`, the write that completes a change, atomically with this handle's audit
+    /// entry (when it has one); nothing is written if any condition fails.
     pub(crate) async fn run(&self, actions: Vec<Action>) -> StoreResult<()> {
+        self.run_recording(actions, self.audit.as_deref()).await
+    }
+
+    /// Applies `actions` atomically together with `entry`, the audit entry of the change they
+    /// complete (appended on condition that its key is new).
+    pub(crate) async fn run_recording(
+        &self,
+        mut actions: Vec<Action>,
+        entry: Option<&AuditEvent>,
+    ) -> StoreResult<()> {
+        if let Some(entry) = entry {
+            actions.push(Action::put(crate::audit::audit_item(entry)?).if_absent());
+        }
+        self.run_step(actions).await
+    }
+
+    /// Most actions a change's completing write may hold besides its audit entry.
+    pub(crate) fn room(&self) -> usize {
+        MAX_TRANSACTION_ITEMS - usize::from(self.audit.is_some())
+    }
+
+    /// Applies `actions` atomically without an audit entry: a step of a change that takes
+    /// several transactions (hand-over batches), or a write that changes no organization.
+    pub(crate) async fn run_step(&self, actions: Vec<Action>) -> StoreResult<()> {
         match actions.len() {
             0 => Ok(()),
             1 if !matches!(actions[0].op, Op::Check(_)) => self.run_single(&actions[0]).await,
@@ -346,11 +372,11 @@ impl DynamoStore {
         let mut batch: Vec<Action> = Vec::new();
         for g in groups {
             if !batch.is_empty() && batch.len() + g.len() > per_transaction {
-                self.run(std::mem::take(&mut batch)).await?;
+                self.run_step(std::mem::take(&mut batch)).await?;
             }
             batch.extend(g);
         }
-        self.run(batch).await
+        self.run_step(batch).await
     }
 }
 

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use redb::TableDefinition;
+use rollcall_domain::audit::AuditEventId;
 use rollcall_domain::ids::{
     GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId,
 };
@@ -79,8 +80,11 @@ pub(crate) const GROUP_NAMES: Table = TableDefinition::new("group_names");
 /// knows them by: a member's user id, or a linked placeholder's id found in [`SCIM_ALIASES`]).
 pub(crate) const GROUP_MEMBERS: Table = TableDefinition::new("group_members");
 
+/// `org_id/aud_id` → `AuditEvent` (the audit log: written with each change, never updated).
+pub(crate) const AUDIT_EVENTS: Table = TableDefinition::new("audit_events");
+
 /// Every table, created when the database is opened.
-pub(crate) const ALL_TABLES: [Table; 31] = [
+pub(crate) const ALL_TABLES: [Table; 32] = [
     USERS,
     USER_SUBS,
     ORGS,
@@ -112,6 +116,7 @@ pub(crate) const ALL_TABLES: [Table; 31] = [
     GROUPS,
     GROUP_NAMES,
     GROUP_MEMBERS,
+    AUDIT_EVENTS,
 ];
 
 /// Store metadata (`format` → version).
@@ -289,8 +294,9 @@ pub(crate) fn group_member(org: &OrgId, id: &GroupId, member_ref: &UserId) -> St
 pub(crate) const FORMAT_KEY: &str = "format";
 /// The format version this code writes (2: users by email, member counts, SCIM records and claims;
 /// 3: member email claims; 4: SCIM groups, which a build that does not know them must not open,
-/// since its membership writes would drop the members' `groups`).
-pub(crate) const FORMAT_VERSION: u32 = 4;
+/// since its membership writes would drop the members' `groups`; 5: the audit log, which a build
+/// that does not know it must not write to without entries).
+pub(crate) const FORMAT_VERSION: u32 = 5;
 
 /// Which list a cursor belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,6 +315,8 @@ pub(crate) enum ListKind {
     Groups,
     /// `list_group_members`.
     GroupMembers,
+    /// `list_audit_events`.
+    AuditEvents,
 }
 
 impl ListKind {
@@ -321,6 +329,7 @@ impl ListKind {
             ListKind::Links => "l",
             ListKind::Groups => "g",
             ListKind::GroupMembers => "gm",
+            ListKind::AuditEvents => "a",
         }
     }
 
@@ -332,6 +341,7 @@ impl ListKind {
             ListKind::Invitations | ListKind::EmailInvitations => InvitationId::parse(last).is_ok(),
             ListKind::Links => InviteLinkId::parse(last).is_ok(),
             ListKind::Groups => GroupId::parse(last).is_ok(),
+            ListKind::AuditEvents => AuditEventId::parse(last).is_some(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! time) on the store's writer thread, which makes writes that arrive together durable with one
 //! sync ([`writer`]). Values are JSON of the domain entities; the tables and keys are in [`keys`].
 
+mod audit;
 mod db;
 mod domains;
 mod groups;
@@ -18,6 +19,7 @@ pub use writer::GroupCommitStats;
 use async_trait::async_trait;
 use db::db_err;
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
+use rollcall_domain::audit::{AuditEvent, AuditFilter};
 use rollcall_domain::ids::GroupId;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::Group;
@@ -42,6 +44,8 @@ pub struct EmbeddedStore {
     writer: writer::Writer,
     /// A temporary directory removed when the last clone is dropped ([`EmbeddedStore::temporary`]).
     _dir: Option<Arc<tempfile::TempDir>>,
+    /// The audit entry the next successful write of this handle appends ([`Store::audited`]).
+    audit: Option<Arc<AuditEvent>>,
 }
 
 impl std::fmt::Debug for EmbeddedStore {
@@ -87,15 +91,15 @@ impl EmbeddedStore {
         match db::get::<u32>(&tx, keys::META, keys::FORMAT_KEY)? {
             None => db::put(&tx, keys::META, keys::FORMAT_KEY, &keys::FORMAT_VERSION)?,
             Some(v) if v == keys::FORMAT_VERSION => {}
-            Some(from @ (1..=3)) => {
+            Some(from @ (1..=4)) => {
                 if from == 1 {
                     ops::upgrade_from_v1(&tx)?;
                 }
                 if from <= 2 {
                     ops::upgrade_from_v2(&tx)?;
                 }
-                // 3 → 4 (groups) needs nothing more: the group tables were just created empty,
-                // and a counter without its group count reads it as 0.
+                // 3 → 4 (groups) and 4 → 5 (audit log) need nothing more: their tables were
+                // just created empty, and a counter without its group count reads it as 0.
                 db::put(&tx, keys::META, keys::FORMAT_KEY, &keys::FORMAT_VERSION)?;
                 tracing::info!(
                     from,
@@ -111,6 +115,7 @@ impl EmbeddedStore {
             writer: writer::Writer::start(db.clone())?,
             db,
             _dir: dir,
+            audit: None,
         })
     }
 
@@ -141,19 +146,64 @@ impl EmbeddedStore {
         .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
 
-    /// Runs `f` in one write transaction of the writer thread; answers once the write is durable
-    /// (group commit: see [`writer`]). `f`'s error aborts the transaction.
+    /// Runs `f` in one write transaction of the writer thread, appending this handle's audit
+    /// entry to the same transaction when `f` succeeds; answers once the write is durable (group
+    /// commit: see [`writer`]). `f`'s error aborts the transaction.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     {
-        self.writer.write(f).await
+        self.write_recording(f, |_, _| {}).await
+    }
+
+    /// [`EmbeddedStore::write`], letting `record` add to the audit entry what only the write
+    /// learns (from its result) before the entry is appended.
+    async fn write_recording<T, F>(
+        &self,
+        f: F,
+        record: impl FnOnce(&mut AuditEvent, &T) + Send + 'static,
+    ) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+    {
+        let entry = self.audit.clone();
+        self.writer
+            .write(move |tx| {
+                let out = f(tx)?;
+                if let Some(entry) = entry {
+                    let mut entry = (*entry).clone();
+                    record(&mut entry, &out);
+                    audit::append(tx, &entry)?;
+                }
+                Ok(out)
+            })
+            .await
     }
 }
 
 #[async_trait]
 impl Store for EmbeddedStore {
+    fn audited(&self, event: AuditEvent) -> Arc<dyn Store> {
+        Arc::new(EmbeddedStore {
+            audit: Some(Arc::new(event)),
+            ..self.clone()
+        })
+    }
+
+    async fn list_audit_events(
+        &self,
+        org: &OrgId,
+        filter: &AuditFilter,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEvent>> {
+        let (org, filter, page) = (org.clone(), filter.clone(), page.clone());
+        self.read(move |r| audit::list(r, &org, &filter, now, &page))
+            .await
+    }
+
     async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
         let id = id.clone();
         self.read(move |r| ops::get_user(r, &id)).await
@@ -271,8 +321,11 @@ impl Store for EmbeddedStore {
         successor: &UserId,
     ) -> StoreResult<Handover> {
         let (member, successor) = (member.clone(), successor.clone());
-        self.write(move |tx| ops::remove_member(tx, &member, &successor))
-            .await
+        self.write_recording(
+            move |tx| ops::remove_member(tx, &member, &successor),
+            |entry, handover| entry.record_handover(handover),
+        )
+        .await
     }
 
     async fn get_invitation(&self, id: &InvitationId) -> StoreResult<Option<Invitation>> {

@@ -1,6 +1,7 @@
 //! Route handlers: parse input, call exactly one use case, render the output.
 
 pub(crate) mod accept;
+pub(crate) mod audit;
 pub(crate) mod domains;
 pub(crate) mod groups;
 pub(crate) mod invitations;

@@ -159,7 +159,8 @@ impl FromRequestParts<AppState> for Scim {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let org = authenticate(state, authorization).await?;
+        let mut org = authenticate(state, authorization).await?;
+        org.request = crate::observe::request_meta(parts);
         Ok(Scim {
             org,
             state: state.clone(),

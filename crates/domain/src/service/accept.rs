@@ -2,6 +2,7 @@
 
 use super::invitations::{invitation_not_found, not_pending};
 use super::{Caller, RETRIES, Service, require_allowed_domain};
+use crate::audit::{AuditAction, Target, TargetKind};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{InvitationId, PoolId};
 use crate::model::{Invitation, InvitationStatus, MemberSource, MemberStatus, Membership};
@@ -9,6 +10,7 @@ use crate::page::{Page, PageRequest};
 use crate::ports::{Conflict, MembershipWrite, StoreError};
 use crate::role::merge_assignments;
 use crate::secret::{SecretKind, hash_secret, looks_like, verify_secret};
+use serde_json::json;
 
 /// What an invitation token shows before sign-in.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,8 +208,14 @@ impl Service {
                 }),
             };
             let after = inv.accepted(&caller.user.id, now);
-            match self
-                .store
+            let recorded = self.audited(
+                &caller.origin(),
+                &org,
+                AuditAction::InvitationAccepted,
+                Target::new(TargetKind::Invitation, &inv.id),
+                acceptance(&write, &inv),
+            );
+            match recorded
                 .accept_invitation(&inv, &after, &write, &required, now)
                 .await
             {
@@ -246,7 +254,33 @@ impl Service {
         if !inv.is_open(now) {
             return Err(not_pending(&inv, now));
         }
-        self.close_as(&inv, InvitationStatus::Declined).await
+        let org = self
+            .store
+            .get_org(&inv.org_id)
+            .await?
+            .ok_or_else(invitation_not_found)?;
+        self.close_as(&caller.origin(), &org, &inv, InvitationStatus::Declined)
+            .await
+    }
+}
+
+/// The details of an acceptance: the member it made or changed, whether they joined by it, and
+/// their roles.
+fn acceptance(write: &MembershipWrite, inv: &Invitation) -> serde_json::Value {
+    let member = write.after();
+    match write {
+        MembershipWrite::Create(_) => json!({
+            "email": inv.email.to_string(),
+            "member_id": member.user_id,
+            "joined": true,
+            "assignments": member.assignments,
+        }),
+        MembershipWrite::Update { before, after } => json!({
+            "email": inv.email.to_string(),
+            "member_id": member.user_id,
+            "joined": false,
+            "roles": super::members::roles_change(before, after),
+        }),
     }
 }
 

@@ -8,6 +8,7 @@
 //! `GET /me/invitations`) is one key lookup of the claim when the domain enrolls nobody.
 
 use super::{Caller, OrgContext, RETRIES, Service};
+use crate::audit::{AuditAction, Target, TargetKind};
 use crate::email::{Email, normalize_domain};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{InvitationId, OrgId};
@@ -18,6 +19,7 @@ use crate::permissions::is_org_manager;
 use crate::ports::{Conflict, InvitationFilter, InviteLimits, StoreError};
 use crate::secret::SecretKind;
 use serde::Deserialize;
+use serde_json::json;
 use uuid::Uuid;
 
 /// Days a domain may stay pending: a check that does not find the record after this moves it to
@@ -96,7 +98,7 @@ impl Service {
         org_id: &OrgId,
         req: &AddDomainRequest,
     ) -> Result<OrgDomain> {
-        self.domain_manager(caller, org_id, "add").await?;
+        let ctx = self.domain_manager(caller, org_id, "add").await?;
         let shown: String = req.domain.trim().chars().take(64).collect();
         let domain = normalize_domain(&req.domain).ok_or_else(|| {
             Error::invalid(
@@ -140,16 +142,22 @@ impl Service {
             failed_checks: 0,
             version: 1,
         };
-        self.store
-            .create_org_domain(&record)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::DomainExists) => Error::conflict(
-                    ErrorCode::DomainExists,
-                    format!("The organization already has {domain}"),
-                ),
-                e => e.into(),
-            })?;
+        self.audited(
+            &caller.origin(),
+            &ctx.org,
+            AuditAction::DomainAdded,
+            Target::new(TargetKind::Domain, &domain),
+            json!({}),
+        )
+        .create_org_domain(&record)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(Conflict::DomainExists) => Error::conflict(
+                ErrorCode::DomainExists,
+                format!("The organization already has {domain}"),
+            ),
+            e => e.into(),
+        })?;
         tracing::info!(org = %org_id, domain = %domain, "domain added");
         Ok(record)
     }
@@ -188,7 +196,7 @@ impl Service {
         org_id: &OrgId,
         raw_domain: &str,
     ) -> Result<OrgDomain> {
-        self.domain_manager(caller, org_id, "verify").await?;
+        let ctx = self.domain_manager(caller, org_id, "verify").await?;
         let domain = path_domain(raw_domain)?;
         for _ in 0..RETRIES {
             let before = self.stored_domain(org_id, &domain).await?;
@@ -242,7 +250,28 @@ impl Service {
                     ..before.clone()
                 }
             };
-            match self.store.update_org_domain(&before, &after).await {
+            let recorded = if matched {
+                self.audited(
+                    &caller.origin(),
+                    &ctx.org,
+                    AuditAction::DomainVerified,
+                    Target::new(TargetKind::Domain, &domain),
+                    json!({}),
+                )
+            } else {
+                self.audited(
+                    &caller.origin(),
+                    &ctx.org,
+                    AuditAction::DomainVerificationFailed,
+                    Target::new(TargetKind::Domain, &domain),
+                    json!({
+                        "failed_checks": after.failed_checks,
+                        "reason": after.last_check_reason,
+                        "state": after.state,
+                    }),
+                )
+            };
+            match recorded.update_org_domain(&before, &after).await {
                 Ok(()) => {
                     if matched {
                         tracing::info!(org = %org_id, domain = %domain, "domain verified");
@@ -268,7 +297,7 @@ impl Service {
         raw_domain: &str,
         req: &UpdateDomainRequest,
     ) -> Result<OrgDomain> {
-        self.domain_manager(caller, org_id, "change").await?;
+        let ctx = self.domain_manager(caller, org_id, "change").await?;
         let domain = path_domain(raw_domain)?;
         for _ in 0..RETRIES {
             let before = self.stored_domain(org_id, &domain).await?;
@@ -290,7 +319,14 @@ impl Service {
                 version: before.version + 1,
                 ..before.clone()
             };
-            match self.store.update_org_domain(&before, &after).await {
+            let recorded = self.audited(
+                &caller.origin(),
+                &ctx.org,
+                AuditAction::DomainUpdated,
+                Target::new(TargetKind::Domain, &domain),
+                json!({ "enrollment": { "before": before.enrollment, "after": after.enrollment } }),
+            );
+            match recorded.update_org_domain(&before, &after).await {
                 Ok(()) => return Ok(self.shown(after)),
                 Err(StoreError::Conflict(Conflict::Stale)) => continue,
                 Err(e) => return Err(e.into()),
@@ -307,11 +343,18 @@ impl Service {
         org_id: &OrgId,
         raw_domain: &str,
     ) -> Result<()> {
-        self.domain_manager(caller, org_id, "delete").await?;
+        let ctx = self.domain_manager(caller, org_id, "delete").await?;
         let domain = path_domain(raw_domain)?;
         for _ in 0..RETRIES {
             let current = self.stored_domain(org_id, &domain).await?;
-            match self.store.delete_org_domain(&current).await {
+            let recorded = self.audited(
+                &caller.origin(),
+                &ctx.org,
+                AuditAction::DomainRemoved,
+                Target::new(TargetKind::Domain, &domain),
+                json!({ "state": current.state }),
+            );
+            match recorded.delete_org_domain(&current).await {
                 Ok(()) => {
                     tracing::info!(org = %org_id, domain = %domain, "domain deleted");
                     return Ok(());
@@ -424,8 +467,22 @@ impl Service {
             per_hour: None,
             per_recipient_per_day: None,
         };
-        match self
-            .store
+        // Made by the domain's enrollment, not by the person reading their invitations.
+        let recorded = self.audited(
+            &caller.origin().as_system(),
+            &org,
+            AuditAction::InvitationCreated,
+            Target::new(TargetKind::Invitation, &inv.id),
+            json!({
+                "email": inv.email.to_string(),
+                "assignments": inv.assignments,
+                "expires_at": inv.expires_at,
+                "send_email": false,
+                "replaced": replaces.as_ref().map(|r| &r.id),
+                "automatic": { "domain": email.domain() },
+            }),
+        );
+        match recorded
             .create_invitation(&inv, replaces.as_ref(), &limits)
             .await
         {

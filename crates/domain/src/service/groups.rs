@@ -14,18 +14,21 @@
 //! ([`Group::conflicts`]) for organization managers to see and settle.
 
 use super::validate;
-use super::{Caller, RETRIES, Service};
+use super::{Caller, OrgContext, RETRIES, Service};
+use crate::audit::{self, AuditAction, Origin, Target, TargetKind};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{GroupId, OrgId, UserId};
 use crate::model::{
     GROUP_MEMBER_BATCH, Group, GroupConflict, MAX_GROUP_CONFLICTS, MAX_GROUP_MEMBERS,
-    MAX_GROUPS_PER_MEMBER, MAX_GROUPS_PER_ORG, Membership, group_name_key,
+    MAX_GROUPS_PER_MEMBER, MAX_GROUPS_PER_ORG, Membership, Organization, group_name_key,
 };
 use crate::page::{Page, PageRequest};
 use crate::permissions::is_org_manager;
-use crate::ports::{Conflict, GroupEdge, GroupMemberChange, MembershipWrite, StoreError};
+use crate::ports::{Conflict, GroupEdge, GroupMemberChange, MembershipWrite, Store, StoreError};
 use crate::role::{Assignment, Role, has_org_manager, merge_assignments};
+use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use uuid::Uuid;
 
 use super::scim::{MAX_KEY_BYTES, ScimOrg};
@@ -319,6 +322,8 @@ impl Service {
         if let Some(bad) = refs.iter().find(|r| !resolved.contains_key(*r)) {
             return Err(not_a_member(bad.as_str()));
         }
+        let organization = self.scim_organization(org).await?;
+        let origin = org.origin();
         let now = self.clock.now();
         let group = Group {
             org_id: org.org_id.clone(),
@@ -332,21 +337,28 @@ impl Service {
             updated_at: now,
             version: 1,
         };
-        self.store
-            .create_group(&group, MAX_GROUPS_PER_ORG)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::OrgMissing) => Error::new(
-                    ErrorKind::Unauthenticated,
-                    ErrorCode::Unauthenticated,
-                    "The SCIM token's organization no longer exists",
-                ),
-                other => other.into(),
-            })?;
+        self.audited(
+            &origin,
+            &organization,
+            AuditAction::GroupCreated,
+            Target::new(TargetKind::Group, &group.id),
+            json!({ "display_name": group.display_name, "external_id": group.external_id }),
+        )
+        .create_group(&group, MAX_GROUPS_PER_ORG)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(Conflict::OrgMissing) => Error::new(
+                ErrorKind::Unauthenticated,
+                ErrorCode::Unauthenticated,
+                "The SCIM token's organization no longer exists",
+            ),
+            other => other.into(),
+        })?;
         if plan.wanted.is_empty() {
             return Ok(group);
         }
-        self.apply_members(group, &plan).await
+        self.apply_members(&origin, &organization, group, &plan)
+            .await
     }
 
     /// Changes a group's attributes and members (SCIM PUT or PATCH). Attributes are written
@@ -367,6 +379,8 @@ impl Service {
             check_external_id(e.as_deref())?;
         }
         let mut group = self.group(&org.org_id, id).await?;
+        let organization = self.scim_organization(org).await?;
+        let origin = org.origin();
         // Members first resolved and checked: a bad member changes nothing.
         let refs: Vec<UserId> = plan
             .wanted
@@ -401,7 +415,14 @@ impl Service {
                     version: group.version + 1,
                     ..group.clone()
                 };
-                match self.store.update_group(&group, &after, &[]).await {
+                let recorded = self.audited(
+                    &origin,
+                    &organization,
+                    AuditAction::GroupUpdated,
+                    Target::new(TargetKind::Group, &group.id),
+                    audit::changes(&group, &after, &["version", "updated_at"]),
+                );
+                match recorded.update_group(&group, &after, &[]).await {
                     Ok(()) => {
                         group = after;
                         break;
@@ -416,25 +437,39 @@ impl Service {
         if plan.wanted.is_empty() && !plan.clear_others {
             return Ok(group);
         }
-        self.apply_members(group, &plan).await
+        self.apply_members(&origin, &organization, group, &plan)
+            .await
     }
 
     /// Deletes a group (SCIM DELETE): its members leave it in batches (their roles from it go),
     /// then the group goes.
     pub async fn scim_delete_group(&self, org: &ScimOrg, id: &str) -> Result<()> {
         let group = self.group(&org.org_id, id).await?;
+        let organization = self.scim_organization(org).await?;
+        let origin = org.origin();
         let plan = Plan {
             wanted: BTreeMap::new(),
             clear_others: true,
         };
-        let mut group = self.apply_members(group, &plan).await?;
+        let mut group = self
+            .apply_members(&origin, &organization, group, &plan)
+            .await?;
         for attempt in 0..RETRIES {
-            match self.store.delete_group(&group).await {
+            let recorded = self.audited(
+                &origin,
+                &organization,
+                AuditAction::GroupDeleted,
+                Target::new(TargetKind::Group, &group.id),
+                json!({ "display_name": group.display_name, "assignments": group.assignments }),
+            );
+            match recorded.delete_group(&group).await {
                 Ok(()) => return Ok(()),
                 Err(StoreError::Conflict(Conflict::Stale)) if attempt + 1 < RETRIES => {
                     // Someone joined meanwhile: empty it again.
                     let fresh = self.group(&org.org_id, id).await?;
-                    group = self.apply_members(fresh, &plan).await?;
+                    group = self
+                        .apply_members(&origin, &organization, fresh, &plan)
+                        .await?;
                 }
                 Err(e) => return Err(group_error(e)),
             }
@@ -501,7 +536,8 @@ impl Service {
         id: &str,
         assignments: &[Assignment],
     ) -> Result<Group> {
-        self.require_org_manager(caller, org_id).await?;
+        let ctx = self.require_org_manager(caller, org_id).await?;
+        let origin = caller.origin();
         let mut assignments = validate::assignments("assignments", assignments)?;
         // A group gives roles beyond the implicit `member`; "just member" is no assignment.
         assignments.retain(|a| a.role != Role::Member);
@@ -516,7 +552,17 @@ impl Service {
                     version: group.version + 1,
                     ..group.clone()
                 };
-                match self.store.update_group(&group, &after, &[]).await {
+                let recorded = self.audited(
+                    &origin,
+                    &ctx.org,
+                    AuditAction::GroupAssignmentsChanged,
+                    Target::new(TargetKind::Group, &group.id),
+                    json!({
+                        "assignments": { "before": group.assignments, "after": after.assignments },
+                        "member_count": group.member_count,
+                    }),
+                );
+                match recorded.update_group(&group, &after, &[]).await {
                     Ok(()) => {
                         group = after;
                         break;
@@ -528,21 +574,26 @@ impl Service {
                 }
             }
         }
-        self.refresh_group_grants(group).await
+        self.refresh_group_grants(&origin, &ctx.org, group).await
     }
 
-    async fn require_org_manager(&self, caller: &Caller, org_id: &OrgId) -> Result<()> {
+    async fn require_org_manager(&self, caller: &Caller, org_id: &OrgId) -> Result<OrgContext> {
         let ctx = self.org_context(caller, org_id).await?;
         if !is_org_manager(&ctx.me) {
             return Err(Error::forbidden(
                 "Only organization managers can manage groups",
             ));
         }
-        Ok(())
+        Ok(ctx)
     }
 
     /// Makes every member's grant from `group` equal its mapping (after a mapping change).
-    pub(crate) async fn refresh_group_grants(&self, mut group: Group) -> Result<Group> {
+    pub(crate) async fn refresh_group_grants(
+        &self,
+        origin: &Origin,
+        org: &Organization,
+        mut group: Group,
+    ) -> Result<Group> {
         let mut page = PageRequest::first(GROUP_MEMBER_BATCH);
         loop {
             let refs = self
@@ -560,6 +611,8 @@ impl Service {
             if !stale.is_empty() {
                 group = self
                     .write_batch(
+                        origin,
+                        org,
                         group,
                         stale.into_iter().map(|(r, m)| (r, m, GroupEdge::Keep)),
                     )
@@ -575,7 +628,13 @@ impl Service {
     // ------------------------------------------------------------------ member changes
 
     /// Applies a plan of member changes to `group`, in batches; returns the group as stored.
-    async fn apply_members(&self, mut group: Group, plan: &Plan) -> Result<Group> {
+    async fn apply_members(
+        &self,
+        origin: &Origin,
+        organization: &Organization,
+        mut group: Group,
+        plan: &Plan,
+    ) -> Result<Group> {
         let org = group.org_id.clone();
         // Leaving: named refs that leave, plus every current member not named when clearing.
         let mut leaving: Vec<UserId> = plan
@@ -608,7 +667,9 @@ impl Service {
                 .map(|(r, m)| (r, m, GroupEdge::Remove))
                 .collect();
             if !changes.is_empty() {
-                group = self.write_batch(group, changes.into_iter()).await?;
+                group = self
+                    .write_batch(origin, organization, group, changes.into_iter())
+                    .await?;
             }
         }
         for chunk in joining.chunks(GROUP_MEMBER_BATCH) {
@@ -640,7 +701,9 @@ impl Service {
                 ));
             }
             if !changes.is_empty() {
-                group = self.write_batch(group, changes.into_iter()).await?;
+                group = self
+                    .write_batch(origin, organization, group, changes.into_iter())
+                    .await?;
             }
         }
         Ok(group)
@@ -650,6 +713,8 @@ impl Service {
     /// re-reading after a concurrent change, and applying the last-manager rule.
     async fn write_batch(
         &self,
+        origin: &Origin,
+        org: &Organization,
         group: Group,
         batch: impl Iterator<Item = (UserId, Membership, GroupEdge)>,
     ) -> Result<Group> {
@@ -657,10 +722,13 @@ impl Service {
         let mut group = group;
         for attempt in 0..RETRIES {
             let (after, changes) = self.batch_changes(&group, &batch, &[]);
-            match self.store.update_group(&group, &after, &changes).await {
+            let recorded = self.members_changed(origin, org, &group, &changes);
+            match recorded.update_group(&group, &after, &changes).await {
                 Ok(()) => return Ok(after),
                 Err(StoreError::Conflict(Conflict::LastOrganizationManager)) => {
-                    return self.write_keeping_last_manager(group, batch).await;
+                    return self
+                        .write_keeping_last_manager(origin, org, group, batch)
+                        .await;
                 }
                 Err(StoreError::Conflict(Conflict::Stale)) if attempt + 1 < RETRIES => {
                     (group, batch) = self.reread_batch(&group, batch).await?;
@@ -679,6 +747,8 @@ impl Service {
     /// assignment, and the group records the conflict.
     async fn write_keeping_last_manager(
         &self,
+        origin: &Origin,
+        org: &Organization,
         mut group: Group,
         batch: Vec<(UserId, Membership, GroupEdge)>,
     ) -> Result<Group> {
@@ -693,7 +763,8 @@ impl Service {
                     Vec::new()
                 };
                 let (after, changes) = self.batch_changes(&group, &single, &kept);
-                match self.store.update_group(&group, &after, &changes).await {
+                let recorded = self.members_changed(origin, org, &group, &changes);
+                match recorded.update_group(&group, &after, &changes).await {
                     Ok(()) => {
                         if keep {
                             tracing::warn!(
@@ -725,6 +796,47 @@ impl Service {
             }
         }
         Ok(group)
+    }
+
+    /// The store, recording a batch of member changes of `group` (`group.members_changed`):
+    /// each member's edge and effective roles before and after, and whether the change kept the
+    /// last organization manager's role as a direct assignment.
+    fn members_changed(
+        &self,
+        origin: &Origin,
+        org: &Organization,
+        group: &Group,
+        changes: &[GroupMemberChange],
+    ) -> Arc<dyn Store> {
+        let members: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| {
+                let (before, after) = match &c.membership {
+                    MembershipWrite::Update { before, after } => (Some(before), after),
+                    MembershipWrite::Create(after) => (None, after),
+                };
+                json!({
+                    "member_ref": c.member_ref,
+                    "user_id": after.user_id,
+                    "change": match c.edge {
+                        GroupEdge::Add => "added",
+                        GroupEdge::Remove => "removed",
+                        GroupEdge::Keep => "regranted",
+                    },
+                    "effective": {
+                        "before": before.map(|b| &b.assignments),
+                        "after": after.assignments,
+                    },
+                })
+            })
+            .collect();
+        self.audited(
+            origin,
+            org,
+            AuditAction::GroupMembersChanged,
+            Target::new(TargetKind::Group, &group.id),
+            json!({ "display_name": group.display_name, "members": members }),
+        )
     }
 
     /// The group after a batch and each member's change. Members in `keep_manager` keep
@@ -819,7 +931,12 @@ impl Service {
     }
 
     /// Takes `member` out of every group (before the member is removed from the organization).
-    pub(crate) async fn leave_all_groups(&self, member: &Membership) -> Result<Membership> {
+    pub(crate) async fn leave_all_groups(
+        &self,
+        origin: &Origin,
+        organization: &Organization,
+        member: &Membership,
+    ) -> Result<Membership> {
         if member.groups.is_empty() {
             return Ok(member.clone());
         }
@@ -835,6 +952,8 @@ impl Service {
             };
             if current.in_group(&group.id) {
                 self.write_batch(
+                    origin,
+                    organization,
                     group,
                     std::iter::once((member_ref.clone(), current, GroupEdge::Remove)),
                 )

@@ -2,6 +2,7 @@
 
 use super::validate::{self, optional_person_name, optional_phone};
 use super::{Caller, OrgContext, RETRIES, Service, require_allowed_domain};
+use crate::audit::{AuditAction, Origin, Target, TargetKind};
 use crate::email::{Email, normalize_email};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{InvitationId, OrgId, PoolId};
@@ -14,6 +15,7 @@ use crate::ports::{
 use crate::role::{Assignment, merge_assignments};
 use crate::secret::SecretKind;
 use serde::Deserialize;
+use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -288,7 +290,17 @@ impl Service {
                         ..limits
                     };
                     let res = self
-                        .store
+                        .audited(
+                            &caller.origin(),
+                            org,
+                            AuditAction::InvitationResent,
+                            Target::new(TargetKind::Invitation, &p.id),
+                            json!({
+                                "email": p.email.to_string(),
+                                "assignments": { "before": p.assignments, "after": after.assignments },
+                                "send_email": input.send_email,
+                            }),
+                        )
                         .update_invitation(&p, &after, Some(&limits))
                         .await;
                     (InviteOutcome::Resent, res.map(|()| after))
@@ -313,7 +325,19 @@ impl Service {
                         version: 1,
                     };
                     let res = self
-                        .store
+                        .audited(
+                            &caller.origin(),
+                            org,
+                            AuditAction::InvitationCreated,
+                            Target::new(TargetKind::Invitation, &inv.id),
+                            json!({
+                                "email": inv.email.to_string(),
+                                "assignments": inv.assignments,
+                                "expires_at": inv.expires_at,
+                                "send_email": input.send_email,
+                                "replaced": replaces.as_ref().map(|r| &r.id),
+                            }),
+                        )
                         .create_invitation(&inv, replaces.as_ref(), &limits)
                         .await;
                     (InviteOutcome::Invited, res.map(|()| inv))
@@ -472,16 +496,26 @@ impl Service {
             per_recipient_per_day: send_email
                 .then_some(ctx.org.settings.emails_per_recipient_per_day),
         };
-        self.store
-            .update_invitation(&before, &after, Some(&limits))
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::Stale) => Error::conflict(
-                    ErrorCode::ConcurrentModification,
-                    "The invitation changed while it was being resent; try again",
-                ),
-                other => other.into(),
-            })?;
+        self.audited(
+            &caller.origin(),
+            &ctx.org,
+            AuditAction::InvitationResent,
+            Target::new(TargetKind::Invitation, &before.id),
+            json!({
+                "email": before.email.to_string(),
+                "expires_at": { "before": before.expires_at, "after": after.expires_at },
+                "send_email": send_email,
+            }),
+        )
+        .update_invitation(&before, &after, Some(&limits))
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(Conflict::Stale) => Error::conflict(
+                ErrorCode::ConcurrentModification,
+                "The invitation changed while it was being resent; try again",
+            ),
+            other => other.into(),
+        })?;
         let invitation = self
             .deliver(
                 caller,
@@ -549,9 +583,14 @@ impl Service {
         if before.status != InvitationStatus::Pending {
             return Err(not_pending(&before, self.clock.now()));
         }
-        self.close_as(&before, InvitationStatus::Revoked)
-            .await
-            .map(drop)
+        self.close_as(
+            &caller.origin(),
+            &ctx.org,
+            &before,
+            InvitationStatus::Revoked,
+        )
+        .await
+        .map(drop)
     }
 
     /// An invitation of the org that the caller may manage; 404 otherwise (403 if they may not invite).
@@ -606,6 +645,8 @@ impl Service {
     /// error of what it became ([`not_pending`]: accepted, declined or revoked, expired).
     pub(crate) async fn close_as(
         &self,
+        origin: &Origin,
+        org: &Organization,
         before: &Invitation,
         status: InvitationStatus,
     ) -> Result<Invitation> {
@@ -616,7 +657,18 @@ impl Service {
             version: before.version + 1,
             ..before.clone()
         };
-        match self.store.close_invitation(before, &after).await {
+        let action = match status {
+            InvitationStatus::Declined => AuditAction::InvitationDeclined,
+            _ => AuditAction::InvitationRevoked,
+        };
+        let recorded = self.audited(
+            origin,
+            org,
+            action,
+            Target::new(TargetKind::Invitation, &before.id),
+            json!({ "email": before.email.to_string(), "assignments": before.assignments }),
+        );
+        match recorded.close_invitation(before, &after).await {
             Ok(()) => Ok(after),
             Err(StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale)) => {
                 let now = self.clock.now();

@@ -16,11 +16,13 @@
 use super::accept::email_not_verified;
 use super::invitations::invitation_not_found;
 use super::{Caller, RETRIES, Service, caller_already_member};
+use crate::audit::{Actor, AuditAction, Origin, RequestMeta, Target, TargetKind};
 use crate::email::Email;
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{OrgId, UserId};
-use crate::model::{Membership, Timestamp, User};
+use crate::model::{Membership, Organization, Timestamp, User};
 use crate::ports::{Conflict, StoreError};
+use serde_json::json;
 
 /// Most placeholders of one address considered at a sign-in or listed for consent.
 pub const MAX_PLACEHOLDERS_PER_EMAIL: usize = 100;
@@ -54,7 +56,19 @@ impl Service {
     /// First sign-in of `user`, a new account with a verified address: the organizations'
     /// placeholders for the address (not declined) move to it. Failures are logged, not raised:
     /// the sign-in goes on, and a placeholder left behind is offered for consent.
-    pub(crate) async fn link_new_account(&self, user: &User, placeholders: Vec<User>) {
+    pub(crate) async fn link_new_account(
+        &self,
+        user: &User,
+        placeholders: Vec<User>,
+        request: &RequestMeta,
+    ) {
+        let origin = Origin {
+            actor: Actor::User {
+                id: user.id.clone(),
+                email: user.email.to_string(),
+            },
+            request: request.clone(),
+        };
         for p in placeholders {
             let Some(org) = p.provisioned_by.clone() else {
                 continue; // stored before placeholders were an organization's: see docs
@@ -62,7 +76,10 @@ impl Service {
             if p.link_declined_at.is_some() {
                 continue;
             }
-            match self.link_placeholder(p, &org, user).await {
+            match self
+                .link_placeholder(&origin, "first_sign_in", p, &org, user)
+                .await
+            {
                 Ok(m) => {
                     tracing::info!(org = %m.org_id, user = %user.id, "provisioned membership linked at first sign-in")
                 }
@@ -79,10 +96,12 @@ impl Service {
     /// a failure only logs, and the membership then waits for the person's consent as usual.
     pub(crate) async fn link_in_verified_domain(
         &self,
-        org: &OrgId,
+        origin: &Origin,
+        organization: &Organization,
         placeholder: &User,
         membership: &Membership,
     ) -> bool {
+        let org = &organization.id;
         let email = &placeholder.email;
         match self.store.get_domain_claim(email.domain()).await {
             Ok(Some(claim)) if &claim.org_id == org => {}
@@ -109,7 +128,13 @@ impl Service {
             return false;
         };
         match self
-            .store
+            .audited(
+                origin,
+                organization,
+                AuditAction::MemberLinked,
+                Target::new(TargetKind::Member, &placeholder.id),
+                linked(placeholder, &account, "verified_domain"),
+            )
             .link_member(placeholder, membership, &account)
             .await
         {
@@ -128,17 +153,31 @@ impl Service {
     /// concurrent change.
     async fn link_placeholder(
         &self,
+        origin: &Origin,
+        how: &str,
         mut placeholder: User,
         org: &OrgId,
         to: &User,
     ) -> Result<Membership> {
+        let organization = self
+            .store
+            .get_org(org)
+            .await?
+            .ok_or_else(invitation_not_found)?;
         for _ in 0..RETRIES {
             let member = self
                 .store
                 .get_membership(org, &placeholder.id)
                 .await?
                 .ok_or_else(invitation_not_found)?;
-            match self.store.link_member(&placeholder, &member, to).await {
+            let recorded = self.audited(
+                origin,
+                &organization,
+                AuditAction::MemberLinked,
+                Target::new(TargetKind::Member, &placeholder.id),
+                linked(&placeholder, to, how),
+            );
+            match recorded.link_member(&placeholder, &member, to).await {
                 Ok(m) => return Ok(m),
                 Err(StoreError::Conflict(Conflict::Stale)) => {
                     // The placeholder or its membership changed (a SCIM write), or it is gone.
@@ -211,7 +250,7 @@ impl Service {
             .clone()
             .ok_or_else(invitation_not_found)?;
         let member = self
-            .link_placeholder(placeholder, &org, &caller.user)
+            .link_placeholder(&caller.origin(), "consent", placeholder, &org, &caller.user)
             .await?;
         tracing::info!(org = %member.org_id, user = %member.user_id, "provisioned membership accepted");
         Ok(member)
@@ -230,27 +269,33 @@ impl Service {
             .provisioned_by
             .clone()
             .ok_or_else(invitation_not_found)?;
+        let o = self
+            .store
+            .get_org(&org)
+            .await?
+            .ok_or_else(invitation_not_found)?;
         let declined = match placeholder.link_declined_at {
             Some(_) => placeholder,
             None => {
-                self.store
-                    .decline_link(&placeholder, self.clock.now())
-                    .await?
+                self.audited(
+                    &caller.origin(),
+                    &o,
+                    AuditAction::MemberLinkDeclined,
+                    Target::new(TargetKind::Member, &placeholder.id),
+                    json!({ "email": placeholder.email.to_string() }),
+                )
+                .decline_link(&placeholder, self.clock.now())
+                .await?
             }
         };
-        let (m, o) = futures_util::future::join(
-            self.store.get_membership(&org, &declined.id),
-            self.store.get_org(&org),
-        )
-        .await;
-        match (m?, o?) {
-            (Some(membership), Some(o)) => Ok(ProvisionedMembership {
+        match self.store.get_membership(&org, &declined.id).await? {
+            Some(membership) => Ok(ProvisionedMembership {
                 id: declined.id,
                 membership,
                 org_name: o.name,
                 declined_at: declined.link_declined_at,
             }),
-            _ => Err(invitation_not_found()),
+            None => Err(invitation_not_found()),
         }
     }
 
@@ -269,4 +314,14 @@ impl Service {
             _ => Err(invitation_not_found()),
         }
     }
+}
+
+/// The details of a link: the member's provisioned id, the account it moved to, and how.
+fn linked(placeholder: &User, to: &User, how: &str) -> serde_json::Value {
+    json!({
+        "email": placeholder.email.to_string(),
+        "placeholder_id": placeholder.id,
+        "user_id": to.id,
+        "via": how,
+    })
 }

@@ -2,6 +2,7 @@
 
 use super::validate;
 use super::{Caller, RETRIES, Service, caller_already_member, require_allowed_domain};
+use crate::audit::{AuditAction, Target, TargetKind};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{InviteLinkId, OrgId};
 use crate::model::{InviteLink, MemberSource, MemberStatus, Membership};
@@ -11,6 +12,7 @@ use crate::ports::{Conflict, MembershipWrite, StoreError};
 use crate::role::Assignment;
 use crate::secret::{SecretKind, hash_secret, looks_like, verify_secret};
 use serde::Deserialize;
+use serde_json::json;
 use uuid::Uuid;
 
 /// `POST /orgs/{org}/invite-links` body.
@@ -96,7 +98,20 @@ impl Service {
             revoked_at: None,
             token_hash: secret.hash,
         };
-        self.store.create_invite_link(&link).await?;
+        self.audited(
+            &caller.origin(),
+            &ctx.org,
+            AuditAction::InviteLinkCreated,
+            Target::new(TargetKind::InviteLink, &link.id),
+            json!({
+                "assignments": link.assignments,
+                "allowed_domains": link.allowed_domains,
+                "max_uses": link.max_uses,
+                "expires_at": link.expires_at,
+            }),
+        )
+        .create_invite_link(&link)
+        .await?;
         Ok(CreatedLink {
             link,
             token: secret.plain,
@@ -147,16 +162,22 @@ impl Service {
             revoked_at: Some(self.clock.now()),
             ..before.clone()
         };
-        self.store
-            .revoke_invite_link(&before, &after)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::Stale) => Error::conflict(
-                    ErrorCode::InviteLinkRevoked,
-                    "The invite link is already revoked",
-                ),
-                other => other.into(),
-            })
+        self.audited(
+            &caller.origin(),
+            &ctx.org,
+            AuditAction::InviteLinkRevoked,
+            Target::new(TargetKind::InviteLink, &before.id),
+            json!({ "uses": before.uses }),
+        )
+        .revoke_invite_link(&before, &after)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(Conflict::Stale) => Error::conflict(
+                ErrorCode::InviteLinkRevoked,
+                "The invite link is already revoked",
+            ),
+            other => other.into(),
+        })
     }
 
     /// Joins the link's organization with its assignments.
@@ -235,11 +256,18 @@ impl Service {
                 version: 1,
             };
             let write = MembershipWrite::Create(membership.clone());
-            match self
-                .store
-                .join_with_link(&link, &write, &required, now)
-                .await
-            {
+            let recorded = self.audited(
+                &caller.origin(),
+                &org,
+                AuditAction::MemberJoined,
+                Target::new(TargetKind::Member, &membership.user_id),
+                json!({
+                    "invite_link_id": link.id,
+                    "email": membership.email.to_string(),
+                    "assignments": membership.assignments,
+                }),
+            );
+            match recorded.join_with_link(&link, &write, &required, now).await {
                 Ok(()) => return Ok(membership),
                 Err(StoreError::Conflict(Conflict::PoolMissing(_))) => continue,
                 Err(StoreError::Conflict(Conflict::LinkUnusable)) => return Err(link_unusable()),

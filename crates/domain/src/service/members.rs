@@ -2,13 +2,15 @@
 
 use super::validate;
 use super::{Caller, Service};
+use crate::audit::{AuditAction, Origin, Target, TargetKind};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, UserId};
-use crate::model::{MemberStatus, Membership};
+use crate::model::{MemberStatus, Membership, Organization};
 use crate::page::{Page, PageRequest};
 use crate::permissions::is_org_manager;
 use crate::ports::{Conflict, Handover, MemberFilter, MembershipWrite, StoreError};
 use crate::role::{Assignment, Role};
+use serde_json::json;
 
 /// The result of removing a member.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,12 +96,18 @@ impl Service {
             version: before.version + 1,
             ..before.clone().with_direct_assignments(assignments)
         };
-        self.store
-            .write_membership(&MembershipWrite::Update {
-                before,
-                after: after.clone(),
-            })
-            .await?;
+        self.audited(
+            &caller.origin(),
+            &ctx.org,
+            AuditAction::MemberRolesChanged,
+            Target::new(TargetKind::Member, &before.user_id),
+            roles_change(&before, &after),
+        )
+        .write_membership(&MembershipWrite::Update {
+            before,
+            after: after.clone(),
+        })
+        .await?;
         Ok(after)
     }
 
@@ -148,7 +156,8 @@ impl Service {
                 .await?
                 .ok_or_else(Error::last_manager)?,
         };
-        self.remove_with_handover(&member, &successor).await
+        self.remove_with_handover(&caller.origin(), &ctx.org, &member, &successor)
+            .await
     }
 
     /// Removes `member` and hands their pools, invite links and pending invitations to
@@ -156,13 +165,25 @@ impl Service {
     /// `concurrent_modification` when the member changed meanwhile.
     pub(crate) async fn remove_with_handover(
         &self,
+        origin: &Origin,
+        org: &Organization,
         member: &Membership,
         successor: &UserId,
     ) -> Result<RemovedMember> {
         // Group entries must not outlive the membership: leave every group first.
-        let member = &self.leave_all_groups(member).await?;
+        let member = &self.leave_all_groups(origin, org, member).await?;
         let handover = self
-            .store
+            .audited(
+                origin,
+                org,
+                AuditAction::MemberRemoved,
+                Target::new(TargetKind::Member, &member.user_id),
+                json!({
+                    "email": member.email.to_string(),
+                    "assignments": member.assignments,
+                    "successor_id": successor,
+                }),
+            )
             .remove_member(member, successor)
             .await
             .map_err(|e| match e {
@@ -208,4 +229,13 @@ impl Service {
         }
         Ok(None)
     }
+}
+
+/// The details of a change of a member's roles: direct and effective assignments, before and
+/// after.
+pub(crate) fn roles_change(before: &Membership, after: &Membership) -> serde_json::Value {
+    json!({
+        "direct": { "before": before.direct_assignments(), "after": after.direct_assignments() },
+        "effective": { "before": before.assignments, "after": after.assignments },
+    })
 }

@@ -1,6 +1,7 @@
 //! Use cases: each public method is one request's worth of work, checking permissions first.
 
 mod accept;
+mod audit_log;
 mod domains;
 mod groups;
 mod invitations;
@@ -37,6 +38,7 @@ pub use scim_tokens::{
     SCIM_TOKEN_USE_RESOLUTION,
 };
 
+use crate::audit::{Actor, AuditAction, AuditEvent, Origin, RequestMeta, Target};
 use crate::email::Email;
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, UserId};
@@ -81,9 +83,22 @@ pub struct Caller {
     pub user: User,
     /// Whether this request's email claim is verified.
     pub email_verified: bool,
+    /// Where the request came from (for the audit log).
+    pub request: RequestMeta,
 }
 
 impl Caller {
+    /// The caller as the author of changes: the audit log's actor and request.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            actor: Actor::User {
+                id: self.user.id.clone(),
+                email: self.user.email.to_string(),
+            },
+            request: self.request.clone(),
+        }
+    }
+
     /// The caller's email if the provider verified it.
     pub fn verified_email(&self) -> Option<&Email> {
         self.email_verified.then_some(&self.user.email)
@@ -149,7 +164,7 @@ impl Service {
 
     /// Resolves the request's claims to a user, creating the user on first sight of the subject.
     /// One key lookup when the user is known and unchanged.
-    pub async fn identify(&self, claims: &Claims) -> Result<Caller> {
+    pub async fn identify(&self, claims: &Claims, request: &RequestMeta) -> Result<Caller> {
         let sub = claims.sub.trim();
         if sub.is_empty() || sub.len() > 255 || sub.starts_with(PLACEHOLDER_SUB_PREFIX) {
             return Err(unauthenticated("The token has no usable subject"));
@@ -213,11 +228,12 @@ impl Service {
             }
         };
         if !to_link.is_empty() {
-            self.link_new_account(&user, to_link).await;
+            self.link_new_account(&user, to_link, request).await;
         }
         Ok(Caller {
             user,
             email_verified: claims.email_verified,
+            request: request.clone(),
         })
     }
 
@@ -258,6 +274,27 @@ impl Service {
             );
         }
         Ok(OrgContext { org, me })
+    }
+
+    /// The store, recording the change of its next write as `action` on `target` by `origin` in
+    /// `org`'s audit log (in the same transaction), kept the organization's retention.
+    pub(crate) fn audited(
+        &self,
+        origin: &Origin,
+        org: &Organization,
+        action: AuditAction,
+        target: Target,
+        details: serde_json::Value,
+    ) -> Arc<dyn Store> {
+        self.store.audited(AuditEvent::new(
+            &org.id,
+            origin,
+            self.clock.now(),
+            org.settings.audit_retention_days,
+            action,
+            target,
+            details,
+        ))
     }
 
     /// A new secret of `kind` from the random source.

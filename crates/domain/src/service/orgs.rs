@@ -2,6 +2,7 @@
 
 use super::validate::{self, MAX_NAME_LEN};
 use super::{Caller, Service};
+use crate::audit::{self, AuditAction, Target, TargetKind};
 use crate::error::{Error, Result};
 use crate::ids::{OrgId, PoolId};
 use crate::model::{MemberSource, MemberStatus, Membership, Organization, Pool, Settings, User};
@@ -9,6 +10,7 @@ use crate::page::{Page, PageRequest};
 use crate::permissions::is_org_manager;
 use crate::role::{Assignment, Role};
 use serde::Deserialize;
+use serde_json::json;
 use uuid::Uuid;
 
 /// An organization as one caller sees it: settings only for organization managers.
@@ -40,6 +42,8 @@ pub struct SettingsPatch {
     pub scim_default_assignments: Option<Vec<Assignment>>,
     /// Allowed invitee domains; empty for any.
     pub allowed_email_domains: Option<Vec<String>>,
+    /// Days audit entries are kept (30..=2555); entries already written keep theirs.
+    pub audit_retention_days: Option<u32>,
 }
 
 /// `PATCH /orgs/{org}` body.
@@ -109,7 +113,15 @@ impl Service {
             updated_at: now,
             version: 1,
         };
-        self.store.create_org(&org, &root, &owner).await?;
+        self.audited(
+            &caller.origin(),
+            &org,
+            AuditAction::OrganizationCreated,
+            Target::new(TargetKind::Organization, &org.id),
+            json!({ "name": org.name, "root_pool_id": org.root_pool_id }),
+        )
+        .create_org(&org, &root, &owner)
+        .await?;
         Ok(org)
     }
 
@@ -166,7 +178,8 @@ impl Service {
                 "Only organization managers can change the organization",
             ));
         }
-        let mut org = ctx.org;
+        let before = ctx.org;
+        let mut org = before.clone();
         if let Some(name) = &req.name {
             org.name = validate::display_name("name", name, MAX_NAME_LEN)?;
         }
@@ -174,7 +187,16 @@ impl Service {
             org.settings =
                 apply_settings(&org.settings, patch, &self.store.list_pools(org_id).await?)?;
         }
-        self.store.update_org(&org).await?;
+        // The entry keeps the retention in force when the change was made.
+        self.audited(
+            &caller.origin(),
+            &before,
+            AuditAction::OrganizationUpdated,
+            Target::new(TargetKind::Organization, &org.id),
+            audit::changes(&before, &org, &[]),
+        )
+        .update_org(&org)
+        .await?;
         Ok(OrgView {
             show_settings: true,
             my_assignments: ctx.me.assignments,
@@ -219,6 +241,14 @@ fn apply_settings(current: &Settings, patch: &SettingsPatch, pools: &[Pool]) -> 
     }
     if let Some(list) = &patch.allowed_email_domains {
         s.allowed_email_domains = validate::domains("settings.allowed_email_domains", list)?;
+    }
+    if let Some(v) = patch.audit_retention_days {
+        s.audit_retention_days = validate::in_range(
+            "settings.audit_retention_days",
+            v,
+            audit::MIN_RETENTION_DAYS,
+            audit::MAX_RETENTION_DAYS,
+        )?;
     }
     Ok(s)
 }

@@ -2,6 +2,7 @@
 
 use super::validate::{self, MAX_NAME_LEN};
 use super::{Caller, Service};
+use crate::audit::{self, AuditAction, Target, TargetKind};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, PoolId, UserId};
 use crate::model::{MemberStatus, Pool};
@@ -9,6 +10,7 @@ use crate::permissions::{can_change_pool, can_create_pool_under};
 use crate::ports::{Conflict, StoreError};
 use crate::role::{Assignment, normal_form};
 use serde::Deserialize;
+use serde_json::json;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -130,13 +132,19 @@ impl Service {
             owner_id,
             created_at: self.clock.now(),
         };
-        self.store
-            .create_pool(&pool, MAX_POOLS_PER_ORG)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Conflict::PoolMissing(_)) => pool_not_found(),
-                other => other.into(),
-            })?;
+        self.audited(
+            &caller.origin(),
+            &ctx.org,
+            AuditAction::PoolCreated,
+            Target::new(TargetKind::Pool, &pool.id),
+            json!({ "name": pool.name, "parent_id": pool.parent_id, "owner_id": pool.owner_id }),
+        )
+        .create_pool(&pool, MAX_POOLS_PER_ORG)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(Conflict::PoolMissing(_)) => pool_not_found(),
+            other => other.into(),
+        })?;
         Ok(pool)
     }
 
@@ -163,13 +171,19 @@ impl Service {
             after.owner_id = self.active_member_id(org_id, owner).await?;
         }
         if after != before {
-            self.store
-                .update_pool(&before, &after)
-                .await
-                .map_err(|e| match e {
-                    StoreError::Conflict(Conflict::Stale) => pool_not_found(),
-                    other => other.into(),
-                })?;
+            self.audited(
+                &caller.origin(),
+                &ctx.org,
+                AuditAction::PoolUpdated,
+                Target::new(TargetKind::Pool, &before.id),
+                audit::changes(&before, &after, &[]),
+            )
+            .update_pool(&before, &after)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Conflict::Stale) => pool_not_found(),
+                other => other.into(),
+            })?;
         }
         Ok(after)
     }
@@ -195,7 +209,16 @@ impl Service {
                 "The root pool cannot be deleted",
             ));
         }
-        self.store.delete_pool(&pool).await.map_err(|e| match e {
+        self.audited(
+            &caller.origin(),
+            &ctx.org,
+            AuditAction::PoolDeleted,
+            Target::new(TargetKind::Pool, &pool.id),
+            json!({ "name": pool.name, "parent_id": pool.parent_id }),
+        )
+        .delete_pool(&pool)
+        .await
+        .map_err(|e| match e {
             StoreError::Conflict(Conflict::Stale) => pool_not_found(),
             other => other.into(),
         })

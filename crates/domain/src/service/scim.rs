@@ -18,15 +18,17 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{RETRIES, Service, require_allowed_domain};
+use crate::audit::{self, Actor, AuditAction, Origin, RequestMeta, Target, TargetKind};
 use crate::email::{Email, normalize_email};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, ScimTokenId, UserId};
 use crate::model::{
-    MemberSource, MemberStatus, Membership, PLACEHOLDER_SUB_PREFIX, ScimUser, User, user_name_key,
+    MemberSource, MemberStatus, Membership, Organization, PLACEHOLDER_SUB_PREFIX, ScimUser, User,
+    user_name_key,
 };
 use crate::page::{MAX_LIMIT, PageRequest};
 use crate::ports::{Conflict, ListCursors, MemberFilter, MembershipWrite, StoreError};
@@ -47,6 +49,20 @@ pub struct ScimOrg {
     pub org_id: OrgId,
     /// The token presented.
     pub token_id: ScimTokenId,
+    /// Where the request came from (for the audit log).
+    pub request: RequestMeta,
+}
+
+impl ScimOrg {
+    /// The identity provider as the author of changes: its token is the audit log's actor.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            actor: Actor::ScimToken {
+                id: self.token_id.clone(),
+            },
+            request: self.request.clone(),
+        }
+    }
 }
 
 /// A member as SCIM sees it: the membership and its SCIM record (members who joined by invitation
@@ -196,6 +212,7 @@ impl Service {
         Ok(ScimOrg {
             org_id: token.org_id,
             token_id: token.id,
+            request: RequestMeta::default(),
         })
     }
 
@@ -328,8 +345,21 @@ impl Service {
                 scim_id: None,
             };
             let write = MembershipWrite::Create(membership.clone());
-            match self
-                .store
+            let recorded = self.audited(
+                &org.origin(),
+                &organization,
+                AuditAction::MemberProvisioned,
+                Target::new(TargetKind::Member, &user.id),
+                json!({
+                    "email": membership.email.to_string(),
+                    "user_name": record.user_name,
+                    "external_id": membership.external_id,
+                    "status": membership.status,
+                    "assignments": membership.assignments,
+                    "accepted_invitation_id": accepts.as_ref().map(|(inv, _)| &inv.id),
+                }),
+            );
+            match recorded
                 .provision_scim_member(
                     Some(&user),
                     &write,
@@ -348,7 +378,7 @@ impl Service {
                         "member provisioned over SCIM"
                     );
                     if self
-                        .link_in_verified_domain(org_id, &user, &membership)
+                        .link_in_verified_domain(&org.origin(), &organization, &user, &membership)
                         .await
                     {
                         // The same resource and id either way: the answer tells nothing.
@@ -377,10 +407,14 @@ impl Service {
         omitted: Omitted,
         next: impl Fn(&ScimMember) -> std::result::Result<ScimMemberCommand, E>,
     ) -> std::result::Result<ScimMember, E> {
+        let organization = self.scim_organization(org).await?;
         for _ in 0..RETRIES {
             let current = self.scim_member(org, id).await?;
             let command = next(&current)?;
-            if let Some(done) = self.scim_write(current, &command, omitted).await? {
+            if let Some(done) = self
+                .scim_write(org, &organization, current, &command, omitted)
+                .await?
+            {
                 return Ok(done);
             }
         }
@@ -390,6 +424,8 @@ impl Service {
     /// Writes a member's update. `None`: a concurrent change; read again and retry.
     async fn scim_write(
         &self,
+        org: &ScimOrg,
+        organization: &Organization,
         current: ScimMember,
         command: &ScimMemberCommand,
         omitted: Omitted,
@@ -431,8 +467,7 @@ impl Service {
         // account, is never moved by this organization's writes).
         let mut placeholder = None;
         if after.email != before.email {
-            let (organization, user, holder) = futures_util::future::join3(
-                self.store.get_org(&before.org_id),
+            let (user, holder) = futures_util::future::join(
                 self.store.get_user(&before.user_id),
                 self.store
                     .find_membership_by_email(&before.org_id, after.email.normalized()),
@@ -443,8 +478,7 @@ impl Service {
             if holder?.is_some_and(|m| m.user_id != before.user_id) {
                 return Err(already_member());
             }
-            let organization = organization?.ok_or_else(org_gone)?;
-            require_allowed_domain(&organization, &after.email)?;
+            require_allowed_domain(organization, &after.email)?;
             placeholder = user?
                 .filter(|u| u.is_placeholder_of(&before.org_id) && u.email != after.email)
                 .map(|u| {
@@ -483,8 +517,28 @@ impl Service {
             before: before.clone(),
             after: after.clone(),
         };
-        match self
-            .store
+        let action = match (before.status, after.status) {
+            (MemberStatus::Active, MemberStatus::Suspended) => AuditAction::MemberSuspended,
+            (MemberStatus::Suspended, MemberStatus::Active) => AuditAction::MemberReactivated,
+            _ => AuditAction::MemberUpdated,
+        };
+        let mut details = audit::changes(&before, &after, &["version", "updated_at"]);
+        if let (Some(map), Some(old)) = (details.as_object_mut(), record.as_ref())
+            && old.user_name != new_record.user_name
+        {
+            map.insert(
+                "user_name".to_owned(),
+                json!({ "before": old.user_name, "after": new_record.user_name }),
+            );
+        }
+        let recorded = self.audited(
+            &org.origin(),
+            organization,
+            action,
+            Target::new(TargetKind::Member, &before.user_id),
+            details,
+        );
+        match recorded
             .update_scim_member(
                 &write,
                 record.as_ref(),
@@ -516,6 +570,7 @@ impl Service {
     /// and pending invitations to another active organization manager (as
     /// [`Service::remove_member`] does); 409 `last_organization_manager` when there is none.
     pub async fn scim_remove(&self, org: &ScimOrg, id: &str) -> Result<RemovedMember> {
+        let organization = self.scim_organization(org).await?;
         for _ in 0..RETRIES {
             let member = self.scim_member(org, id).await?.membership;
             let user = member.user_id.clone();
@@ -523,7 +578,10 @@ impl Service {
                 .other_org_manager(&org.org_id, &user)
                 .await?
                 .ok_or_else(Error::last_manager)?;
-            match self.remove_with_handover(&member, &successor).await {
+            match self
+                .remove_with_handover(&org.origin(), &organization, &member, &successor)
+                .await
+            {
                 Ok(removed) => {
                     tracing::info!(
                         org = %org.org_id,
@@ -541,6 +599,11 @@ impl Service {
             }
         }
         Err(concurrent())
+    }
+
+    /// The organization of a SCIM request (one key lookup), for the writes that record it.
+    pub(crate) async fn scim_organization(&self, org: &ScimOrg) -> Result<Organization> {
+        self.store.get_org(&org.org_id).await?.ok_or_else(org_gone)
     }
 
     /// The member a key names, if any (a filter's candidate; the caller evaluates the whole

@@ -3,6 +3,7 @@
 
 use super::validate;
 use super::{Caller, Service};
+use crate::audit::{AuditAction, Target, TargetKind};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::ids::{OrgId, ScimTokenId};
 use crate::model::{ScimToken, Timestamp};
@@ -10,6 +11,7 @@ use crate::permissions::is_org_manager;
 use crate::ports::Store;
 use crate::secret::{SecretKind, hash_secret, looks_like, verify_secret};
 use serde::Deserialize;
+use serde_json::json;
 use uuid::Uuid;
 
 /// Most SCIM tokens an organization may hold at once (enough to rotate, small enough to audit).
@@ -75,9 +77,15 @@ impl Service {
             created_at: self.clock.now(),
             last_used_at: None,
         };
-        self.store
-            .create_scim_token(&token, MAX_SCIM_TOKENS)
-            .await?;
+        self.audited(
+            &caller.origin(),
+            &ctx.org,
+            AuditAction::ScimTokenCreated,
+            Target::new(TargetKind::ScimToken, &token.id),
+            json!({ "description": token.description }),
+        )
+        .create_scim_token(&token, MAX_SCIM_TOKENS)
+        .await?;
         tracing::info!(org = %org_id, scim_token = %token.id, "SCIM token created");
         Ok(CreatedScimToken {
             token,
@@ -109,7 +117,17 @@ impl Service {
         if !is_org_manager(&ctx.me) {
             return Err(managers_only("revoke"));
         }
-        if self.store.delete_scim_token(org_id, id).await? {
+        let revoked = self
+            .audited(
+                &caller.origin(),
+                &ctx.org,
+                AuditAction::ScimTokenRevoked,
+                Target::new(TargetKind::ScimToken, id),
+                json!({}),
+            )
+            .delete_scim_token(org_id, id)
+            .await?;
+        if revoked {
             tracing::info!(org = %org_id, scim_token = %id, "SCIM token revoked");
             Ok(())
         } else {

@@ -25,7 +25,7 @@ use crate::cursor::Scope;
 use crate::expr::Expr;
 use crate::item::{self, get_n, get_s, key, s};
 use crate::keys::{self, Counter, RefTarget};
-use crate::tx::{Action, MAX_TRANSACTION_ITEMS};
+use crate::tx::Action;
 use rollcall_domain::ids::{GroupId, OrgId, PoolId, UserId};
 use rollcall_domain::model::{
     GROUP_MEMBER_BATCH, GROUP_MEMBER_PAGE, Group, GroupGrant, Membership,
@@ -372,7 +372,7 @@ impl DynamoStore {
                 users,
             ))
         }));
-        if core.len() > MAX_TRANSACTION_ITEMS {
+        if core.len() > self.room() {
             // Only creations and email or externalId changes come this far (see above).
             return Err(StoreError::Unavailable(format!(
                 "a group change of {} items exceeds one transaction",

@@ -1,0 +1,80 @@
+//! The audit log on the embedded store: `org_id/aud_id` → `AuditEvent` in
+//! [`keys::AUDIT_EVENTS`], appended in the write transaction of the change it records and never
+//! rewritten.
+
+use crate::db::{self, Reader, decode};
+use crate::keys::{self, ListKind};
+use redb::WriteTransaction;
+use rollcall_domain::audit::{AuditEvent, AuditEventId, AuditFilter};
+use rollcall_domain::ids::OrgId;
+use rollcall_domain::model::Timestamp;
+use rollcall_domain::page::{MAX_LIMIT, Page, PageRequest};
+use rollcall_domain::ports::{Conflict, StoreError, StoreResult};
+use std::ops::Bound;
+
+/// Most entries one filtered page reads before it returns what it has and a cursor (as a
+/// DynamoDB page reads a bounded number of items).
+pub(crate) const MAX_SCANNED: usize = 1000;
+
+/// Appends `event`, on condition that its id is new ([`Conflict::Stale`]).
+pub(crate) fn append(tx: &WriteTransaction, event: &AuditEvent) -> StoreResult<()> {
+    let key = keys::join(event.org_id.as_str(), event.id.as_str());
+    if db::exists(tx, keys::AUDIT_EVENTS, &key)? {
+        return Err(StoreError::Conflict(Conflict::Stale));
+    }
+    db::put(tx, keys::AUDIT_EVENTS, &key, event)
+}
+
+/// A page of `org`'s entries matching `filter` and unexpired at `now`, newest first.
+pub(crate) fn list(
+    r: &impl Reader,
+    org: &OrgId,
+    filter: &AuditFilter,
+    now: Timestamp,
+    page: &PageRequest,
+) -> StoreResult<Page<AuditEvent>> {
+    let scope = org.as_str();
+    let prefix = keys::prefix(scope);
+    let key = |id: &AuditEventId| format!("{prefix}{id}");
+    // Newest first: the upper end is the cursor (exclusive) or the end of `until`'s range.
+    let after = page
+        .cursor
+        .as_deref()
+        .map(|c| keys::decode_cursor(c, ListKind::AuditEvents, scope))
+        .transpose()?;
+    let hi = match (&after, filter.until) {
+        (Some(last), _) => Bound::Excluded(format!("{prefix}{last}")),
+        (None, Some(until)) => Bound::Excluded(key(&AuditEventId::lower_bound(until))),
+        (None, None) => Bound::Excluded(keys::prefix_end(&prefix)),
+    };
+    let lo = match filter.since {
+        Some(since) => key(&AuditEventId::lower_bound(since)),
+        None => prefix.clone(),
+    };
+    let limit = page.limit.clamp(1, MAX_LIMIT);
+    let (mut items, mut scanned, mut last, mut more) = (Vec::new(), 0usize, None, false);
+    r.visit(
+        keys::AUDIT_EVENTS,
+        Bound::Included(lo.as_str()),
+        hi.as_ref().map(String::as_str),
+        true,
+        &mut |k, v| {
+            if items.len() == limit || scanned == MAX_SCANNED {
+                more = true;
+                return Ok(false);
+            }
+            scanned += 1;
+            last = k.strip_prefix(prefix.as_str()).map(str::to_owned);
+            let event: AuditEvent = decode(v)?;
+            if event.expires_at > now && event.matches(filter) {
+                items.push(event);
+            }
+            Ok(true)
+        },
+    )?;
+    let next_cursor = match (more, last) {
+        (true, Some(last)) => Some(keys::encode_cursor(ListKind::AuditEvents, scope, &last)),
+        _ => None,
+    };
+    Ok(Page { items, next_cursor })
+}
