@@ -83,6 +83,8 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "get_memberships",
             "get_scim_users",
             "find_scim_alias",
+            // GET /orgs/{org}/audit-events.
+            "list_audit_events",
         ],
     ),
     (
@@ -211,14 +213,20 @@ const IDENTIFY: &[&str] = &[
 ///
 /// A membership write moves the externalId claim (Put the new one, Delete the old one) only when
 /// `external_id` changes, which only the SCIM methods do; the other membership writes keep it.
+///
+/// Every write a use case makes through an audited handle (`Store::audited`) also puts its
+/// audit entry (PutItem, condition: absent) in the same transaction: methods that otherwise
+/// only update or delete need PutItem for it.
 const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
+    // ---- audit ----
+    ("list_audit_events", &["Query"], &[]),
     ("get_user", &["GetItem"], &[]),
     ("get_user_by_sub", &["GetItem"], &[]),
     ("upsert_user", &["GetItem", "PutItem"], &[]),
     ("create_org", &["PutItem"], &[]),
     ("get_org", &["GetItem"], &[]),
     ("get_orgs", &["BatchGetItem"], &[]),
-    ("update_org", &["UpdateItem"], &[]),
+    ("update_org", &["UpdateItem", "PutItem"], &[]),
     ("get_pool", &["GetItem"], &[]),
     ("list_pools", &["Query"], &[]),
     ("create_pool", &["UpdateItem", "PutItem"], &[]),
@@ -288,7 +296,7 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     ("get_invite_link", &["GetItem"], &[]),
     ("find_invite_link_by_token", &["GetItem"], &[]),
     ("list_invite_links", &["Query"], &[]),
-    ("revoke_invite_link", &["UpdateItem"], &[]),
+    ("revoke_invite_link", &["UpdateItem", "PutItem"], &[]),
     (
         "join_with_link",
         &["ConditionCheckItem", "PutItem", "UpdateItem"],
@@ -300,7 +308,7 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     ("find_scim_token", &["GetItem"], &[]),
     (
         "delete_scim_token",
-        &["GetItem", "DeleteItem", "UpdateItem"],
+        &["GetItem", "DeleteItem", "UpdateItem", "PutItem"],
         &[],
     ),
     // Put the token and its hash copy (condition: they still exist).
@@ -360,7 +368,7 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
     // the org's own).
     ("update_org_domain", &["PutItem"], &[]),
     // The record (condition: version), and when verified the claim.
-    ("delete_org_domain", &["DeleteItem"], &[]),
+    ("delete_org_domain", &["DeleteItem", "PutItem"], &[]),
     ("get_domain_claim", &["GetItem"], &[]),
     // ---- SCIM groups ----
     // The group (condition: absent), its name claim (condition: absent), the org's group counter
@@ -386,7 +394,7 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
         &[],
     ),
     // The group (condition: version, no members), its name claim, the org's group counter.
-    ("delete_group", &["DeleteItem", "UpdateItem"], &[]),
+    ("delete_group", &["DeleteItem", "UpdateItem", "PutItem"], &[]),
     ("get_memberships", &["BatchGetItem"], &[]),
 ];
 
@@ -444,6 +452,40 @@ fn needed(group: &str, signed_in: bool) -> BTreeSet<(String, String)> {
         out.insert(("ses:SendEmail".to_owned(), "identity:sender".to_owned()));
     }
     out
+}
+
+/// Every function that reaches the table is denied updating or deleting an audit entry (items
+/// of an `AUDIT#org` partition): the log is append-only whatever the code does.
+#[test]
+fn no_function_may_change_or_delete_an_audit_entry() {
+    let Some(t) = load() else { return };
+    let audit_pk = keys::audit_pk(&rollcall_domain::ids::OrgId::from_uuid(uuid::Uuid::nil()));
+    let prefix = audit_pk.split('#').next().unwrap_or_default();
+    for group in groups() {
+        let (id, f) = function(&t, group);
+        let statements: Vec<Value> = f["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let deny = statements
+            .iter()
+            .find(|s| s["Sid"] == "AuditLogIsAppendOnly")
+            .unwrap_or_else(|| panic!("{id} has no AuditLogIsAppendOnly statement"));
+        assert_eq!(deny["Effect"], "Deny", "{id}");
+        assert_eq!(
+            deny["Action"],
+            json!(["dynamodb:UpdateItem", "dynamodb:DeleteItem"]),
+            "{id}"
+        );
+        assert_eq!(deny["Resource"], json!({"Fn::GetAtt": ["Table", "Arn"]}), "{id}");
+        assert_eq!(
+            deny["Condition"]["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"],
+            json!([format!("{prefix}#*")]),
+            "{id}"
+        );
+    }
 }
 
 #[test]

@@ -400,7 +400,7 @@ async fn route_table_matches_the_routers() {
         .map(|r| (r.method.to_string(), r.path))
         .collect();
     assert_eq!(unique.len(), table.len(), "duplicate routes");
-    assert_eq!(table.len(), 60);
+    assert_eq!(table.len(), 61);
     // Public: the invitation and invite link previews, and SCIM (authenticated by its own token,
     // not a JWT).
     assert!(table.iter().all(|r| (r.auth == RouteAuth::Public)

@@ -1064,6 +1064,28 @@ export interface paths {
         patch: operations["scimPatchGroup"];
         trace?: never;
     };
+    "/orgs/{org}/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List audit entries
+         * @description **Who may call:** organization managers.
+         *
+         *     The organization's audit log, newest first: one entry per change, written in the same transaction as the change. Filters combine with AND; a filtered page may hold fewer than `limit` entries while `next_cursor` is set.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1161,6 +1183,11 @@ export interface components {
              * @default []
              */
             allowed_email_domains: string[];
+            /**
+             * @description Days the audit log keeps an entry (an entry keeps the retention in force when it was written).
+             * @default 365
+             */
+            audit_retention_days: number;
         };
         /** @description Settings to change; absent (or null) fields keep their value. */
         SettingsPatch: {
@@ -1172,6 +1199,8 @@ export interface components {
             /** @description Every pool must exist in the organization (404 `pool_not_found`). */
             scim_default_assignments?: components["schemas"]["AssignmentList"] | null;
             allowed_email_domains?: string[] | null;
+            /** @description Days the audit log keeps an entry (an entry keeps the retention in force when it was written). */
+            audit_retention_days?: number | null;
         };
         Organization: {
             id: components["schemas"]["OrgId"];
@@ -1975,6 +2004,84 @@ export interface components {
                 display?: string;
             }[];
             readonly meta?: Record<string, never>;
+        };
+        /**
+         * @description What a change did (see the Audit log section of docs/api.md for each action's details).
+         *     - `organization.created`: An organization was created with its root pool; its creator became its organization manager.
+         *     - `organization.updated`: The organization's name or settings changed (details: the changed fields, before and after).
+         *     - `pool.created`: A pool was created (details: name, parent, owner).
+         *     - `pool.updated`: A pool was renamed or given another owner (details: before and after).
+         *     - `pool.deleted`: A leaf pool was deleted; the assignments on it were dropped.
+         *     - `invitation.created`: An invitation was created (details: email, assignments, whether mail is sent, and the expired invitation for the same address it replaced, closed as expired in the same transaction).
+         *     - `invitation.resent`: An invitation was sent again with a new token and expiry: by resend, or by a bulk invite of an address with a pending invitation (details: assignments before and after).
+         *     - `invitation.revoked`: A manager revoked a pending invitation.
+         *     - `invitation.accepted`: The invitee accepted: they became a member or gained the invitation's roles (details: member, assignments).
+         *     - `invitation.declined`: The invitee declined.
+         *     - `invite_link.created`: An invite link was created (details: assignments, limits).
+         *     - `invite_link.revoked`: An invite link was revoked.
+         *     - `member.joined`: Someone joined with an invite link (details: link, assignments).
+         *     - `member.roles_changed`: A member's direct assignments changed (details: before and after, direct and effective).
+         *     - `member.provisioned`: The identity provider created a member over SCIM (details: userName, externalId, assignments).
+         *     - `member.updated`: The identity provider changed a member's attributes over SCIM (details: the changed fields, before and after).
+         *     - `member.suspended`: The identity provider deactivated a member (active: false).
+         *     - `member.reactivated`: The identity provider reactivated a member (active: true).
+         *     - `member.removed`: A member was removed; what they owned went to the successor (details: successor, counts handed over).
+         *     - `member.linked`: A provisioned member was linked to the person's own account at sign-in or by their consent.
+         *     - `member.link_declined`: The owner of a provisioned member's address declined to take the membership.
+         *     - `scim_token.created`: A SCIM token was created (details: description; never the secret).
+         *     - `scim_token.revoked`: A SCIM token was revoked.
+         *     - `domain.added`: A domain was added, pending verification.
+         *     - `domain.verified`: A domain's DNS record was found: the organization holds the domain.
+         *     - `domain.verification_failed`: A verification found no matching DNS record (details: the check count).
+         *     - `domain.updated`: A verified domain's enrollment mode changed (details: before and after).
+         *     - `domain.removed`: A domain was removed and, when verified, released.
+         *     - `group.created`: The identity provider created a group over SCIM.
+         *     - `group.updated`: A group was renamed or its externalId changed over SCIM (details: before and after).
+         *     - `group.members_changed`: Members joined or left a group (details: the members added and removed in this transaction; a large change is several entries).
+         *     - `group.assignments_changed`: A manager changed the roles a group grants (details: before and after, members recomputed).
+         *     - `group.deleted`: The identity provider deleted a group.
+         * @enum {string}
+         */
+        AuditAction: "organization.created" | "organization.updated" | "pool.created" | "pool.updated" | "pool.deleted" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "invitation.declined" | "invite_link.created" | "invite_link.revoked" | "member.joined" | "member.roles_changed" | "member.provisioned" | "member.updated" | "member.suspended" | "member.reactivated" | "member.removed" | "member.linked" | "member.link_declined" | "scim_token.created" | "scim_token.revoked" | "domain.added" | "domain.verified" | "domain.verification_failed" | "domain.updated" | "domain.removed" | "group.created" | "group.updated" | "group.members_changed" | "group.assignments_changed" | "group.deleted";
+        /** @description One audit entry: written in the same transaction as the change it records, never updated. */
+        AuditEvent: {
+            /** @description Time-ordered id (a UUID v7 of `at`). */
+            id: string;
+            org_id: components["schemas"]["OrgId"];
+            at: components["schemas"]["Timestamp"];
+            action: components["schemas"]["AuditAction"];
+            /** @description Who: a signed-in user (id and email at the time), an identity provider by its SCIM token, or Rollcall itself. */
+            actor: {
+                /** @enum {string} */
+                type: "user" | "scim_token" | "system";
+                /** @description The user id (`usr_…`) or SCIM token id (`sct_…`); absent for `system`. */
+                id?: string;
+                /** @description The user's email at the time (users only). */
+                email?: string;
+            };
+            target: {
+                /** @enum {string} */
+                type: "organization" | "pool" | "invitation" | "invite_link" | "member" | "scim_token" | "domain" | "group";
+                /** @description The target's id (a domain's name for a domain). */
+                id: string;
+            };
+            /** @description The action's own details (docs/api.md, Audit log). */
+            details: {
+                [key: string]: unknown;
+            };
+            /** @description Where the request came from. */
+            request: {
+                request_id?: string;
+                source_ip?: string;
+                user_agent?: string;
+            };
+            expires_at: components["schemas"]["Timestamp"];
+        };
+        /** @description A page of audit entries, newest first. A filtered page may hold fewer than `limit` entries while `next_cursor` is set. */
+        AuditEventPage: {
+            items: components["schemas"]["AuditEvent"][];
+            /** @description Opaque; pass as `?cursor=` to get the next page. Null when there is no more. */
+            next_cursor: string | null;
         };
     };
     responses: never;
@@ -7443,6 +7550,107 @@ export interface operations {
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description Only this action. */
+                action?: components["schemas"]["AuditAction"];
+                /** @description Only this actor: a user id, a SCIM token id, or `system`. */
+                actor?: string;
+                /** @description Only this target id. */
+                target?: string;
+                /** @description Entries at or after this time (RFC 3339). */
+                since?: components["schemas"]["Timestamp"];
+                /** @description Entries before this time (RFC 3339), later than `since`. */
+                until?: components["schemas"]["Timestamp"];
+                /** @description Most items in the page (400 `invalid_query` outside 1..200). */
+                limit?: components["parameters"]["limit"];
+                /** @description The `next_cursor` of the previous page, as given (opaque). 400 `invalid_cursor` for a cursor of another list. */
+                cursor?: components["parameters"]["cursor"];
+            };
+            header?: never;
+            path: {
+                /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
+                org: components["parameters"]["org"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit entries, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPage"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_query`: The query string is malformed, has an unknown parameter, or a bad value (`action` not an audit action, `since`/`until` not RFC 3339 times or `until` not after `since`, `actor`/`target` longer than 256 characters, `limit` out of range).
+             *     - `invalid_cursor`: The cursor was not produced by this list (or is longer than 1024 characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unauthenticated. `error.code` is one of:
+             *     - `unauthenticated`: No bearer token, an invalid or expired one, or a token without a usable `sub` or `email` claim.
+             */
+            401: {
+                headers: {
+                    "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Forbidden. `error.code` is one of:
+             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `member_suspended`: The caller's membership of this organization is suspended.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Not found. `error.code` is one of:
+             *     - `organization_not_found`: No such organization, or the caller is not a member of it (other tenants' ids look unknown).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
