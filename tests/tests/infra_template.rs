@@ -394,7 +394,11 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
         &[],
     ),
     // The group (condition: version, no members), its name claim, the org's group counter.
-    ("delete_group", &["DeleteItem", "UpdateItem", "PutItem"], &[]),
+    (
+        "delete_group",
+        &["DeleteItem", "UpdateItem", "PutItem"],
+        &[],
+    ),
     ("get_memberships", &["BatchGetItem"], &[]),
 ];
 
@@ -479,7 +483,11 @@ fn no_function_may_change_or_delete_an_audit_entry() {
             json!(["dynamodb:UpdateItem", "dynamodb:DeleteItem"]),
             "{id}"
         );
-        assert_eq!(deny["Resource"], json!({"Fn::GetAtt": ["Table", "Arn"]}), "{id}");
+        assert_eq!(
+            deny["Resource"],
+            json!({"Fn::GetAtt": ["Table", "Arn"]}),
+            "{id}"
+        );
         assert_eq!(
             deny["Condition"]["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"],
             json!([format!("{prefix}#*")]),
