@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod email;
+pub mod events;
 pub mod error;
 pub mod ids;
 pub mod model;

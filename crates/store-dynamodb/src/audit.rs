@@ -7,6 +7,7 @@ use crate::cursor::{self, Scope};
 use crate::expr::Expr;
 use crate::item::{Item, n, s, to_item};
 use crate::{DynamoStore, errors, keys};
+use aws_sdk_dynamodb::types::AttributeValue;
 use rollcall_domain::audit::{AuditEvent, AuditEventId, AuditFilter};
 use rollcall_domain::ids::OrgId;
 use rollcall_domain::model::Timestamp;
@@ -29,6 +30,73 @@ pub fn audit_item(e: &AuditEvent) -> StoreResult<Item> {
     item.insert(ACTOR_KEY.to_owned(), s(e.actor.filter_key()));
     item.insert(keys::TTL.to_owned(), n(e.expires_at.timestamp()));
     Ok(item)
+}
+
+/// The audit entry of a DynamoDB Streams record's `NewImage` (the attribute-value JSON the
+/// stream delivers: `{"S": …}`, `{"N": …}`, `{"M": {…}}`, …), or why it is not one.
+pub fn audit_event_from_stream_image(image: &serde_json::Value) -> Result<AuditEvent, String> {
+    let map = image.as_object().ok_or("the image is not an object")?;
+    let mut item = Item::new();
+    for (name, v) in map {
+        item.insert(name.clone(), stream_attr(v)?);
+    }
+    match crate::item::get_s(&item, keys::PK) {
+        Some(pk) if pk.starts_with("AUDIT#") => {}
+        _ => return Err("not an audit entry (its PK is not AUDIT#…)".to_owned()),
+    }
+    crate::item::from_item(&item).map_err(|e| e.to_string())
+}
+
+/// One attribute value of the stream's JSON form.
+fn stream_attr(v: &serde_json::Value) -> Result<AttributeValue, String> {
+    let (kind, value) = v
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.iter().next())
+        .ok_or("an attribute value is not a one-key object")?;
+    let text = || {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{kind} value is not a string"))
+    };
+    let texts = || -> Result<Vec<String>, String> {
+        value
+            .as_array()
+            .ok_or_else(|| format!("{kind} value is not a list"))?
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{kind} member is not a string"))
+            })
+            .collect()
+    };
+    Ok(match kind.as_str() {
+        "S" => AttributeValue::S(text()?),
+        "N" => AttributeValue::N(text()?),
+        "BOOL" => AttributeValue::Bool(value.as_bool().ok_or("BOOL value is not a boolean")?),
+        "NULL" => AttributeValue::Null(true),
+        "SS" => AttributeValue::Ss(texts()?),
+        "NS" => AttributeValue::Ns(texts()?),
+        "L" => AttributeValue::L(
+            value
+                .as_array()
+                .ok_or("L value is not a list")?
+                .iter()
+                .map(stream_attr)
+                .collect::<Result<_, _>>()?,
+        ),
+        "M" => AttributeValue::M(
+            value
+                .as_object()
+                .ok_or("M value is not an object")?
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), stream_attr(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        other => return Err(format!("unsupported attribute type {other}")),
+    })
 }
 
 impl DynamoStore {
@@ -141,4 +209,49 @@ fn decode_page(items: &[Item], next_cursor: Option<String>) -> StoreResult<Page<
             .collect::<StoreResult<_>>()?,
         next_cursor,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rollcall_domain::audit::{AuditAction, Origin, Target, TargetKind};
+
+    /// An item as the stream delivers it (attribute-value JSON).
+    fn stream_json(item: &Item) -> serde_json::Value {
+        fn one(v: &AttributeValue) -> serde_json::Value {
+            match v {
+                AttributeValue::S(x) => serde_json::json!({ "S": x }),
+                AttributeValue::N(x) => serde_json::json!({ "N": x }),
+                AttributeValue::Bool(x) => serde_json::json!({ "BOOL": x }),
+                AttributeValue::Null(_) => serde_json::json!({ "NULL": true }),
+                AttributeValue::L(xs) => {
+                    serde_json::json!({ "L": xs.iter().map(one).collect::<Vec<_>>() })
+                }
+                AttributeValue::M(m) => serde_json::json!({
+                    "M": m.iter().map(|(k, v)| (k.clone(), one(v))).collect::<serde_json::Map<_, _>>()
+                }),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        serde_json::Value::Object(item.iter().map(|(k, v)| (k.clone(), one(v))).collect())
+    }
+
+    #[test]
+    fn a_stream_image_decodes_to_the_entry_written() {
+        let e = AuditEvent::new(
+            &OrgId::from_uuid(uuid::Uuid::now_v7()),
+            &Origin::system(),
+            chrono::Utc::now(),
+            365,
+            AuditAction::GroupMembersChanged,
+            Target::new(TargetKind::Group, "grp_x"),
+            serde_json::json!({ "members": [{ "user_id": "usr_a", "n": 1.5, "ok": true, "none": null }] }),
+        );
+        let image = stream_json(&audit_item(&e).unwrap());
+        assert_eq!(audit_event_from_stream_image(&image), Ok(e));
+        assert!(
+            audit_event_from_stream_image(&serde_json::json!({ "PK": { "S": "ORG#x" } })).is_err()
+        );
+        assert!(audit_event_from_stream_image(&serde_json::json!({ "PK": { "Q": "x" } })).is_err());
+    }
 }

@@ -19,6 +19,7 @@ mod store;
 mod table;
 mod tx;
 
+pub use audit::audit_event_from_stream_image;
 pub use table::create_table;
 
 use aws_sdk_dynamodb::Client;
