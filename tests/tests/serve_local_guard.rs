@@ -32,7 +32,7 @@ async fn requests_to_another_host_name_are_misdirected() {
         (format!("localhost:{port}"), StatusCode::OK),
         (format!("127.0.0.1:{port}"), StatusCode::OK),
     ] {
-        for path in ["/console-config.json", "/_local/outbox"] {
+        for path in ["/console-config.json", "/_local/outbox", "/_local/events"] {
             let res = s
                 .http
                 .get(format!("{}{path}", s.base))

@@ -401,4 +401,11 @@ async fn with_an_issuer_the_console_signs_in_there_and_no_local_sign_in_exists()
         StatusCode::NOT_FOUND,
         "no outbox with an issuer: {body}"
     );
+    // Nor the event list, which holds every organization's membership changes.
+    let (st, body) = s.call(Method::GET, "/_local/events", None, None).await;
+    assert_eq!(
+        st,
+        StatusCode::NOT_FOUND,
+        "no event list with an issuer: {body}"
+    );
 }

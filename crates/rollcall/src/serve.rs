@@ -120,13 +120,17 @@ pub async fn run(opts: Options) -> Result<(), String> {
     // DynamoDB or SES is used.
     let sdk = tokio::sync::OnceCell::new();
     let aws = || sdk.get_or_init(rollcall_aws::sdk_config);
+    // The embedded store also serves the local event list (`GET /_local/events`).
+    let mut embedded = None;
     let store: Arc<dyn Store> = match opts.store {
         StoreKind::Embedded => {
             let path = opts.data_dir.join("rollcall.redb");
-            Arc::new(
+            let e = Arc::new(
                 rollcall_store_embedded::EmbeddedStore::open(&path)
                     .map_err(|e| format!("cannot open {}: {e}", path.display()))?,
-            )
+            );
+            embedded = Some(e.clone());
+            e
         }
         StoreKind::Dynamodb => {
             let table = required_env("ROLLCALL_TABLE")?;
@@ -178,6 +182,14 @@ pub async fn run(opts: Options) -> Result<(), String> {
         app = Router::new()
             .route("/_local/outbox", get(list_outbox))
             .with_state(outbox)
+            .merge(app);
+    }
+    // The membership events every organization's changes make, as the `events` function
+    // publishes them in AWS: like the outbox, only with the local identity.
+    if let (Some(store), AuthMode::Local(_)) = (embedded, &auth) {
+        app = Router::new()
+            .route("/_local/events", get(list_events))
+            .with_state(store)
             .merge(app);
     }
     let mut app = app.layer(axum::middleware::from_fn(move |req, next| {
@@ -386,6 +398,28 @@ pub async fn create_table() -> Result<(), String> {
 async fn list_outbox(State(outbox): State<Arc<OutboxMailer>>) -> Response {
     match outbox.list().await {
         Ok(entries) => axum::Json(entries).into_response(),
+        Err(e) => {
+            let body = serde_json::json!({"error": {"code": ErrorCode::ServiceUnavailable.as_str(), "message": e.to_string()}});
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// Most events `GET /_local/events` lists (the newest).
+const LOCAL_EVENTS: usize = 1000;
+
+/// `GET /_local/events`: the membership events of the newest audit entries, newest last, as
+/// the `events` function would publish them.
+async fn list_events(State(store): State<Arc<rollcall_store_embedded::EmbeddedStore>>) -> Response {
+    match store.recent_audit_events(LOCAL_EVENTS).await {
+        Ok(entries) => {
+            let events: Vec<rollcall_domain::events::ProductEvent> = entries
+                .iter()
+                .flat_map(rollcall_domain::events::events_of)
+                .collect();
+            let skip = events.len().saturating_sub(LOCAL_EVENTS);
+            axum::Json(&events[skip..]).into_response()
+        }
         Err(e) => {
             let body = serde_json::json!({"error": {"code": ErrorCode::ServiceUnavailable.as_str(), "message": e.to_string()}});
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()

@@ -78,3 +78,22 @@ pub(crate) fn list(
     };
     Ok(Page { items, next_cursor })
 }
+
+/// The newest `limit` entries of every organization, oldest first (a scan of the whole log: for
+/// the local server's event list, never on a request path of the API).
+pub(crate) fn recent(r: &impl Reader, limit: usize) -> StoreResult<Vec<AuditEvent>> {
+    let mut all: Vec<AuditEvent> = Vec::new();
+    r.visit(
+        keys::AUDIT_EVENTS,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        false,
+        &mut |_, v| {
+            all.push(decode(v)?);
+            Ok(true)
+        },
+    )?;
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    let skip = all.len().saturating_sub(limit);
+    Ok(all.split_off(skip))
+}

@@ -126,6 +126,12 @@ impl EmbeddedStore {
         self.read(integrity::check).await
     }
 
+    /// The newest `limit` audit entries of every organization, oldest first: a scan of the whole
+    /// log, for the local server's `GET /_local/events` (never on an API request path).
+    pub async fn recent_audit_events(&self, limit: usize) -> StoreResult<Vec<AuditEvent>> {
+        self.read(move |r| audit::recent(r, limit)).await
+    }
+
     /// Writes committed and syncs made since the store was opened (group commit).
     pub fn group_commit_stats(&self) -> GroupCommitStats {
         self.writer.stats()

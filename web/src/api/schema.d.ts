@@ -1086,6 +1086,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_local/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Local membership events (local server only)
+         * @description **Who may call:** anyone who can reach the local server; no token needed.
+         *
+         *     Only `rollcall serve` with the embedded store and the local sign-in serves this route; it is not deployed to AWS and not in the route table. Lists the membership events of the newest 1000 audit entries of every organization, oldest first (newest last): the events the `events` function publishes to EventBridge in AWS.
+         */
+        get: operations["listLocalEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2082,6 +2104,27 @@ export interface components {
             items: components["schemas"]["AuditEvent"][];
             /** @description Opaque; pass as `?cursor=` to get the next page. Null when there is no more. */
             next_cursor: string | null;
+        };
+        /** @description A membership event (schema version 1): EventBridge's `detail` in AWS (source `rollcall`, detail-type = `type`), and an item of `GET /_local/events` locally. Its `id` is the same on every delivery of the change. */
+        ProductEvent: {
+            /** @description `<audit entry id>.<position>`: stable, for dropping duplicates. */
+            id: string;
+            /** @enum {string} */
+            type: "member.joined" | "member.removed" | "member.roles_changed" | "member.suspended" | "member.reactivated" | "member.linked" | "invitation.created" | "invitation.resent" | "invitation.accepted" | "invitation.declined" | "invitation.revoked";
+            /** @enum {string} */
+            version: "1";
+            org_id: components["schemas"]["OrgId"];
+            occurred_at: components["schemas"]["Timestamp"];
+            /** @description Who made the change, as in the audit entry. */
+            actor: {
+                [key: string]: unknown;
+            };
+            /** @description The type's own fields (docs/api.md, Events). */
+            data: {
+                [key: string]: unknown;
+            };
+            /** @description The audit entry the event comes from. */
+            audit_event_id: string;
         };
     };
     responses: never;
@@ -7639,6 +7682,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Service unavailable. `error.code` is one of:
+             *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listLocalEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The newest events, newest last. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductEvent"][];
                 };
             };
             /**
