@@ -21,6 +21,7 @@ import { InviteLinksPage } from './pages/org/invite-links';
 import { PoolsPage } from './pages/org/pools';
 import { SettingsPage } from './pages/org/settings';
 import { ScimPage } from './pages/org/scim';
+import { AuditPage } from './pages/org/audit';
 import { GroupPage, GroupsPage } from './pages/org/groups';
 
 export interface AppContextValue {
@@ -60,6 +61,7 @@ export const ROUTES: Array<[string, PageComponent]> = [
   ['/console/orgs/:org/groups/:grp', GroupPage],
   ['/console/orgs/:org/settings', SettingsPage],
   ['/console/orgs/:org/scim', ScimPage],
+  ['/console/orgs/:org/audit', AuditPage],
   ['/', HomePage],
 ];
 

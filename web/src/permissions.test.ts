@@ -25,7 +25,7 @@ const member = caller([{ role: 'member' }]);
 
 describe('tabs', () => {
   it('organization managers see every tab', () => {
-    expect(visibleTabs(owner)).toEqual(['users', 'invitations', 'invite-links', 'pools', 'groups', 'settings', 'scim']);
+    expect(visibleTabs(owner)).toEqual(['users', 'invitations', 'invite-links', 'pools', 'groups', 'settings', 'scim', 'audit']);
   });
   it('managers see invitations only when managers may invite', () => {
     expect(visibleTabs(manager)).toEqual(['users', 'pools']);

@@ -78,6 +78,11 @@ export function canManageGroups(c: Caller): boolean {
   return isOrgManager(c);
 }
 
+/** The Audit log tab: who did what and when in the organization. */
+export function canReadAuditLog(c: Caller): boolean {
+  return isOrgManager(c);
+}
+
 /** Remove a member: organization managers anyone, everybody themselves. */
 export function canRemoveMember(c: Caller, callerId: string | null, memberId: string): boolean {
   return isOrgManager(c) || (callerId !== null && callerId === memberId);
@@ -110,7 +115,7 @@ export function notGrantable(g: Grantable, list: Assignment[]): Assignment[] {
   return list.filter((a) => !g.roles.includes(a.role) || (a.pool_id !== undefined && !g.pools.has(a.pool_id)));
 }
 
-export type Tab = 'users' | 'invitations' | 'invite-links' | 'pools' | 'groups' | 'settings' | 'scim';
+export type Tab = 'users' | 'invitations' | 'invite-links' | 'pools' | 'groups' | 'settings' | 'scim' | 'audit';
 
 export const TAB_LABELS: Record<Tab, string> = {
   users: 'Users',
@@ -120,6 +125,7 @@ export const TAB_LABELS: Record<Tab, string> = {
   groups: 'Groups',
   settings: 'Settings',
   scim: 'SCIM',
+  audit: 'Audit log',
 };
 
 /** The organization's tabs the caller sees. */
@@ -131,5 +137,6 @@ export function visibleTabs(c: Caller): Tab[] {
   if (canManageGroups(c)) tabs.push('groups');
   if (canEditSettings(c)) tabs.push('settings');
   if (canManageScim(c)) tabs.push('scim');
+  if (canReadAuditLog(c)) tabs.push('audit');
   return tabs;
 }

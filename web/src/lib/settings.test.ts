@@ -15,6 +15,7 @@ describe('settings', () => {
       ['max_pending_invitations', 1, 10000],
       ['invitations_per_hour', 1, 10000],
       ['emails_per_recipient_per_day', 1, 100],
+      ['audit_retention_days', 30, 2555],
     ]);
   });
   it('maps server fields to form fields', () => {

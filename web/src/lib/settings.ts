@@ -1,6 +1,6 @@
 // The organization settings and their bounds (docs/api.md, "Organizations and settings").
 export interface NumberSetting {
-  key: 'invitation_expiry_days' | 'max_pending_invitations' | 'invitations_per_hour' | 'emails_per_recipient_per_day';
+  key: 'invitation_expiry_days' | 'max_pending_invitations' | 'invitations_per_hour' | 'emails_per_recipient_per_day' | 'audit_retention_days';
   label: string;
   min: number;
   max: number;
@@ -12,6 +12,7 @@ export const NUMBER_SETTINGS: NumberSetting[] = [
   { key: 'max_pending_invitations', label: 'Most pending invitations', min: 1, max: 10000, help: 'Invitations waiting for an answer at once (expired ones count until revoked or replaced).' },
   { key: 'invitations_per_hour', label: 'Invitations per hour', min: 1, max: 10000, help: 'New invitations per UTC clock hour.' },
   { key: 'emails_per_recipient_per_day', label: 'Emails per recipient per day', min: 1, max: 100, help: 'Invitation emails to one address per UTC day (new, re-invite and resend).' },
+  { key: 'audit_retention_days', label: 'Audit log retention (days)', min: 30, max: 2555, help: 'How long the audit log keeps an entry; entries already written keep the retention they were written with.' },
 ];
 
 /** A field's problem, or null: a whole number within the bounds. */

@@ -72,6 +72,7 @@ function SettingsForm({ settings, name: initialName }: { settings: Schemas['Sett
               max_pending_invitations: Number(nums.max_pending_invitations),
               invitations_per_hour: Number(nums.invitations_per_hour),
               emails_per_recipient_per_day: Number(nums.emails_per_recipient_per_day),
+              audit_retention_days: Number(nums.audit_retention_days),
               managers_can_invite: mci,
               allowed_email_domains: dl,
               scim_default_assignments: normalize(toAssignments(scim)),
