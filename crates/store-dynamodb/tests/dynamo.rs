@@ -1331,5 +1331,7 @@ async fn domain_call_counts() {
     .unwrap();
 }
 
+#[path = "dynamo/audit.rs"]
+mod audit;
 #[path = "dynamo/groups.rs"]
 mod groups;

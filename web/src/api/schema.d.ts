@@ -2067,7 +2067,7 @@ export interface components {
         AuditAction: "organization.created" | "organization.updated" | "pool.created" | "pool.updated" | "pool.deleted" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "invitation.declined" | "invite_link.created" | "invite_link.revoked" | "member.joined" | "member.roles_changed" | "member.provisioned" | "member.updated" | "member.suspended" | "member.reactivated" | "member.removed" | "member.linked" | "member.link_declined" | "scim_token.created" | "scim_token.revoked" | "domain.added" | "domain.verified" | "domain.verification_failed" | "domain.updated" | "domain.removed" | "group.created" | "group.updated" | "group.members_changed" | "group.assignments_changed" | "group.deleted";
         /** @description One audit entry: written in the same transaction as the change it records, never updated. */
         AuditEvent: {
-            /** @description Time-ordered id (a UUID v7 of `at`). */
+            /** @description Time-ordered id: `aud_`, 12 hex digits of the Unix millisecond of `at`, a per-writer counter and random digits. */
             id: string;
             org_id: components["schemas"]["OrgId"];
             at: components["schemas"]["Timestamp"];
