@@ -281,6 +281,43 @@ impl TestServer {
         (status, json)
     }
 
+    /// Sends a request with extra headers (e.g. `x-request-id`, `User-Agent`); returns status and
+    /// JSON body (`Value::Null` for an empty body). A body is sent as `application/scim+json` on
+    /// a `/scim/` path, else as `application/json`.
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            let content_type = if path.starts_with("/scim/") {
+                "application/scim+json"
+            } else {
+                "application/json"
+            };
+            req = req.header("content-type", content_type).body(b.to_string());
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
     /// Sends raw bytes with a content type.
     pub async fn call_raw(
         &self,

@@ -3,7 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 use rollcall_api::{RouteAuth, route_table};
-use rollcall_tests::server::{Backend, TestServer, emulator_endpoint};
+use rollcall_tests::server::{Backend, TestServer, emulator_endpoint, url_encode};
 use serde_json::{Value, json};
 
 async fn servers() -> Vec<TestServer> {
@@ -158,6 +158,22 @@ async fn tenant(s: &TestServer, who: &str) -> Tenant {
         scim_user,
         domain,
         group,
+    }
+}
+
+/// Every entry of the tenant's audit log, newest first, read by its manager (all pages).
+async fn audit_log(s: &TestServer, t: &Tenant) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/orgs/{}/audit-events?limit=200{cursor}", t.org);
+        let (st, page) = s.call(Method::GET, &path, Some(&t.token), None).await;
+        assert_eq!(st, StatusCode::OK, "GET {path}: {page}");
+        out.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={}", url_encode(c)),
+            None => return out,
+        }
     }
 }
 
@@ -360,7 +376,9 @@ async fn every_route_hides_other_organizations() {
     for s in servers().await {
         let a = tenant(&s, "alpha").await;
         let b = tenant(&s, "beta").await;
+        let b_log = audit_log(&s, &b).await;
         let mut checked = 0;
+        let mut audit_checked = false;
         for route in route_table() {
             if route.path.starts_with("/scim/") {
                 scim_route_is_isolated(&s, &route.method, route.path, &a, &b).await;
@@ -384,6 +402,33 @@ async fn every_route_hides_other_organizations() {
                         .is_some_and(|c| c.ends_with("not_found")),
                     "{what}"
                 );
+                // B's audit log, also asked with filters naming B's own ids: not found, and the
+                // answer tells nothing of B.
+                if route.path == "/orgs/{org}/audit-events" {
+                    assert_eq!(route.method, Method::GET, "{what}");
+                    for query in [
+                        String::new(),
+                        "?action=organization.created".to_owned(),
+                        format!("?actor={}", b.scim_token_id),
+                        format!("?target={}", b.group),
+                        "?limit=1".to_owned(),
+                    ] {
+                        let (st, resp) = s
+                            .call(Method::GET, &format!("{path}{query}"), Some(&a.token), None)
+                            .await;
+                        let what =
+                            format!("GET {path}{query} as another org's manager → {st} {resp}");
+                        assert_eq!(st, StatusCode::NOT_FOUND, "{what}");
+                        assert_eq!(resp["error"]["code"], "organization_not_found", "{what}");
+                        assert!(resp.get("items").is_none(), "{what}");
+                        let text = resp.to_string();
+                        assert!(
+                            !text.contains(&b.group) && !text.contains(&b.member),
+                            "{what}"
+                        );
+                    }
+                    audit_checked = true;
+                }
                 // B's group through A's own organization: not found either.
                 if route.path.contains("{grp}") {
                     let path = route
@@ -432,7 +477,18 @@ async fn every_route_hides_other_organizations() {
             checked += 1;
         }
         assert!(checked >= 25, "route table too small: {checked}");
-        // Nothing of B changed.
+        assert!(
+            audit_checked,
+            "GET /orgs/{{org}}/audit-events was not walked"
+        );
+        // Nothing of B changed, and nothing A's manager or A's SCIM token sent wrote an entry in
+        // B's audit log.
+        assert_eq!(
+            audit_log(&s, &b).await,
+            b_log,
+            "{:?}: another org's requests wrote in B's audit log",
+            s.backend
+        );
         let (_, org) = s
             .call(
                 Method::GET,
