@@ -4,7 +4,9 @@
 //! SCIM token instead of a JWT) have no authorizer; each function is built by cargo-lambda
 //! from its own binary; the table is the store's table; and each function's IAM policy is exactly
 //! what its store calls need (derived below from the Store methods each group's use cases call,
-//! the same table as in docs/deploy.md).
+//! the same table as in docs/deploy.md). The events function (no route) is checked apart: its
+//! stream source, filter and dead-letter queue, and a role of exactly the stream, the bus and
+//! the queue.
 //!
 //! Needs the repository's `.venv` (cfn-lint, whose YAML loader also reads the template here):
 //! under CI a missing tool fails, elsewhere these tests skip with a notice.
@@ -405,6 +407,9 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
 /// The binary of the console deployer (a custom resource, not a route group).
 const DEPLOYER_BINARY: &str = "rollcall-console-deploy";
 
+/// The binary of the events function (the table's stream to EventBridge, not a route group).
+const EVENTS_BINARY: &str = "rollcall-events";
+
 /// The issuer of the stack's own user pool.
 const COGNITO_ISSUER: &str = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}";
 
@@ -520,6 +525,10 @@ fn every_route_is_wired_to_its_function_and_nothing_else_is() {
     // (method, path) -> (function logical id, event)
     let mut events: BTreeMap<(String, String), Vec<(String, Value)>> = BTreeMap::new();
     for (id, f) in functions(&t) {
+        // The events function's only event is its stream (checked by its own test).
+        if f["Metadata"]["BuildProperties"]["Binary"] == EVENTS_BINARY {
+            continue;
+        }
         for (name, ev) in f["Properties"]["Events"].as_object().into_iter().flatten() {
             assert_eq!(
                 ev["Type"], "HttpApi",
@@ -590,6 +599,7 @@ fn every_route_is_wired_to_its_function_and_nothing_else_is() {
     let all: BTreeSet<String> = functions(&t)
         .into_iter()
         .filter(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] != DEPLOYER_BINARY)
+        .filter(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] != EVENTS_BINARY)
         .map(|(id, _)| id)
         .collect();
     assert_eq!(ids, all, "functions without a route group");
@@ -1193,5 +1203,214 @@ fn without_an_issuer_the_stack_creates_a_user_pool_for_the_console() {
     assert_eq!(
         outputs["ConsoleClientId"]["Value"]["Fn::If"][2],
         json!({"Ref": "ConsoleUserPoolClient"})
+    );
+}
+
+/// The events function: built from its own binary like the others, invoked only by the table's
+/// stream (new images), and only for INSERTs of audit entries, reporting failed records one by
+/// one, bisecting failed batches, retrying a bounded number of times and then describing the
+/// batch in its encrypted dead-letter queue; it publishes to the stack's bus, which is an output.
+#[test]
+fn the_events_function_reads_audit_inserts_from_the_stream_and_publishes_to_the_bus() {
+    let Some(t) = load() else { return };
+    let (id, f) = functions(&t)
+        .into_iter()
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == EVENTS_BINARY)
+        .expect("a function builds rollcall-events");
+    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+    assert!(
+        f["Properties"].get("Runtime").is_none() && f["Properties"].get("Architectures").is_none(),
+        "{id}: provided.al2023 on the Architecture parameter, as the others (Globals)"
+    );
+    let table = &t["Resources"]["Table"]["Properties"];
+    assert_eq!(
+        table["StreamSpecification"],
+        json!({"StreamViewType": "NEW_IMAGE"}),
+        "the table streams new images"
+    );
+    let events = f["Properties"]["Events"].as_object().expect("events");
+    assert_eq!(events.len(), 1, "{id}: the stream is its only event");
+    let (name, ev) = events.iter().next().expect("one event");
+    assert_eq!(ev["Type"], "DynamoDB", "{id}.{name}");
+    let p = &ev["Properties"];
+    assert_eq!(p["Stream"], json!({"Fn::GetAtt": ["Table", "StreamArn"]}));
+    assert_eq!(p["StartingPosition"], "TRIM_HORIZON", "no change is missed");
+    assert_eq!(
+        p["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(p["BisectBatchOnFunctionError"], true);
+    let retries = p["MaximumRetryAttempts"].as_u64().expect("bounded retries");
+    assert!((1..=10).contains(&retries), "{retries}");
+    let batch = p["BatchSize"].as_u64().expect("a batch size");
+    assert!((1..=1000).contains(&batch), "{batch}");
+    assert!(
+        p["MaximumBatchingWindowInSeconds"]
+            .as_u64()
+            .is_some_and(|s| s <= 5)
+    );
+    assert_eq!(
+        p["DestinationConfig"]["OnFailure"]["Destination"],
+        json!({"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]})
+    );
+    let filters = p["FilterCriteria"]["Filters"].as_array().expect("filters");
+    assert_eq!(filters.len(), 1);
+    let pattern: Value = serde_json::from_str(filters[0]["Pattern"].as_str().expect("a pattern"))
+        .expect("the pattern is JSON");
+    let audit_pk = keys::audit_pk(&rollcall_domain::ids::OrgId::from_uuid(uuid::Uuid::nil()));
+    let prefix = format!("{}#", audit_pk.split('#').next().unwrap_or_default());
+    assert_eq!(
+        pattern,
+        json!({"eventName": ["INSERT"], "dynamodb": {"Keys": {keys::PK: {"S": [{"prefix": prefix}]}}}})
+    );
+    let env = &f["Properties"]["Environment"]["Variables"];
+    assert_eq!(env["ROLLCALL_EVENT_BUS"], json!({"Ref": "EventBus"}));
+    assert_eq!(
+        rollcall_fn_events_bus_env(),
+        "ROLLCALL_EVENT_BUS",
+        "the variable the function reads"
+    );
+    let bus = resource(&t, "EventBus", "AWS::Events::EventBus");
+    assert!(
+        bus["Properties"]["Name"]["Fn::Sub"]
+            .as_str()
+            .is_some_and(|n| n.contains("${AWS::StackName}")),
+        "the bus is named after the stack"
+    );
+    let dlq = resource(&t, "EventsDeadLetterQueue", "AWS::SQS::Queue");
+    assert_eq!(dlq["Properties"]["SqsManagedSseEnabled"], true, "encrypted");
+    assert_eq!(
+        dlq["Properties"]["MessageRetentionPeriod"], 1_209_600,
+        "14 days"
+    );
+    let log = &f["Properties"]["LoggingConfig"]["LogGroup"];
+    let log_id = log["Ref"].as_str().expect("its own log group");
+    let group = resource(&t, log_id, "AWS::Logs::LogGroup");
+    assert_eq!(
+        group["Properties"]["RetentionInDays"],
+        json!({"Ref": "LogRetentionDays"})
+    );
+    let alarms: Vec<&Value> = t["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, r)| r)
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    for metric in ["Errors", "Throttles", "IteratorAge"] {
+        assert!(
+            alarms
+                .iter()
+                .any(|a| a["Properties"]["MetricName"] == metric
+                    && a["Properties"]["Dimensions"]
+                        == json!([{"Name": "FunctionName", "Value": {"Ref": id}}])),
+            "{id} has no {metric} alarm"
+        );
+    }
+    assert!(
+        alarms
+            .iter()
+            .any(|a| a["Properties"]["Namespace"] == "AWS/SQS"
+                && a["Properties"]["Dimensions"][0]["Value"]
+                    == json!({"Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]})),
+        "no alarm on the dead-letter queue"
+    );
+    let outputs = &t["Outputs"];
+    assert_eq!(outputs["EventBusName"]["Value"], json!({"Ref": "EventBus"}));
+    assert_eq!(
+        outputs["EventBusArn"]["Value"],
+        json!({"Fn::GetAtt": ["EventBus", "Arn"]})
+    );
+}
+
+/// The name of the variable the events function reads its bus from (kept here as text: the
+/// tests crate does not depend on the function crate).
+fn rollcall_fn_events_bus_env() -> String {
+    let lib = std::fs::read_to_string(template::repo_root().join("functions/events/src/lib.rs"))
+        .expect("functions/events/src/lib.rs");
+    lib.split("pub const BUS_ENV: &str = \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The events function's IAM is exactly: read the table's stream, publish to the stack's bus,
+/// describe failed batches in its dead-letter queue, write its own log group. Its role is its own
+/// (SAM's generated role would add the managed stream policy, on every stream of the account), and
+/// it has no access to the table's items.
+#[test]
+fn the_events_function_may_read_the_stream_and_publish_to_the_bus_and_nothing_else() {
+    let Some(t) = load() else { return };
+    let (id, f) = functions(&t)
+        .into_iter()
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == EVENTS_BINARY)
+        .expect("a function builds rollcall-events");
+    assert!(
+        f["Properties"].get("Policies").is_none(),
+        "{id}: its permissions are its role's"
+    );
+    let role_id = f["Properties"]["Role"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{id}: Role is !GetAtt <its role>.Arn"));
+    assert_eq!(f["Properties"]["Role"]["Fn::GetAtt"][1], "Arn");
+    let role = resource(&t, role_id, "AWS::IAM::Role");
+    let r = &role["Properties"];
+    assert!(
+        r.get("ManagedPolicyArns").is_none() && r.get("PermissionsBoundary").is_none(),
+        "{role_id}: no managed policy"
+    );
+    assert_eq!(
+        r["AssumeRolePolicyDocument"]["Statement"],
+        json!([{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+        "{role_id}: only Lambda assumes it"
+    );
+    let log_group = f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        .as_str()
+        .expect("its own log group");
+    let mut granted = BTreeSet::new();
+    for policy in r["Policies"].as_array().expect("inline policies") {
+        for st in policy["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+        {
+            assert_eq!(st["Effect"], "Allow", "{role_id}: {st}");
+            assert!(
+                st.get("NotAction").is_none() && st.get("NotResource").is_none(),
+                "{st}"
+            );
+            let actions: Vec<Value> = match &st["Action"] {
+                Value::Array(a) => a.clone(),
+                other => vec![other.clone()],
+            };
+            let resources: Vec<Value> = match &st["Resource"] {
+                Value::Array(a) => a.clone(),
+                other => vec![other.clone()],
+            };
+            for a in &actions {
+                for res in &resources {
+                    granted.insert((a.as_str().unwrap_or("?").to_owned(), res.to_string()));
+                }
+            }
+        }
+    }
+    let getatt = |r: &str, a: &str| json!({"Fn::GetAtt": [r, a]}).to_string();
+    let stream = getatt("Table", "StreamArn");
+    let want: BTreeSet<(String, String)> = [
+        ("dynamodb:DescribeStream", stream.clone()),
+        ("dynamodb:GetRecords", stream.clone()),
+        ("dynamodb:GetShardIterator", stream.clone()),
+        ("dynamodb:ListStreams", stream),
+        ("events:PutEvents", getatt("EventBus", "Arn")),
+        ("sqs:SendMessage", getatt("EventsDeadLetterQueue", "Arn")),
+        ("logs:CreateLogStream", getatt(log_group, "Arn")),
+        ("logs:PutLogEvents", getatt(log_group, "Arn")),
+    ]
+    .into_iter()
+    .map(|(a, r)| (a.to_owned(), r))
+    .collect();
+    assert_eq!(
+        granted, want,
+        "{role_id}: the stream, the bus, the dead-letter queue and its logs only"
     );
 }

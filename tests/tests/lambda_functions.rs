@@ -6,6 +6,8 @@
 //! its IAM policy in `infra/template.yaml`, and a table of binary size, init time and peak memory;
 //! and one story through the fault proxy (`rollcall_tests::faults`): throttled, failed and dropped
 //! calls retried to success, and a stalled DynamoDB answered 503 within the function timeout.
+//! Also the `events` function on a DynamoDB Streams batch of real audit entries, publishing to
+//! an EventBridge bus on moto (read back through a rule's SQS target).
 //!
 //! Needs `ROLLCALL_TEST_DYNAMODB_ENDPOINT` (./scripts/test sets it; unset: fails under CI, else
 //! skips with a notice) and the built binaries (`target/debug/rollcall-<group>`, or
@@ -18,7 +20,7 @@ use rollcall_store_dynamodb::{create_table, emulator_client};
 use rollcall_tests::faults::{Fault, FaultProxy, Rule, Target, Times};
 use rollcall_tests::lambda_runtime::{
     AwsCall, AwsRecorder, FunctionResponse, FunctionStats, HttpEvent, LambdaConfig, LambdaFunction,
-    template,
+    Outcome, template,
 };
 use rollcall_tests::server::{emulator_endpoint, emulator_timeouts, ses_endpoint, token_in};
 use serde_json::{Value, json};
@@ -915,4 +917,458 @@ async fn the_functions_retry_failing_calls_and_answer_503_within_their_timeout()
     let counts = proxy.counts();
     println!("lambda fault story: {counts}; 503 after {unavailable_after:?}");
     assert!(counts.retries >= 5, "{counts}");
+}
+
+// ---------------------------------------------------------------- events (stream -> EventBridge)
+
+/// The `events` function (in a module of its own: its helpers stay apart from the HTTP stories').
+mod events {
+    use super::*;
+
+    /// A mailer for the use cases that run here without sending mail.
+    struct NoMail;
+
+    #[async_trait::async_trait]
+    impl rollcall_domain::ports::Mailer for NoMail {
+        async fn send_invitation(
+            &self,
+            _email: &rollcall_domain::ports::InvitationEmail,
+        ) -> Result<(), rollcall_domain::ports::MailError> {
+            Ok(())
+        }
+    }
+
+    /// One call of an AWS JSON protocol (DynamoDB, EventBridge, SQS) on the emulator, unsigned (moto
+    /// reads the region from the credential scope).
+    async fn aws_json(
+        endpoint: &str,
+        service: &str,
+        target: &str,
+        version: &str,
+        body: Value,
+    ) -> Value {
+        let resp = reqwest::Client::new()
+        .post(format!("{endpoint}/"))
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=x"),
+        )
+        .header("content-type", format!("application/x-amz-json-{version}"))
+        .header("x-amz-target", target)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{target}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    async fn eventbridge(endpoint: &str, op: &str, body: Value) -> Value {
+        aws_json(endpoint, "events", &format!("AWSEvents.{op}"), "1.1", body).await
+    }
+
+    async fn sqs(endpoint: &str, op: &str, body: Value) -> Value {
+        aws_json(endpoint, "sqs", &format!("AmazonSQS.{op}"), "1.0", body).await
+    }
+
+    /// Every message now on `queue` (each read once: hidden for 5 minutes after), as JSON bodies.
+    async fn drain(endpoint: &str, queue: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let r = sqs(
+                endpoint,
+                "ReceiveMessage",
+                json!({"QueueUrl": queue, "MaxNumberOfMessages": 10, "VisibilityTimeout": 300}),
+            )
+            .await;
+            let msgs = r["Messages"].as_array().cloned().unwrap_or_default();
+            if msgs.is_empty() {
+                return out;
+            }
+            for m in msgs {
+                out.push(
+                    serde_json::from_str(m["Body"].as_str().unwrap_or("null"))
+                        .unwrap_or(Value::Null),
+                );
+            }
+        }
+    }
+
+    /// A DynamoDB Streams record (`NEW_IMAGE`) of `event_name` for the item `image` (attribute-value
+    /// JSON), as Lambda delivers it.
+    fn stream_record(table: &str, seq: &str, event_name: &str, image: &Value) -> Value {
+        let keys = json!({"PK": image["PK"], "SK": image["SK"]});
+        let mut data = json!({
+            "ApproximateCreationDateTime": chrono::Utc::now().timestamp(),
+            "Keys": keys,
+            "SequenceNumber": seq,
+            "SizeBytes": image.to_string().len(),
+            "StreamViewType": "NEW_IMAGE",
+        });
+        if event_name != "REMOVE" {
+            data["NewImage"] = image.clone();
+        }
+        json!({
+            "eventID": uuid::Uuid::now_v7().simple().to_string(),
+            "eventName": event_name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": data,
+            "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-01-01T00:00:00.000"),
+        })
+    }
+
+    /// The `events` function on a DynamoDB Streams batch made of real audit entries (written by the
+    /// use cases on the DynamoDB store, read back in the stream's attribute-value JSON), with a
+    /// poison record in the middle and the REMOVE of an expired entry: the answer reports the poison
+    /// record alone; PutEvents (seen by the recorder) carries exactly the events `events_of` derives,
+    /// which arrive on the emulated bus (a rule with an SQS target) with source `rollcall`, the type
+    /// as detail-type and the event as detail; the same batch again publishes the same ids. Then
+    /// PutEvents failing as a whole (the bus does not exist) reports every record with an event.
+    #[tokio::test]
+    async fn the_events_function_publishes_a_stream_batch_and_reports_a_poison_record_alone() {
+        use rollcall_domain::service::{ScimMemberCommand, ScimOrg, Service, ServiceConfig};
+        use rollcall_store_dynamodb::{DynamoStore, audit_event_from_stream_image};
+        use std::sync::Arc;
+
+        let Some(endpoint) = emulator_endpoint() else {
+            return;
+        };
+        let run = uuid::Uuid::now_v7().simple().to_string();
+        let table = format!("rollcall-lambda-events-{run}");
+        let client = emulator_client(&endpoint);
+        create_table(&client, &table).await.expect("create table");
+
+        // Real changes through the use cases: an organization, a member provisioned by SCIM, an
+        // invitation created and revoked, the member removed.
+        let service = Service::new(
+            Arc::new(DynamoStore::new(client.clone(), table.clone())),
+            Arc::new(NoMail),
+            Arc::new(rollcall_domain::ports::SystemClock),
+            Arc::new(rollcall_domain::ports::OsRandomness),
+            ServiceConfig {
+                accept_url: ACCEPT_URL.into(),
+            },
+        );
+        let (owner_email, member_email, invitee_email) = (
+            format!("olivia-{run}@acme.test"),
+            format!("mia-{run}@acme.test"),
+            format!("ivan-{run}@example.test"),
+        );
+        let owner = service
+            .identify(
+                &claims(&owner_email, "Olivia Owner"),
+                &rollcall_domain::audit::RequestMeta::default(),
+            )
+            .await
+            .expect("identify");
+        let org = service.create_org(&owner, "Acme").await.expect("org").id;
+        let scim = ScimOrg {
+            org_id: org.clone(),
+            token_id: rollcall_domain::ids::ScimTokenId::from_uuid(uuid::Uuid::now_v7()),
+            request: Default::default(),
+        };
+        let member = service
+            .scim_provision(
+                &scim,
+                &ScimMemberCommand {
+                    user_name: Some(member_email.clone()),
+                    email: rollcall_domain::Email::parse(&member_email),
+                    name: None,
+                    phone: None,
+                    external_id: None,
+                    active: Some(true),
+                    resource: json!({"userName": member_email}),
+                },
+            )
+            .await
+            .expect("provision")
+            .membership
+            .user_id;
+        let invited = service
+            .bulk_invite(
+                &owner,
+                &org,
+                &serde_json::from_value(
+                    json!({"invitations": [{"email": invitee_email}], "send_email": false}),
+                )
+                .expect("request"),
+            )
+            .await
+            .expect("invite");
+        let invitation = invited[0]
+            .invitation
+            .as_ref()
+            .expect("an invitation")
+            .id
+            .clone();
+        service
+            .revoke_invitation(&owner, &org, &invitation)
+            .await
+            .expect("revoke");
+        service
+            .remove_member(&owner, &org, &member, None)
+            .await
+            .expect("remove");
+
+        // The audit entries, oldest first, as the stream delivers them (DynamoDB's JSON protocol
+        // answers in the same attribute-value JSON).
+        let items = aws_json(
+            &endpoint,
+            "dynamodb",
+            "DynamoDB_20120810.Query",
+            "1.0",
+            json!({
+                "TableName": table,
+                "KeyConditionExpression": "PK = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": keys_audit_pk(&org)}},
+                "ConsistentRead": true,
+            }),
+        )
+        .await["Items"]
+            .as_array()
+            .cloned()
+            .expect("audit items");
+        // The events the product must hear of, in order, per record.
+        let expected: Vec<Vec<Value>> = items
+            .iter()
+            .map(|image| {
+                let entry = audit_event_from_stream_image(image).expect("an audit entry");
+                rollcall_domain::events::events_of(&entry)
+                    .iter()
+                    .map(|e| serde_json::to_value(e).expect("event JSON"))
+                    .collect()
+            })
+            .collect();
+        let types: Vec<&str> = expected
+            .iter()
+            .flatten()
+            .filter_map(|e| e["type"].as_str())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "member.joined",
+                "invitation.created",
+                "invitation.revoked",
+                "member.removed"
+            ],
+            "{items:?}"
+        );
+
+        // The batch: the entries in order, a poison record (an audit INSERT whose image is not an
+        // entry) after the second, and the REMOVE of the first (its TTL deletion).
+        let seq = |i: usize| format!("{:021}", 4_000_000 + i);
+        let mut records = Vec::new();
+        let mut seqs_with_events = Vec::new();
+        let mut poison_seq = String::new();
+        for (i, image) in items.iter().enumerate() {
+            let s = seq(records.len());
+            records.push(stream_record(&table, &s, "INSERT", image));
+            if !expected[i].is_empty() {
+                seqs_with_events.push(s);
+            }
+            if i == 1 {
+                poison_seq = seq(records.len());
+                let mut poison = image.clone();
+                poison["SK"] = json!({"S": format!("aud_{}", uuid::Uuid::now_v7().simple())});
+                poison["action"] = json!({"S": "member.exploded"});
+                records.push(stream_record(&table, &poison_seq, "INSERT", &poison));
+            }
+        }
+        records.push(stream_record(
+            &table,
+            &seq(records.len()),
+            "REMOVE",
+            &items[0],
+        ));
+        let batch = json!({"Records": records});
+
+        // The bus, and a rule delivering everything of source rollcall to a queue the test reads.
+        let bus = format!("rollcall-test-{run}");
+        eventbridge(&endpoint, "CreateEventBus", json!({"Name": bus})).await;
+        let queue_name = format!("rollcall-events-{run}");
+        let queue =
+            sqs(&endpoint, "CreateQueue", json!({"QueueName": queue_name})).await["QueueUrl"]
+                .as_str()
+                .expect("queue url")
+                .to_owned();
+        eventbridge(
+        &endpoint,
+        "PutRule",
+        json!({"Name": "all", "EventBusName": bus, "EventPattern": json!({"source": ["rollcall"]}).to_string()}),
+    )
+    .await;
+        eventbridge(
+        &endpoint,
+        "PutTargets",
+        json!({"Rule": "all", "EventBusName": bus,
+               "Targets": [{"Id": "q", "Arn": format!("arn:aws:sqs:us-east-1:123456789012:{queue_name}")}]}),
+    )
+    .await;
+
+        let recorder = AwsRecorder::start(&endpoint).await.expect("recorder");
+        let start = async |bus: &str, endpoint: &str| {
+            let mut c = LambdaConfig::new("rollcall-events")
+                .env("ROLLCALL_EVENT_BUS", bus)
+                .env("ROLLCALL_LOG_LEVEL", "info")
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test")
+                .env("AWS_SESSION_TOKEN", "test")
+                .env("AWS_ENDPOINT_URL_EVENTBRIDGE", endpoint);
+            for (k, v) in emulator_timeouts() {
+                c = c.env(k, v);
+            }
+            let mut f = LambdaFunction::start_group("events", c)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            f.wait_ready(Duration::from_secs(30))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            f
+        };
+        let answer = |outcome: Outcome, f: &LambdaFunction| match outcome {
+            Outcome::Response(body) => {
+                serde_json::from_slice::<Value>(&body).expect("a JSON answer")
+            }
+            other => panic!("invocation error {other:?}; logs:\n{}", f.logs().join("\n")),
+        };
+        let mut f = start(&bus, &recorder.endpoint).await;
+        let (outcome, took) = f.invoke_raw(&batch).await.unwrap_or_else(|e| panic!("{e}"));
+        let body = answer(outcome, &f);
+        assert_eq!(
+            body,
+            json!({"batchItemFailures": [{"itemIdentifier": poison_seq}]}),
+            "the poison record alone"
+        );
+        let put_calls = |r: &AwsRecorder| {
+            r.calls()
+                .iter()
+                .filter(|(a, _)| a.contains("PutEvents"))
+                .count()
+        };
+        let calls = recorder.calls();
+        assert_eq!(
+            put_calls(&recorder),
+            1,
+            "four events: one PutEvents call; {calls:?}"
+        );
+        assert!(
+            calls.iter().all(|(a, _)| a.contains("PutEvents")),
+            "nothing but PutEvents (no table access): {calls:?}"
+        );
+        let want: Vec<&Value> = expected.iter().flatten().collect();
+        let delivered = drain(&endpoint, &queue).await;
+        let details: Vec<&Value> = delivered.iter().map(|m| &m["detail"]).collect();
+        assert_eq!(details, want, "exactly the derived events, in order");
+        for m in &delivered {
+            assert_eq!(m["source"], "rollcall");
+            assert_eq!(m["detail-type"], m["detail"]["type"]);
+            assert_eq!(m["detail"]["version"], "1");
+            assert_eq!(m["detail"]["org_id"], json!(org));
+        }
+        // At least once: the same batch again publishes the same ids.
+        let (outcome, again_took) = f.invoke_raw(&batch).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(answer(outcome, &f), body);
+        let ids = |ms: &[Value]| -> Vec<String> {
+            ms.iter()
+                .filter_map(|m| m["detail"]["id"].as_str().map(str::to_owned))
+                .collect()
+        };
+        assert_eq!(ids(&drain(&endpoint, &queue).await), ids(&delivered));
+        assert_eq!(put_calls(&recorder), 2);
+        for line in f.logs() {
+            assert!(
+                serde_json::from_str::<Value>(&line).is_ok(),
+                "a non-JSON log line: {line}"
+            );
+            for email in [&owner_email, &member_email, &invitee_email] {
+                assert!(
+                    !line.contains(email.as_str()),
+                    "an address in the logs: {line}"
+                );
+            }
+        }
+        assert!(
+            f.logs()
+                .iter()
+                .any(|l| l.contains("\"failed_records\":1") && l.contains("\"published\":4")),
+            "one line per batch with its counts: {:?}",
+            f.logs()
+        );
+        let stats = f.stop();
+
+        // PutEvents failing as a whole (no such bus): every record with an event is reported, and
+        // the poison record still.
+        let mut broken = start(&format!("rollcall-missing-{run}"), &endpoint).await;
+        let (outcome, _) = broken
+            .invoke_raw(&batch)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut want_failed = seqs_with_events.clone();
+        want_failed.push(poison_seq.clone());
+        want_failed.sort();
+        let failed: Vec<String> = answer(outcome, &broken)["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(failed, want_failed);
+        drop(broken);
+
+        println!(
+            "events function: binary {:.1} MiB, init {:?}, batch of {} records (4 events) {took:?}, again {again_took:?}, peak RSS {:?} KiB",
+            stats.binary_bytes as f64 / (1024.0 * 1024.0),
+            stats.init,
+            batch["Records"].as_array().map(Vec::len).unwrap_or(0),
+            stats.peak_rss_kib,
+        );
+
+        // Clean up: moto copies every table on each transaction.
+        eventbridge(
+            &endpoint,
+            "RemoveTargets",
+            json!({"Rule": "all", "EventBusName": bus, "Ids": ["q"]}),
+        )
+        .await;
+        eventbridge(
+            &endpoint,
+            "DeleteRule",
+            json!({"Name": "all", "EventBusName": bus}),
+        )
+        .await;
+        eventbridge(&endpoint, "DeleteEventBus", json!({"Name": bus})).await;
+        sqs(&endpoint, "DeleteQueue", json!({"QueueUrl": queue})).await;
+        client
+            .delete_table()
+            .table_name(&table)
+            .send()
+            .await
+            .expect("delete table");
+    }
+
+    #[tokio::test]
+    async fn the_events_function_without_its_bus_fails_at_init_naming_the_variable() {
+        // No emulator needed: the bus is read before any AWS call.
+        let config = LambdaConfig::new("rollcall-events")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test");
+        let mut f = LambdaFunction::start_group("events", config)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = f
+            .wait_ready(Duration::from_secs(30))
+            .await
+            .expect_err("init must fail without ROLLCALL_EVENT_BUS");
+        assert!(err.to_string().contains("ROLLCALL_EVENT_BUS"), "{err}");
+    }
+
+    /// The partition of an organization's audit entries.
+    fn keys_audit_pk(org: &rollcall_domain::ids::OrgId) -> String {
+        rollcall_store_dynamodb::keys::audit_pk(org)
+    }
 }

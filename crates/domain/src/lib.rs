@@ -3,8 +3,8 @@
 
 pub mod audit;
 pub mod email;
-pub mod events;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod model;
 pub mod org_domain;
