@@ -26,8 +26,10 @@ use uuid::Uuid;
 
 mod domains;
 mod groups;
+mod idempotency;
 pub use domains::*;
 pub use groups::*;
+pub use idempotency::*;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is a future (e.g. an `async`
 /// block or a call of an `async fn`) whose output converts to `Arc<dyn Store>`; it is awaited
@@ -118,6 +120,11 @@ macro_rules! store_conformance_tests {
             get_memberships_in_the_order_asked,
             group_concurrent_creates_of_one_name_have_one_winner,
             group_changes_racing_for_the_last_manager_leave_one,
+            idempotency_claim_fresh_then_existing,
+            idempotency_expired_record_counts_as_absent,
+            idempotency_complete_then_claim_returns_the_response,
+            idempotency_release_then_claim_succeeds,
+            idempotency_concurrent_claims_have_one_winner,
         );
     };
     (@cases $make:expr, $skip:expr, $then:expr; $($case:ident),* $(,)?) => {

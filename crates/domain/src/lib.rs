@@ -3,6 +3,7 @@
 
 pub mod email;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod model;
 pub mod org_domain;
