@@ -8,7 +8,9 @@
 //! claim so that a retry does the work); the same request again gets the kept answer with
 //! `Idempotent-Replayed: true`, without running the handler; another request with the key is 422
 //! `idempotency_key_reused`; one arriving while the first still runs is 409
-//! `idempotency_key_in_use` with `Retry-After: 1`. A request without the header, of another
+//! `idempotency_key_in_use` with `Retry-After: 1`. Kept bodies are sealed to the client's key
+//! (`IdempotencyKey::seal`), so secrets in answers are never stored readable. A request without
+//! the header, of another
 //! method, or without an identity (the handler answers 401) goes through untouched.
 //!
 //! Cost per keyed request: the claim (one conditional write that also returns a record already
@@ -26,7 +28,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rollcall_domain::ErrorCode;
 use rollcall_domain::idempotency::{
-    IdempotencyCaller, IdempotencyScope, MAX_IDEMPOTENCY_KEY_LEN, REPLAYED_HEADERS, StoredHeader,
+    IdempotencyCaller, IdempotencyKey, MAX_IDEMPOTENCY_KEY_LEN, REPLAYED_HEADERS, StoredHeader,
     StoredResponse, is_valid_idempotency_key, keeps_response, request_fingerprint,
 };
 use rollcall_domain::service::{IdempotentStart, ScimOrg};
@@ -102,7 +104,7 @@ pub async fn idempotency(State(state): State<AppState>, mut req: Request, next: 
             Some(o.org_id.as_str()),
         ),
     };
-    let scope = IdempotencyScope::new(caller, org, &key);
+    let key = IdempotencyKey::new(caller, org, &key);
 
     // The body, within the body limit (413 above it), kept for the handler.
     let mut probe = Request::new(std::mem::take(req.body_mut()));
@@ -119,7 +121,7 @@ pub async fn idempotency(State(state): State<AppState>, mut req: Request, next: 
     let fingerprint = request_fingerprint(Method::POST.as_str(), path, &body);
     *req.body_mut() = Body::from(body);
 
-    let claim = match state.service.start_idempotent(scope, fingerprint).await {
+    let claim = match state.service.start_idempotent(&key, fingerprint).await {
         Ok(IdempotentStart::Proceed(claim)) => claim,
         Ok(IdempotentStart::Replay(stored)) => return replay(stored),
         Err(e) => {
@@ -158,7 +160,7 @@ pub async fn idempotency(State(state): State<AppState>, mut req: Request, next: 
         };
         // The work is done: a failure to keep its answer is logged, and the answer still goes
         // out (a retry meets the claim until its lease runs out, then does the work again).
-        if let Err(e) = state.service.finish_idempotent(&claim, stored).await {
+        if let Err(e) = state.service.finish_idempotent(&key, &claim, stored).await {
             tracing::warn!(error = %e, "idempotent response not kept");
         }
     } else if let Err(e) = state.service.release_idempotent(&claim).await {

@@ -9,8 +9,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use rollcall_api::{AppState, IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER};
+use rollcall_domain::idempotency::{
+    Claim, IdempotencyCaller, IdempotencyRecord, IdempotencyScope, IdempotencyState,
+};
 use rollcall_domain::ports::{
-    InvitationEmail, MailError, Mailer, OsRandomness, Randomness, SystemClock,
+    InvitationEmail, MailError, Mailer, OsRandomness, Randomness, Store, SystemClock,
 };
 use rollcall_domain::service::{Claims, Service, ServiceConfig};
 use rollcall_store_embedded::EmbeddedStore;
@@ -71,6 +74,7 @@ impl Randomness for FlakyRandomness {
 
 struct App {
     router: Router,
+    store: EmbeddedStore,
     mails: Arc<GatedMailer>,
     random: Arc<FlakyRandomness>,
 }
@@ -79,7 +83,7 @@ fn app_over(store: EmbeddedStore) -> App {
     let mails = Arc::new(GatedMailer::default());
     let random = Arc::new(FlakyRandomness::default());
     let service = Service::new(
-        Arc::new(store),
+        Arc::new(store.clone()),
         mails.clone(),
         Arc::new(SystemClock),
         random.clone(),
@@ -89,6 +93,7 @@ fn app_over(store: EmbeddedStore) -> App {
     );
     App {
         router: rollcall_api::all_routes(AppState::new(service)),
+        store,
         mails,
         random,
     }
@@ -453,6 +458,47 @@ async fn a_5xx_frees_the_key_for_a_retry() {
     assert_eq!(replay.raw, retried.raw);
     let list = get(&a.router, &path, &owner).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{list:?}");
+}
+
+#[tokio::test]
+async fn a_kept_answer_holds_no_readable_secret() {
+    let a = app();
+    let owner = person("owner@sealed.test");
+    let (org, _) = org(&a.router, &owner, "Sealed").await;
+    let path = format!("/orgs/{org}/scim-tokens");
+    let first = send(
+        &a.router,
+        post(&path, Some(&owner), &json!({}), Some("sealed")),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
+    let token = first.body["token"].as_str().unwrap().to_owned();
+    // What the store keeps for the key: the answer's body, sealed.
+    let scope = IdempotencyScope::new(IdempotencyCaller::User(&owner.sub), Some(&org), "sealed");
+    let probe = IdempotencyRecord::claim(scope, "probe".into(), chrono::Utc::now());
+    let Ok(Claim::Existing(kept)) = a.store.claim_idempotency_key(&probe).await else {
+        panic!("the answer is kept");
+    };
+    let IdempotencyState::Completed { response } = kept.state else {
+        panic!("completed: {kept:?}");
+    };
+    assert_eq!(response.status, 201);
+    assert_ne!(response.body, first.raw);
+    assert!(
+        !response
+            .body
+            .windows(token.len())
+            .any(|w| w == token.as_bytes()),
+        "the SCIM token is kept readable"
+    );
+    // The client presenting the key gets it back.
+    let replay = send(
+        &a.router,
+        post(&path, Some(&owner), &json!({}), Some("sealed")),
+    )
+    .await;
+    assert!(replay.replayed(), "{replay:?}");
+    assert_eq!(replay.body["token"], token.as_str());
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 
 use crate::model::Timestamp;
 use chrono::Duration;
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -58,6 +59,23 @@ fn hex(digest: &[u8]) -> String {
     out
 }
 
+fn caller_parts(caller: IdempotencyCaller<'_>) -> (&'static str, &str) {
+    match caller {
+        IdempotencyCaller::User(sub) => ("user", sub),
+        IdempotencyCaller::ScimToken(id) => ("scim", id),
+    }
+}
+
+/// Hashes the parts of a scope, each length-prefixed.
+fn hash_parts(h: &mut Sha256, kind: &str, who: &str, org: &str, key: &str) {
+    for part in [kind, who, org, key] {
+        h.update(part.len().to_string().as_bytes());
+        h.update(b":");
+        h.update(part.as_bytes());
+        h.update(b"\n");
+    }
+}
+
 /// The scope of a key: SHA-256 (hex) of the caller, the organization (`-` for a route without
 /// one) and the client's key, each length-prefixed so no two triples hash alike. The stores key
 /// the record on it; it reveals neither the caller nor the key.
@@ -69,18 +87,9 @@ impl IdempotencyScope {
     /// The scope of `key` sent by `caller` to the organization `org` (the `{org}` of the path or
     /// the SCIM token's organization; `None` for a route without one).
     pub fn new(caller: IdempotencyCaller<'_>, org: Option<&str>, key: &str) -> Self {
-        let (kind, who) = match caller {
-            IdempotencyCaller::User(sub) => ("user", sub),
-            IdempotencyCaller::ScimToken(id) => ("scim", id),
-        };
-        let org = org.unwrap_or("-");
+        let (kind, who) = caller_parts(caller);
         let mut h = Sha256::new();
-        for part in [kind, who, org, key] {
-            h.update(part.len().to_string().as_bytes());
-            h.update(b":");
-            h.update(part.as_bytes());
-            h.update(b"\n");
-        }
+        hash_parts(&mut h, kind, who, org.unwrap_or("-"), key);
         IdempotencyScope(hex(&h.finalize()))
     }
 
@@ -98,6 +107,77 @@ impl IdempotencyScope {
 impl std::fmt::Display for IdempotencyScope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A client's key as the service uses it: the [`IdempotencyScope`] the stores key the record on,
+/// and the secret that seals the kept answer. Both are SHA-256 of the caller, organization and
+/// key, with different prefixes, so the stored scope does not give away the sealing secret.
+#[derive(Clone)]
+pub struct IdempotencyKey {
+    scope: IdempotencyScope,
+    sealing: [u8; 32],
+}
+
+impl std::fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IdempotencyKey {{ scope: {} }}", self.scope)
+    }
+}
+
+impl IdempotencyKey {
+    /// The key `key` sent by `caller` to the organization `org` (see [`IdempotencyScope::new`]).
+    pub fn new(caller: IdempotencyCaller<'_>, org: Option<&str>, key: &str) -> Self {
+        let scope = IdempotencyScope::new(caller, org, key);
+        let (kind, who) = caller_parts(caller);
+        let mut h = Sha256::new();
+        h.update(b"rollcall idempotency sealing\n");
+        hash_parts(&mut h, kind, who, org.unwrap_or("-"), key);
+        IdempotencyKey {
+            scope,
+            sealing: h.finalize().into(),
+        }
+    }
+
+    /// The scope the record is kept under.
+    pub fn scope(&self) -> &IdempotencyScope {
+        &self.scope
+    }
+
+    /// The AEAD key of the claim made at `claimed_at`: each claim seals at most one answer, so a
+    /// fixed nonce is never used twice with one key.
+    fn claim_key(&self, claimed_at: Timestamp) -> Option<LessSafeKey> {
+        let mut h = Sha256::new();
+        h.update(self.sealing);
+        h.update(claimed_at.timestamp().to_be_bytes());
+        h.update(claimed_at.timestamp_subsec_nanos().to_be_bytes());
+        let bytes: [u8; 32] = h.finalize().into();
+        let unbound = UnboundKey::new(&CHACHA20_POLY1305, &bytes).ok()?;
+        Some(LessSafeKey::new(unbound))
+    }
+
+    /// Seals an answer's body for the claim made at `claimed_at` (ChaCha20-Poly1305, the scope as
+    /// associated data): the store keeps only this, so a secret in an answer (a SCIM token, an
+    /// invite link's token) is never stored readable, and only a client presenting the key again
+    /// can have it back. `None` only if the cipher refuses (inputs over 256 GiB).
+    pub fn seal(&self, claimed_at: Timestamp, body: &[u8]) -> Option<Vec<u8>> {
+        let mut sealed = body.to_vec();
+        let aad = Aad::from(self.scope.as_str().as_bytes());
+        self.claim_key(claimed_at)?
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key([0; 12]), aad, &mut sealed)
+            .ok()?;
+        Some(sealed)
+    }
+
+    /// Opens a body [`IdempotencyKey::seal`] sealed; `None` when it does not authenticate.
+    pub fn open(&self, claimed_at: Timestamp, sealed: &[u8]) -> Option<Vec<u8>> {
+        let mut buf = sealed.to_vec();
+        let aad = Aad::from(self.scope.as_str().as_bytes());
+        let plain = self
+            .claim_key(claimed_at)?
+            .open_in_place(Nonce::assume_unique_for_key([0; 12]), aad, &mut buf)
+            .ok()?;
+        Some(plain.to_vec())
     }
 }
 
@@ -129,7 +209,7 @@ pub struct StoredResponse {
     pub status: u16,
     /// The headers worth replaying ([`REPLAYED_HEADERS`]).
     pub headers: Vec<StoredHeader>,
-    /// The body bytes (base64 in JSON).
+    /// The body bytes (base64 in JSON), sealed by [`IdempotencyKey::seal`] when stored.
     #[serde(with = "base64_bytes")]
     pub body: Vec<u8>,
 }
@@ -265,6 +345,30 @@ mod tests {
             assert_ne!(base, other);
         }
         assert_eq!(base.as_str().len(), 64);
+    }
+
+    #[test]
+    fn kept_bodies_are_sealed_to_the_key_and_the_claim() {
+        let now = chrono::Utc::now();
+        let key = IdempotencyKey::new(IdempotencyCaller::User("s"), Some("org_1"), "k");
+        let secret = b"{\"token\":\"rcs_secret\"}";
+        let sealed = key.seal(now, secret).unwrap();
+        assert_eq!(sealed.len(), secret.len() + 16);
+        assert!(!sealed.windows(10).any(|w| w == b"rcs_secret"));
+        assert_eq!(key.open(now, &sealed).as_deref(), Some(secret.as_slice()));
+        assert_eq!(
+            key.scope(),
+            &IdempotencyScope::new(IdempotencyCaller::User("s"), Some("org_1"), "k")
+        );
+        // Another key, caller or claim cannot open it, nor can a tampered body be opened.
+        let other = IdempotencyKey::new(IdempotencyCaller::User("s"), Some("org_1"), "k2");
+        assert_eq!(other.open(now, &sealed), None);
+        assert_eq!(key.open(now + Duration::nanoseconds(1), &sealed), None);
+        let mut tampered = sealed.clone();
+        tampered[0] ^= 1;
+        assert_eq!(key.open(now, &tampered), None);
+        let empty = key.seal(now, b"").unwrap();
+        assert_eq!(key.open(now, &empty).as_deref(), Some(&b""[..]));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::Service;
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
 use crate::idempotency::{
-    Claim, IdempotencyRecord, IdempotencyScope, IdempotencyState, StoredResponse,
+    Claim, IdempotencyKey, IdempotencyRecord, IdempotencyState, StoredResponse,
 };
 use crate::ports::{Conflict, StoreError};
 
@@ -27,10 +27,10 @@ impl Service {
     /// fingerprint, 409 `idempotency_key_in_use` while it is still running.
     pub async fn start_idempotent(
         &self,
-        scope: IdempotencyScope,
+        key: &IdempotencyKey,
         fingerprint: String,
     ) -> Result<IdempotentStart> {
-        let claim = IdempotencyRecord::claim(scope, fingerprint, self.clock.now());
+        let claim = IdempotencyRecord::claim(key.scope().clone(), fingerprint, self.clock.now());
         match self.store.claim_idempotency_key(&claim).await? {
             Claim::Claimed => Ok(IdempotentStart::Proceed(claim)),
             Claim::Existing(found) if found.fingerprint != claim.fingerprint => Err(Error::new(
@@ -40,7 +40,14 @@ impl Service {
                  use a new key for a new request",
             )),
             Claim::Existing(found) => match found.state {
-                IdempotencyState::Completed { response } => Ok(IdempotentStart::Replay(response)),
+                IdempotencyState::Completed { mut response } => {
+                    response.body =
+                        key.open(found.created_at, &response.body).ok_or_else(|| {
+                            tracing::error!(scope = %found.scope, "a kept answer does not open");
+                            Error::unavailable("The kept answer to this request could not be read")
+                        })?;
+                    Ok(IdempotentStart::Replay(response))
+                }
                 IdempotencyState::InProgress => Err(Error::conflict(
                     ErrorCode::IdempotencyKeyInUse,
                     "A request with this Idempotency-Key is still being processed; retry shortly",
@@ -49,14 +56,19 @@ impl Service {
         }
     }
 
-    /// Keeps the response of the request that made `claim`, for replays within the window. A
-    /// claim that was lost meanwhile (released, or its lease ran out and another request took
-    /// it) keeps nothing.
+    /// Keeps the response of the request that made `claim` with `key`, its body sealed to the
+    /// key ([`IdempotencyKey::seal`]), for replays within the window. A claim that was lost
+    /// meanwhile (released, or its lease ran out and another request took it) keeps nothing.
     pub async fn finish_idempotent(
         &self,
+        key: &IdempotencyKey,
         claim: &IdempotencyRecord,
-        response: StoredResponse,
+        mut response: StoredResponse,
     ) -> Result<()> {
+        let Some(sealed) = key.seal(claim.created_at, &response.body) else {
+            return self.release_idempotent(claim).await;
+        };
+        response.body = sealed;
         match self
             .store
             .complete_idempotency_key(&claim.completed(response))
