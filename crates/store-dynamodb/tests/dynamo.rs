@@ -1333,3 +1333,5 @@ async fn domain_call_counts() {
 
 #[path = "dynamo/groups.rs"]
 mod groups;
+#[path = "dynamo/idempotency.rs"]
+mod idempotency;
