@@ -2026,6 +2026,8 @@ export interface components {
         scimExcludedAttributes: string;
         /** @description A domain of the organization (`acme.com`; any case, Unicode or IDNA ASCII form). */
         domain: string;
+        /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+        idempotencyKey: string;
     };
     requestBodies: never;
     headers: {
@@ -2033,6 +2035,10 @@ export interface components {
         RetryAfter: number;
         /** @description `Bearer`. */
         WwwAuthenticate: string;
+        /** @description `true` when this is the kept first answer to an earlier request with the same `Idempotency-Key`, replayed without doing the work again; absent otherwise. */
+        IdempotentReplayed: "true";
+        /** @description Seconds to wait before retrying: 1 for `idempotency_key_in_use`. */
+        IdempotencyRetryAfter: number;
     };
     pathItems: never;
 }
@@ -2104,7 +2110,10 @@ export interface operations {
     createOrganization: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2117,6 +2126,7 @@ export interface operations {
             /** @description The organization, with its settings. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2128,6 +2138,7 @@ export interface operations {
              *     - `validation_error`: A field breaks a rule (empty or too long name, number out of range, bad phone, bad domain, too many entries); `details.field` names it.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -2151,6 +2162,19 @@ export interface operations {
                 };
             };
             /**
+             * @description Conflict. `error.code` is one of:
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Payload too large. `error.code` is one of:
              *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
              */
@@ -2167,6 +2191,18 @@ export interface operations {
              *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
              */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2452,7 +2488,10 @@ export interface operations {
     createPool: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -2468,6 +2507,7 @@ export interface operations {
             /** @description The pool. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2479,6 +2519,7 @@ export interface operations {
              *     - `validation_error`: A field breaks a rule (empty or too long name, number out of range, bad phone, bad domain, too many entries); `details.field` names it.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -2530,9 +2571,11 @@ export interface operations {
             /**
              * @description Conflict. `error.code` is one of:
              *     - `pool_name_taken`: A sibling pool already has this name (compared case-insensitively).
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2568,6 +2611,7 @@ export interface operations {
              *     - `pool_too_deep`: Pools nest at most 8 levels below the root.
              *     - `pool_limit_reached`: The organization has 1000 pools, the most allowed.
              *     - `invalid_owner`: A pool owner must be an active member of the organization.
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
              */
             422: {
                 headers: {
@@ -2930,7 +2974,10 @@ export interface operations {
     bulkInvite: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -2946,6 +2993,7 @@ export interface operations {
             /** @description One result per entry. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2958,6 +3006,7 @@ export interface operations {
              *     - `invalid_assignment`: An assignment list is malformed: `manager`/`engineer` without `pool_id`, `organization_manager`/`member` with one, or more than 50 entries; `details.field` names the list.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -3006,6 +3055,19 @@ export interface operations {
                 };
             };
             /**
+             * @description Conflict. `error.code` is one of:
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Payload too large. `error.code` is one of:
              *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
              */
@@ -3030,6 +3092,18 @@ export interface operations {
                 };
             };
             /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Service unavailable. `error.code` is one of:
              *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
              */
@@ -3046,7 +3120,10 @@ export interface operations {
     resendInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -3064,6 +3141,7 @@ export interface operations {
             /** @description The invitation (with `accept_url` when no email was sent). */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3075,6 +3153,7 @@ export interface operations {
              *     - `validation_error`: A field breaks a rule (empty or too long name, number out of range, bad phone, bad domain, too many entries); `details.field` names it.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -3129,9 +3208,11 @@ export interface operations {
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
              *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3167,6 +3248,18 @@ export interface operations {
              *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
              */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3350,7 +3443,10 @@ export interface operations {
     acceptInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3363,6 +3459,7 @@ export interface operations {
             /** @description The membership. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3373,6 +3470,7 @@ export interface operations {
              * @description Bad request. `error.code` is one of:
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -3426,9 +3524,11 @@ export interface operations {
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
              *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3472,6 +3572,18 @@ export interface operations {
                 };
             };
             /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Service unavailable. `error.code` is one of:
              *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
              */
@@ -3488,7 +3600,10 @@ export interface operations {
     declineInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3501,6 +3616,7 @@ export interface operations {
             /** @description The declined invitation. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3511,6 +3627,7 @@ export interface operations {
              * @description Bad request. `error.code` is one of:
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -3562,9 +3679,11 @@ export interface operations {
              * @description Conflict. `error.code` is one of:
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3600,6 +3719,18 @@ export interface operations {
              *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
              */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3762,7 +3893,10 @@ export interface operations {
     acceptMyInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description An invitation id (`inv_…`) or a provisioned membership's id (`usr_…`, from `GET /me/invitations`). A malformed or unknown id, or one not addressed to the caller, is 404 `invitation_not_found`. */
                 inv: string;
@@ -3774,10 +3908,23 @@ export interface operations {
             /** @description The membership. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Member"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /**
@@ -3823,9 +3970,11 @@ export interface operations {
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
              *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3837,6 +3986,18 @@ export interface operations {
              *     - `invitation_expired`: The invitation is past its `expires_at`.
              */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3861,7 +4022,10 @@ export interface operations {
     declineMyInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description An invitation id (`inv_…`) or a provisioned membership's id (`usr_…`, from `GET /me/invitations`). A malformed or unknown id, or one not addressed to the caller, is 404 `invitation_not_found`. */
                 inv: string;
@@ -3873,10 +4037,23 @@ export interface operations {
             /** @description The declined invitation, or the declined provisioned membership. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Invitation"] | components["schemas"]["ProvisionedMembership"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /**
@@ -3920,9 +4097,11 @@ export interface operations {
              * @description Conflict. `error.code` is one of:
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3934,6 +4113,18 @@ export interface operations {
              *     - `invitation_expired`: The invitation is past its `expires_at`.
              */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4049,7 +4240,10 @@ export interface operations {
     createInviteLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -4065,6 +4259,7 @@ export interface operations {
             /** @description The link with its token. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4077,6 +4272,7 @@ export interface operations {
              *     - `invalid_assignment`: An assignment list is malformed: `manager`/`engineer` without `pool_id`, `organization_manager`/`member` with one, or more than 50 entries; `details.field` names the list.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -4126,6 +4322,19 @@ export interface operations {
                 };
             };
             /**
+             * @description Conflict. `error.code` is one of:
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Payload too large. `error.code` is one of:
              *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
              */
@@ -4152,6 +4361,7 @@ export interface operations {
             /**
              * @description Unprocessable. `error.code` is one of:
              *     - `forbidden_assignment`: Invite links grant only `engineer` and `member`.
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
              */
             422: {
                 headers: {
@@ -4264,7 +4474,10 @@ export interface operations {
     joinWithInviteLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4277,6 +4490,7 @@ export interface operations {
             /** @description The new membership. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4287,6 +4501,7 @@ export interface operations {
              * @description Bad request. `error.code` is one of:
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -4338,9 +4553,11 @@ export interface operations {
              * @description Conflict. `error.code` is one of:
              *     - `already_member`: The person is already a member of the organization.
              *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4376,6 +4593,18 @@ export interface operations {
              *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
              */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5316,7 +5545,10 @@ export interface operations {
     createScimToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -5332,6 +5564,7 @@ export interface operations {
             /** @description The token with its secret, shown once. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5343,6 +5576,7 @@ export interface operations {
              *     - `validation_error`: A field breaks a rule; `details.field` names it (here: `description` too long or with control characters).
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field or a wrong type; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -5391,6 +5625,19 @@ export interface operations {
                 };
             };
             /**
+             * @description Conflict. `error.code` is one of:
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Payload too large. `error.code` is one of:
              *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
              */
@@ -5417,6 +5664,7 @@ export interface operations {
             /**
              * @description Unprocessable. `error.code` is one of:
              *     - `scim_token_limit_reached`: The organization already holds 20 SCIM tokens; revoke one first.
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
              */
             422: {
                 headers: {
@@ -5755,7 +6003,10 @@ export interface operations {
                 /** @description Comma-separated attributes to leave out. */
                 excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
             };
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5792,13 +6043,18 @@ export interface operations {
                 headers: {
                     /** @description `meta.location` of the User. */
                     Location?: string;
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimUser"];
                 };
             };
-            /** @description `invalidValue` (no `userName`, a value of the wrong type, no usable email address), `invalidSyntax` (not a JSON object). */
+            /**
+             * @description `invalidValue` (no `userName`, a value of the wrong type, no usable email address), `invalidSyntax` (not a JSON object).
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5817,9 +6073,14 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
-            /** @description `uniqueness`: the `userName` or `externalId` is already another member's; on POST also when a member with this email already exists (find it with `emails.value eq` and update it). Without `scimType`: the change would suspend the last active organization manager, or the User changed while the request ran (retry). */
+            /**
+             * @description `uniqueness`: the `userName` or `externalId` is already another member's; on POST also when a member with this email already exists (find it with `emails.value eq` and update it). Without `scimType`: the change would suspend the last active organization manager, or the User changed while the request ran (retry).
+             *
+             *     Also: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5837,6 +6098,15 @@ export interface operations {
             };
             /** @description The body's `Content-Type` is not JSON (`application/scim+json`, `application/json` or another `+json` type, or none, are accepted). */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5858,7 +6128,10 @@ export interface operations {
     scimSearchUsers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5882,13 +6155,18 @@ export interface operations {
             /** @description A ListResponse of Users. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimListResponse"];
                 };
             };
-            /** @description As `GET /Users`, and `invalidSyntax` for a body that is not a SearchRequest object. */
+            /**
+             * @description As `GET /Users`, and `invalidSyntax` for a body that is not a SearchRequest object.
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5907,6 +6185,16 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description A SCIM Error without `scimType`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description The body is larger than the configured limit (default 262144 bytes). */
             413: {
                 headers: {
@@ -5918,6 +6206,15 @@ export interface operations {
             };
             /** @description The body's `Content-Type` is not JSON (`application/scim+json`, `application/json` or another `+json` type, or none, are accepted). */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5939,7 +6236,10 @@ export interface operations {
     scimSearchRoot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5963,13 +6263,18 @@ export interface operations {
             /** @description A ListResponse of Users. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimListResponse"];
                 };
             };
-            /** @description As `GET /Users`, and `invalidSyntax` for a body that is not a SearchRequest object. */
+            /**
+             * @description As `GET /Users`, and `invalidSyntax` for a body that is not a SearchRequest object.
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5988,6 +6293,16 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description A SCIM Error without `scimType`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description The body is larger than the configured limit (default 262144 bytes). */
             413: {
                 headers: {
@@ -5999,6 +6314,15 @@ export interface operations {
             };
             /** @description The body's `Content-Type` is not JSON (`application/scim+json`, `application/json` or another `+json` type, or none, are accepted). */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6416,7 +6740,10 @@ export interface operations {
     addDomain: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -6432,6 +6759,7 @@ export interface operations {
             /** @description The domain, pending, with the record to publish. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6443,6 +6771,7 @@ export interface operations {
              *     - `invalid_domain`: `domain` is not a domain name (letters, digits, hyphens, at least two labels); `details.field` is `domain`.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field or a wrong type; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -6493,9 +6822,11 @@ export interface operations {
             /**
              * @description Conflict. `error.code` is one of:
              *     - `domain_exists`: The organization already has this domain.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6530,6 +6861,7 @@ export interface operations {
              * @description Unprocessable. `error.code` is one of:
              *     - `public_mail_domain`: The domain is a public mail provider's (gmail.com, outlook.com, ...): nobody can claim it.
              *     - `domain_limit_reached`: The organization already holds 50 domains; delete one first.
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
              */
             422: {
                 headers: {
@@ -6556,7 +6888,10 @@ export interface operations {
     verifyDomain: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -6570,10 +6905,23 @@ export interface operations {
             /** @description The domain: verified, or pending/failed with the reason. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Domain"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /**
@@ -6619,8 +6967,22 @@ export interface operations {
              * @description Conflict. `error.code` is one of:
              *     - `domain_claimed`: Another organization has already verified this domain; `details.domain` names it.
              *     - `concurrent_modification`: The domain changed while the request ran; try again.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7065,7 +7427,10 @@ export interface operations {
                 /** @description Comma-separated attributes to leave out. */
                 excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
             };
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7079,13 +7444,18 @@ export interface operations {
             /** @description The Group, with a `Location` header. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimGroup"];
                 };
             };
-            /** @description `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object). */
+            /**
+             * @description `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object).
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7104,8 +7474,22 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
-            /** @description `uniqueness`: another group of the organization has this `displayName`. */
+            /**
+             * @description `uniqueness`: another group of the organization has this `displayName`.
+             *
+             *     Also: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
             409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7127,7 +7511,10 @@ export interface operations {
     scimSearchGroups: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7141,13 +7528,18 @@ export interface operations {
             /** @description A ListResponse of Groups. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimListResponse"];
                 };
             };
-            /** @description `invalidFilter` (any other filter), `invalidValue` (`startIndex`/`count` not integers). */
+            /**
+             * @description `invalidFilter` (any other filter), `invalidValue` (`startIndex`/`count` not integers).
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7160,6 +7552,25 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
