@@ -28,8 +28,10 @@ mod audit;
 mod domains;
 mod groups;
 pub use audit::*;
+mod idempotency;
 pub use domains::*;
 pub use groups::*;
+pub use idempotency::*;
 
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is a future (e.g. an `async`
 /// block or a call of an `async fn`) whose output converts to `Arc<dyn Store>`; it is awaited
@@ -123,6 +125,11 @@ macro_rules! store_conformance_tests {
             audit_entry_is_written_with_the_change,
             audit_list_filters_pages_and_isolates,
             audit_entry_of_a_removal_records_the_handover,
+            idempotency_claim_fresh_then_existing,
+            idempotency_expired_record_counts_as_absent,
+            idempotency_complete_then_claim_returns_the_response,
+            idempotency_release_then_claim_succeeds,
+            idempotency_concurrent_claims_have_one_winner,
         );
     };
     (@cases $make:expr, $skip:expr, $then:expr; $($case:ident),* $(,)?) => {

@@ -34,6 +34,11 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "update_invitation",
             "get_invitation",
             "create_invite_link",
+            // A POST with an Idempotency-Key (crates/api/src/idempotency.rs): the claim, then
+            // the kept answer or the release.
+            "claim_idempotency_key",
+            "complete_idempotency_key",
+            "release_idempotency_key",
         ],
     ),
     (
@@ -54,6 +59,11 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "decline_link",
             // The answer's member view names the member's groups (one batched read).
             "get_groups",
+            // A POST with an Idempotency-Key (crates/api/src/idempotency.rs): the claim, then
+            // the kept answer or the release.
+            "claim_idempotency_key",
+            "complete_idempotency_key",
+            "release_idempotency_key",
         ],
     ),
     (
@@ -144,6 +154,11 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "find_scim_alias",
             "update_group",
             "get_groups",
+            // A POST with an Idempotency-Key (crates/api/src/idempotency.rs): the claim, then
+            // the kept answer or the release.
+            "claim_idempotency_key",
+            "complete_idempotency_key",
+            "release_idempotency_key",
         ],
     ),
     (
@@ -190,6 +205,11 @@ const GROUP_STORE_METHODS: &[(&str, &[&str])] = &[
             "get_memberships",
             "update_group",
             "delete_group",
+            // A POST with an Idempotency-Key (crates/api/src/idempotency.rs): the claim, then
+            // the kept answer or the release.
+            "claim_idempotency_key",
+            "complete_idempotency_key",
+            "release_idempotency_key",
         ],
     ),
 ];
@@ -402,6 +422,10 @@ const STORE_METHOD_ACCESS: &[(&str, &[&str], &[&str])] = &[
         &[],
     ),
     ("get_memberships", &["BatchGetItem"], &[]),
+    // Idempotency records: one conditional PutItem, UpdateItem or DeleteItem each.
+    ("claim_idempotency_key", &["PutItem"], &[]),
+    ("complete_idempotency_key", &["UpdateItem"], &[]),
+    ("release_idempotency_key", &["DeleteItem"], &[]),
 ];
 
 /// The binary of the console deployer (a custom resource, not a route group).
@@ -669,6 +693,15 @@ fn the_api_verifies_jwts_from_the_configured_issuer() {
         .filter_map(|h| h.as_str().map(str::to_ascii_lowercase))
         .collect();
     assert!(headers.contains("authorization") && headers.contains("content-type"));
+    // A browser may send an Idempotency-Key and read whether the answer was a replay.
+    assert!(headers.contains(rollcall_api::IDEMPOTENCY_KEY_HEADER));
+    let exposed: BTreeSet<String> = cors["ExposeHeaders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h.as_str().map(str::to_ascii_lowercase))
+        .collect();
+    assert!(exposed.contains(rollcall_api::IDEMPOTENT_REPLAYED_HEADER));
     assert!(
         cors.get("AllowCredentials").is_none_or(|v| v == false),
         "bearer tokens, no cookies"

@@ -265,6 +265,38 @@ async fn the_invitation_story_runs_on_the_lambda_binaries() {
     assert_eq!(st, 201, "{pool}");
     let pool_id = pool["id"].as_str().expect("pool id").to_owned();
 
+    // manage: a POST with an Idempotency-Key, sent twice, creates one pool; the retry gets the
+    // first answer back, marked as a replay.
+    let keyed = || {
+        HttpEvent::new("POST", "/orgs/{org}/pools", &[("org", &org_id)])
+            .claims(&owner)
+            .header("idempotency-key", &format!("ops-{run}"))
+            .json(&json!({"name": "Operations"}))
+    };
+    let first = invoke(&mut fns, "manage", keyed(), JSON).await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    assert_eq!(first.header("idempotent-replayed"), None);
+    let retry = invoke(&mut fns, "manage", keyed(), JSON).await;
+    assert_eq!(retry.status, 201, "{}", retry.text());
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(retry.body, first.body);
+    let (st, pools) = call(
+        &mut fns,
+        "list",
+        HttpEvent::new("GET", "/orgs/{org}/pools", &[("org", &org_id)]).claims(&owner),
+    )
+    .await;
+    assert_eq!(st, 200, "{pools}");
+    let named = |name: &str| {
+        pools["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == name)
+            .count()
+    };
+    assert_eq!(named("Operations"), 1, "{pools}");
+
     // invite: bulk invite Bob and Carol as engineers of the pool; the mail goes through SES.
     let body = json!({
         "invitations": [{"email": bob_email, "name": "Bob Builder"}, {"email": carol_email}],

@@ -8,6 +8,7 @@
 mod error;
 mod extract;
 mod handlers;
+mod idempotency;
 mod observe;
 mod routes;
 pub mod views;
@@ -19,6 +20,9 @@ pub use error::{
 pub use extract::{
     AuthenticatedCaller, JsonBody, OptionalJsonBody, PathIds, QueryParams, claims_from_fields,
     lambda_claims, page_request, request_claims,
+};
+pub use idempotency::{
+    IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, IN_USE_RETRY_AFTER_SECS, idempotency,
 };
 pub use observe::{REQUEST_ID_HEADER, RequestId};
 pub use routes::{

@@ -226,6 +226,11 @@ fn build(serves: impl Fn(FunctionGroup) -> bool, state: AppState, max_body_bytes
             wrong_method(method, uri, path, has_scim)
         })
         .fallback(move |uri: Uri| no_route(uri, has_scim))
+        // Inside the body limit, which it reads the body under.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::idempotency,
+        ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(observe))
         .with_state(state)

@@ -180,6 +180,12 @@ error_codes! {
     RequestFailed => "request_failed",
     /// The data store (or the random source) is unavailable.
     ServiceUnavailable => "service_unavailable",
+    /// The `Idempotency-Key` header is not 1 to 255 visible ASCII characters.
+    InvalidIdempotencyKey => "invalid_idempotency_key",
+    /// The `Idempotency-Key` was used for another request (method, path or body).
+    IdempotencyKeyReused => "idempotency_key_reused",
+    /// A request with this `Idempotency-Key` is still running.
+    IdempotencyKeyInUse => "idempotency_key_in_use",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod ids;
 pub mod model;
 pub mod org_domain;

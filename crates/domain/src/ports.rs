@@ -5,6 +5,7 @@
 
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::email::Email;
+use crate::idempotency::{Claim, IdempotencyRecord};
 use crate::ids::{GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use crate::model::{
     Group, Invitation, InvitationStatus, InviteLink, MemberStatus, Membership, Organization, Pool,
@@ -652,6 +653,22 @@ pub trait Store: Send + Sync {
     async fn delete_group(&self, group: &Group) -> StoreResult<()>;
     /// Several memberships of `org` (missing ones left out), in the order asked: one batched read.
     async fn get_memberships(&self, org: &OrgId, users: &[UserId]) -> StoreResult<Vec<Membership>>;
+
+    // ---- idempotency ----
+    // One record per key scope ([`crate::idempotency::IdempotencyScope`]: caller, organization,
+    // client key), kept until its `expires_at`; an expired record is as good as absent (the
+    // stores delete it at leisure: DynamoDB's TTL, or the next claim of its scope).
+    /// Claims `claim.scope` for a request (`claim` is in progress, `created_at` is now): stores
+    /// `claim` unless an unexpired record (`expires_at > claim.created_at`) holds the scope, and
+    /// then writes nothing and returns that record. One conditional write, no read before it.
+    async fn claim_idempotency_key(&self, claim: &IdempotencyRecord) -> StoreResult<Claim>;
+    /// Replaces the in-progress claim with `completed` (same scope and `created_at`, completed
+    /// state, the window's `expires_at`). Condition: the stored record is that in-progress claim
+    /// ([`Conflict::Stale`]: it was released, or expired and claimed again).
+    async fn complete_idempotency_key(&self, completed: &IdempotencyRecord) -> StoreResult<()>;
+    /// Deletes the in-progress claim `claim` so that a retry does the work. Condition: the stored
+    /// record is that claim ([`Conflict::Stale`], nothing deleted).
+    async fn release_idempotency_key(&self, claim: &IdempotencyRecord) -> StoreResult<()>;
 }
 
 /// An invitation email, before rendering.

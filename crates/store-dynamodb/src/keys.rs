@@ -432,6 +432,12 @@ pub fn group_member(org: &OrgId, group: &GroupId, member_ref: &UserId) -> (Strin
     (group_members_pk(org, group), member_ref.to_string())
 }
 
+/// `IDEM#<scope>` / `#`: the record of an `Idempotency-Key` scope (a SHA-256 hex digest of
+/// caller, organization and key), in a partition of its own; TTL deletes it after it expires.
+pub fn idempotency(scope: &str) -> (String, String) {
+    (format!("IDEM#{scope}"), SINGLE.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! `docs/data-model.md` for the table of access patterns and counts).
 
 mod groups;
+mod idempotency;
 
 use crate::DynamoStore;
 use crate::cursor::Scope;
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{Duration, DurationRound};
 use rollcall_domain::audit::{AuditEvent, AuditFilter};
 use rollcall_domain::email::normalize_email;
+use rollcall_domain::idempotency::{Claim, IdempotencyRecord};
 use rollcall_domain::ids::GroupId;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::Group;
@@ -2017,5 +2019,18 @@ impl Store for DynamoStore {
 
     async fn get_memberships(&self, org: &OrgId, users: &[UserId]) -> StoreResult<Vec<Membership>> {
         self.memberships_get_many(org, users).await
+    }
+
+    // ---- idempotency ----
+    async fn claim_idempotency_key(&self, claim: &IdempotencyRecord) -> StoreResult<Claim> {
+        self.idempotency_claim(claim).await
+    }
+
+    async fn complete_idempotency_key(&self, completed: &IdempotencyRecord) -> StoreResult<()> {
+        self.idempotency_complete(completed).await
+    }
+
+    async fn release_idempotency_key(&self, claim: &IdempotencyRecord) -> StoreResult<()> {
+        self.idempotency_release(claim).await
     }
 }

@@ -1335,3 +1335,5 @@ async fn domain_call_counts() {
 mod audit;
 #[path = "dynamo/groups.rs"]
 mod groups;
+#[path = "dynamo/idempotency.rs"]
+mod idempotency;

@@ -271,6 +271,7 @@ pub(crate) fn check(r: &ReadTransaction) -> StoreResult<Vec<String>> {
             ));
         }
     }
+    crate::idempotency::check(r, &mut problems)?;
     Ok(problems)
 }
 

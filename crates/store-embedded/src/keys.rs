@@ -83,8 +83,13 @@ pub(crate) const GROUP_MEMBERS: Table = TableDefinition::new("group_members");
 /// `org_id/aud_id` → `AuditEvent` (the audit log: written with each change, never updated).
 pub(crate) const AUDIT_EVENTS: Table = TableDefinition::new("audit_events");
 
+/// `scope` → `IdempotencyRecord` (one per `Idempotency-Key` scope; see [`idempotency_expiry`]).
+pub(crate) const IDEMPOTENCY: Table = TableDefinition::new("idempotency");
+/// `expires_at/scope` → empty (idempotency records by expiry, so claims delete expired ones).
+pub(crate) const IDEMPOTENCY_EXPIRY: Table = TableDefinition::new("idempotency_expiry");
+
 /// Every table, created when the database is opened.
-pub(crate) const ALL_TABLES: [Table; 32] = [
+pub(crate) const ALL_TABLES: [Table; 34] = [
     USERS,
     USER_SUBS,
     ORGS,
@@ -117,6 +122,8 @@ pub(crate) const ALL_TABLES: [Table; 32] = [
     GROUP_NAMES,
     GROUP_MEMBERS,
     AUDIT_EVENTS,
+    IDEMPOTENCY,
+    IDEMPOTENCY_EXPIRY,
 ];
 
 /// Store metadata (`format` → version).
@@ -290,12 +297,21 @@ pub(crate) fn group_member(org: &OrgId, id: &GroupId, member_ref: &UserId) -> St
     join(&group_members(org, id), member_ref.as_str())
 }
 
+/// `expires_at/scope` of [`IDEMPOTENCY_EXPIRY`]: the expiry as zero-padded epoch nanoseconds, so
+/// key order is expiry order.
+pub(crate) fn idempotency_expiry(expires_at: DateTime<Utc>, scope: &str) -> String {
+    let nanos = i128::from(expires_at.timestamp()) * 1_000_000_000
+        + i128::from(expires_at.timestamp_subsec_nanos());
+    format!("{:024}/{scope}", nanos.max(0))
+}
+
 /// The key of the format version in [`META`].
 pub(crate) const FORMAT_KEY: &str = "format";
 /// The format version this code writes (2: users by email, member counts, SCIM records and claims;
 /// 3: member email claims; 4: SCIM groups, which a build that does not know them must not open,
 /// since its membership writes would drop the members' `groups`; 5: the audit log, which a build
-/// that does not know it must not write to without entries).
+/// that does not know it must not write to without entries). The idempotency tables need no new
+/// version: nothing else refers to them, and a build without them just leaves them alone.
 pub(crate) const FORMAT_VERSION: u32 = 5;
 
 /// Which list a cursor belongs to.

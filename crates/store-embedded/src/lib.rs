@@ -9,6 +9,7 @@ mod audit;
 mod db;
 mod domains;
 mod groups;
+mod idempotency;
 mod integrity;
 mod keys;
 mod ops;
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use db::db_err;
 use redb::{Database, ReadTransaction, ReadableDatabase, WriteTransaction};
 use rollcall_domain::audit::{AuditEvent, AuditFilter};
+use rollcall_domain::idempotency::{Claim, IdempotencyRecord};
 use rollcall_domain::ids::GroupId;
 use rollcall_domain::ids::{InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use rollcall_domain::model::Group;
@@ -718,6 +720,23 @@ impl Store for EmbeddedStore {
         let (org, users) = (org.clone(), users.to_vec());
         self.read(move |r| ops::get_memberships(r, &org, &users))
             .await
+    }
+
+    // ---- idempotency ----
+    async fn claim_idempotency_key(&self, claim: &IdempotencyRecord) -> StoreResult<Claim> {
+        let claim = claim.clone();
+        self.write(move |tx| idempotency::claim(tx, &claim)).await
+    }
+
+    async fn complete_idempotency_key(&self, completed: &IdempotencyRecord) -> StoreResult<()> {
+        let completed = completed.clone();
+        self.write(move |tx| idempotency::complete(tx, &completed))
+            .await
+    }
+
+    async fn release_idempotency_key(&self, claim: &IdempotencyRecord) -> StoreResult<()> {
+        let claim = claim.clone();
+        self.write(move |tx| idempotency::release(tx, &claim)).await
     }
 }
 

@@ -2176,6 +2176,8 @@ export interface components {
         scimExcludedAttributes: string;
         /** @description A domain of the organization (`acme.com`; any case, Unicode or IDNA ASCII form). */
         domain: string;
+        /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+        idempotencyKey: string;
     };
     requestBodies: never;
     headers: {
@@ -2183,6 +2185,10 @@ export interface components {
         RetryAfter: number;
         /** @description `Bearer`. */
         WwwAuthenticate: string;
+        /** @description `true` when this is the kept first answer to an earlier request with the same `Idempotency-Key`, replayed without doing the work again; absent otherwise. */
+        IdempotentReplayed: "true";
+        /** @description Seconds to wait before retrying: 1 for `idempotency_key_in_use`. */
+        IdempotencyRetryAfter: number;
     };
     pathItems: never;
 }
@@ -2254,7 +2260,10 @@ export interface operations {
     createOrganization: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2267,6 +2276,7 @@ export interface operations {
             /** @description The organization, with its settings. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2278,6 +2288,7 @@ export interface operations {
              *     - `validation_error`: A field breaks a rule (empty or too long name, number out of range, bad phone, bad domain, too many entries); `details.field` names it.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -2301,6 +2312,19 @@ export interface operations {
                 };
             };
             /**
+             * @description Conflict. `error.code` is one of:
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Payload too large. `error.code` is one of:
              *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
              */
@@ -2317,6 +2341,18 @@ export interface operations {
              *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
              */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2602,7 +2638,10 @@ export interface operations {
     createPool: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -2618,6 +2657,7 @@ export interface operations {
             /** @description The pool. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2629,6 +2669,7 @@ export interface operations {
              *     - `validation_error`: A field breaks a rule (empty or too long name, number out of range, bad phone, bad domain, too many entries); `details.field` names it.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -2680,9 +2721,11 @@ export interface operations {
             /**
              * @description Conflict. `error.code` is one of:
              *     - `pool_name_taken`: A sibling pool already has this name (compared case-insensitively).
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2718,6 +2761,7 @@ export interface operations {
              *     - `pool_too_deep`: Pools nest at most 8 levels below the root.
              *     - `pool_limit_reached`: The organization has 1000 pools, the most allowed.
              *     - `invalid_owner`: A pool owner must be an active member of the organization.
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
              */
             422: {
                 headers: {
@@ -3080,7 +3124,10 @@ export interface operations {
     bulkInvite: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -3096,6 +3143,7 @@ export interface operations {
             /** @description One result per entry. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3108,6 +3156,7 @@ export interface operations {
              *     - `invalid_assignment`: An assignment list is malformed: `manager`/`engineer` without `pool_id`, `organization_manager`/`member` with one, or more than 50 entries; `details.field` names the list.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -3156,6 +3205,19 @@ export interface operations {
                 };
             };
             /**
+             * @description Conflict. `error.code` is one of:
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Payload too large. `error.code` is one of:
              *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
              */
@@ -3180,6 +3242,18 @@ export interface operations {
                 };
             };
             /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Service unavailable. `error.code` is one of:
              *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
              */
@@ -3196,7 +3270,10 @@ export interface operations {
     resendInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -3214,6 +3291,7 @@ export interface operations {
             /** @description The invitation (with `accept_url` when no email was sent). */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3225,6 +3303,7 @@ export interface operations {
              *     - `validation_error`: A field breaks a rule (empty or too long name, number out of range, bad phone, bad domain, too many entries); `details.field` names it.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -3279,9 +3358,11 @@ export interface operations {
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
              *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3317,6 +3398,18 @@ export interface operations {
              *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
              */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3500,7 +3593,10 @@ export interface operations {
     acceptInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3513,6 +3609,7 @@ export interface operations {
             /** @description The membership. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3523,6 +3620,7 @@ export interface operations {
              * @description Bad request. `error.code` is one of:
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -3576,9 +3674,11 @@ export interface operations {
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
              *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3622,6 +3722,18 @@ export interface operations {
                 };
             };
             /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Service unavailable. `error.code` is one of:
              *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
              */
@@ -3638,7 +3750,10 @@ export interface operations {
     declineInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3651,6 +3766,7 @@ export interface operations {
             /** @description The declined invitation. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3661,6 +3777,7 @@ export interface operations {
              * @description Bad request. `error.code` is one of:
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -3712,9 +3829,11 @@ export interface operations {
              * @description Conflict. `error.code` is one of:
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3750,6 +3869,18 @@ export interface operations {
              *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
              */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3912,7 +4043,10 @@ export interface operations {
     acceptMyInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description An invitation id (`inv_…`) or a provisioned membership's id (`usr_…`, from `GET /me/invitations`). A malformed or unknown id, or one not addressed to the caller, is 404 `invitation_not_found`. */
                 inv: string;
@@ -3924,10 +4058,23 @@ export interface operations {
             /** @description The membership. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Member"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /**
@@ -3973,9 +4120,11 @@ export interface operations {
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
              *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3987,6 +4136,18 @@ export interface operations {
              *     - `invitation_expired`: The invitation is past its `expires_at`.
              */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4011,7 +4172,10 @@ export interface operations {
     declineMyInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description An invitation id (`inv_…`) or a provisioned membership's id (`usr_…`, from `GET /me/invitations`). A malformed or unknown id, or one not addressed to the caller, is 404 `invitation_not_found`. */
                 inv: string;
@@ -4023,10 +4187,23 @@ export interface operations {
             /** @description The declined invitation, or the declined provisioned membership. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Invitation"] | components["schemas"]["ProvisionedMembership"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /**
@@ -4070,9 +4247,11 @@ export interface operations {
              * @description Conflict. `error.code` is one of:
              *     - `invitation_already_used`: The invitation has already been accepted (single use).
              *     - `invitation_not_pending`: The invitation was declined or revoked.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4084,6 +4263,18 @@ export interface operations {
              *     - `invitation_expired`: The invitation is past its `expires_at`.
              */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4199,7 +4390,10 @@ export interface operations {
     createInviteLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -4215,6 +4409,7 @@ export interface operations {
             /** @description The link with its token. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4227,6 +4422,7 @@ export interface operations {
              *     - `invalid_assignment`: An assignment list is malformed: `manager`/`engineer` without `pool_id`, `organization_manager`/`member` with one, or more than 50 entries; `details.field` names the list.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -4276,6 +4472,19 @@ export interface operations {
                 };
             };
             /**
+             * @description Conflict. `error.code` is one of:
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Payload too large. `error.code` is one of:
              *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
              */
@@ -4302,6 +4511,7 @@ export interface operations {
             /**
              * @description Unprocessable. `error.code` is one of:
              *     - `forbidden_assignment`: Invite links grant only `engineer` and `member`.
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
              */
             422: {
                 headers: {
@@ -4414,7 +4624,10 @@ export interface operations {
     joinWithInviteLink: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4427,6 +4640,7 @@ export interface operations {
             /** @description The new membership. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4437,6 +4651,7 @@ export interface operations {
              * @description Bad request. `error.code` is one of:
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field, a wrong type, an unknown role or a malformed id; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -4488,9 +4703,11 @@ export interface operations {
              * @description Conflict. `error.code` is one of:
              *     - `already_member`: The person is already a member of the organization.
              *     - `concurrent_modification`: The resource changed while the request ran; retry.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4526,6 +4743,18 @@ export interface operations {
              *     - `unsupported_media_type`: A body was sent without `Content-Type: application/json`.
              */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5466,7 +5695,10 @@ export interface operations {
     createScimToken: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -5482,6 +5714,7 @@ export interface operations {
             /** @description The token with its secret, shown once. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5493,6 +5726,7 @@ export interface operations {
              *     - `validation_error`: A field breaks a rule; `details.field` names it (here: `description` too long or with control characters).
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field or a wrong type; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -5541,6 +5775,19 @@ export interface operations {
                 };
             };
             /**
+             * @description Conflict. `error.code` is one of:
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
              * @description Payload too large. `error.code` is one of:
              *     - `payload_too_large`: The body is larger than the configured limit (default 262144 bytes).
              */
@@ -5567,6 +5814,7 @@ export interface operations {
             /**
              * @description Unprocessable. `error.code` is one of:
              *     - `scim_token_limit_reached`: The organization already holds 20 SCIM tokens; revoke one first.
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
              */
             422: {
                 headers: {
@@ -5905,7 +6153,10 @@ export interface operations {
                 /** @description Comma-separated attributes to leave out. */
                 excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
             };
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5942,13 +6193,18 @@ export interface operations {
                 headers: {
                     /** @description `meta.location` of the User. */
                     Location?: string;
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimUser"];
                 };
             };
-            /** @description `invalidValue` (no `userName`, a value of the wrong type, no usable email address), `invalidSyntax` (not a JSON object). */
+            /**
+             * @description `invalidValue` (no `userName`, a value of the wrong type, no usable email address), `invalidSyntax` (not a JSON object).
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5967,9 +6223,14 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
-            /** @description `uniqueness`: the `userName` or `externalId` is already another member's; on POST also when a member with this email already exists (find it with `emails.value eq` and update it). Without `scimType`: the change would suspend the last active organization manager, or the User changed while the request ran (retry). */
+            /**
+             * @description `uniqueness`: the `userName` or `externalId` is already another member's; on POST also when a member with this email already exists (find it with `emails.value eq` and update it). Without `scimType`: the change would suspend the last active organization manager, or the User changed while the request ran (retry).
+             *
+             *     Also: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5987,6 +6248,15 @@ export interface operations {
             };
             /** @description The body's `Content-Type` is not JSON (`application/scim+json`, `application/json` or another `+json` type, or none, are accepted). */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6008,7 +6278,10 @@ export interface operations {
     scimSearchUsers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6032,13 +6305,18 @@ export interface operations {
             /** @description A ListResponse of Users. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimListResponse"];
                 };
             };
-            /** @description As `GET /Users`, and `invalidSyntax` for a body that is not a SearchRequest object. */
+            /**
+             * @description As `GET /Users`, and `invalidSyntax` for a body that is not a SearchRequest object.
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6057,6 +6335,16 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description A SCIM Error without `scimType`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description The body is larger than the configured limit (default 262144 bytes). */
             413: {
                 headers: {
@@ -6068,6 +6356,15 @@ export interface operations {
             };
             /** @description The body's `Content-Type` is not JSON (`application/scim+json`, `application/json` or another `+json` type, or none, are accepted). */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6089,7 +6386,10 @@ export interface operations {
     scimSearchRoot: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6113,13 +6413,18 @@ export interface operations {
             /** @description A ListResponse of Users. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimListResponse"];
                 };
             };
-            /** @description As `GET /Users`, and `invalidSyntax` for a body that is not a SearchRequest object. */
+            /**
+             * @description As `GET /Users`, and `invalidSyntax` for a body that is not a SearchRequest object.
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6138,6 +6443,16 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description A SCIM Error without `scimType`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description The body is larger than the configured limit (default 262144 bytes). */
             413: {
                 headers: {
@@ -6149,6 +6464,15 @@ export interface operations {
             };
             /** @description The body's `Content-Type` is not JSON (`application/scim+json`, `application/json` or another `+json` type, or none, are accepted). */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6566,7 +6890,10 @@ export interface operations {
     addDomain: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -6582,6 +6909,7 @@ export interface operations {
             /** @description The domain, pending, with the record to publish. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6593,6 +6921,7 @@ export interface operations {
              *     - `invalid_domain`: `domain` is not a domain name (letters, digits, hyphens, at least two labels); `details.field` is `domain`.
              *     - `invalid_json`: The body is not JSON, has the wrong shape, an unknown field or a wrong type; `details` has `line` and `column`.
              *     - `invalid_body`: The request body could not be read.
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
              */
             400: {
                 headers: {
@@ -6643,9 +6972,11 @@ export interface operations {
             /**
              * @description Conflict. `error.code` is one of:
              *     - `domain_exists`: The organization already has this domain.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
                 headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6680,6 +7011,7 @@ export interface operations {
              * @description Unprocessable. `error.code` is one of:
              *     - `public_mail_domain`: The domain is a public mail provider's (gmail.com, outlook.com, ...): nobody can claim it.
              *     - `domain_limit_reached`: The organization already holds 50 domains; delete one first.
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
              */
             422: {
                 headers: {
@@ -6706,7 +7038,10 @@ export interface operations {
     verifyDomain: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path: {
                 /** @description Organization id (`org_…`). A malformed id is answered like an unknown one (404 `organization_not_found`). */
                 org: components["parameters"]["org"];
@@ -6720,10 +7055,23 @@ export interface operations {
             /** @description The domain: verified, or pending/failed with the reason. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Domain"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `invalid_idempotency_key`: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /**
@@ -6769,8 +7117,22 @@ export interface operations {
              * @description Conflict. `error.code` is one of:
              *     - `domain_claimed`: Another organization has already verified this domain; `details.domain` names it.
              *     - `concurrent_modification`: The domain changed while the request ran; try again.
+             *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
              */
             409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /**
+             * @description Unprocessable. `error.code` is one of:
+             *     - `idempotency_key_reused`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done.
+             */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7215,7 +7577,10 @@ export interface operations {
                 /** @description Comma-separated attributes to leave out. */
                 excludedAttributes?: components["parameters"]["scimExcludedAttributes"];
             };
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7229,13 +7594,18 @@ export interface operations {
             /** @description The Group, with a `Location` header. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimGroup"];
                 };
             };
-            /** @description `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object). */
+            /**
+             * @description `invalidValue` (no `displayName`, a value of the wrong type, a member that is not a User of this organization, more than 1000 members named in one request, a member already in 100 groups, a group past 20000 members), `invalidSyntax` (not a JSON object).
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7254,8 +7624,22 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
-            /** @description `uniqueness`: another group of the organization has this `displayName`. */
+            /**
+             * @description `uniqueness`: another group of the organization has this `displayName`.
+             *
+             *     Also: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             */
             409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7277,7 +7661,10 @@ export interface operations {
     scimSearchGroups: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retry of this POST safe (see docs/api.md, "Idempotent requests"): 1 to 255 visible ASCII characters, new for each request (a UUID is a good key), the same on its retries. Scoped to the caller (token subject, or SCIM token) and organization. The same request again within 24 hours gets the first answer (2xx, 3xx or 4xx) with `Idempotent-Replayed: true` without doing the work again; another request with the key is 422 `idempotency_key_reused`; a retry while the first runs is 409 `idempotency_key_in_use` (`Retry-After: 1`). Answers 5xx, 408 and 429, and bodies over 256 KiB, are not kept: the retry does the work. */
+                "Idempotency-Key"?: components["parameters"]["idempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7291,13 +7678,18 @@ export interface operations {
             /** @description A ListResponse of Groups. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/scim+json": components["schemas"]["ScimListResponse"];
                 };
             };
-            /** @description `invalidFilter` (any other filter), `invalidValue` (`startIndex`/`count` not integers). */
+            /**
+             * @description `invalidFilter` (any other filter), `invalidValue` (`startIndex`/`count` not integers).
+             *
+             *     Also: The `Idempotency-Key` header is not one header of 1 to 255 visible ASCII characters; nothing was done.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7310,6 +7702,25 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate": components["headers"]["WwwAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer. */
+            409: {
+                headers: {
+                    "Retry-After": components["headers"]["IdempotencyRetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description A SCIM Error without `scimType`: The `Idempotency-Key` was used within 24 hours by the same caller in the same organization for another request (method, path with query, or body); nothing was done. */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

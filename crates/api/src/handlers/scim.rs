@@ -155,11 +155,18 @@ impl FromRequestParts<AppState> for Scim {
     type Rejection = ScimFailure;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ScimResult<Self> {
-        let authorization = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let mut org = authenticate(state, authorization).await?;
+        // A keyed POST was authenticated by the idempotency layer already (it scopes the key by
+        // the token): its organization is in the extensions, and the token is not read twice.
+        let mut org = match parts.extensions.get::<ScimOrg>() {
+            Some(org) => org.clone(),
+            None => {
+                let authorization = parts
+                    .headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                authenticate(state, authorization).await?
+            }
+        };
         org.request = crate::observe::request_meta(parts);
         Ok(Scim {
             org,
@@ -171,7 +178,10 @@ impl FromRequestParts<AppState> for Scim {
 
 /// The organization of a request's `Authorization` header value (`Bearer rcs_…`): one key
 /// lookup by the token's hash and a constant-time comparison. 401 otherwise.
-async fn authenticate(state: &AppState, authorization: Option<&str>) -> ScimResult<ScimOrg> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    authorization: Option<&str>,
+) -> ScimResult<ScimOrg> {
     let Some(value) = authorization.map(str::trim).filter(|v| !v.is_empty()) else {
         return Err(ScimFailure(ScimError::unauthorized(
             "Authentication required: send Authorization: Bearer <SCIM token>",
@@ -762,6 +772,18 @@ pub(crate) async fn search_all(scim: Scim, ScimBody(body): ScimBody) -> ScimResu
 /// Whether a request path is under the SCIM prefix (its errors are SCIM Error bodies).
 pub(crate) fn is_scim_path(path: &str) -> bool {
     path == SCIM_PREFIX || path.starts_with("/scim/")
+}
+
+/// An error of the HTTP layer (such as the idempotency layer's) as a SCIM Error, with the same
+/// status and headers, for a SCIM route.
+pub(crate) fn failure(error: crate::error::ApiError) -> Response {
+    let status = error.status;
+    let mut response =
+        ScimFailure(ScimError::new(status.as_u16(), None, error.message)).into_response();
+    response
+        .extensions_mut()
+        .insert(ResponseCode(Cow::Borrowed(error.code.as_str())));
+    response
 }
 
 /// 404 for a path under `/scim/v2` that is no SCIM endpoint.

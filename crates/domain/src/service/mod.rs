@@ -4,6 +4,7 @@ mod accept;
 mod audit_log;
 mod domains;
 mod groups;
+mod idempotency;
 mod invitations;
 mod linking;
 mod links;
@@ -21,6 +22,7 @@ pub use domains::{
 pub use groups::{
     GroupAttributes, GroupMember, MAX_GROUP_NAME_LEN, MAX_MEMBERS_PER_REQUEST, MemberOp,
 };
+pub use idempotency::IdempotentStart;
 pub use invitations::{
     BulkInviteEntry, BulkInviteRequest, InviteOutcome, InviteResult, ResendRequest,
 };
