@@ -47,6 +47,9 @@ pub struct BulkInviteRequest {
     pub expires_in_days: Option<u32>,
     /// Whether to email the invitees (default true). When false, the response carries accept URLs.
     pub send_email: Option<bool>,
+    /// Mail an address even though its pending invitation's last email bounced for good or drew
+    /// a complaint (organization managers only; otherwise such an entry is `email_undeliverable`).
+    pub send_despite_bounce: Option<bool>,
 }
 
 /// `POST /orgs/{org}/invitations/{inv}/resend` body (all optional).
@@ -57,6 +60,9 @@ pub struct ResendRequest {
     pub expires_in_days: Option<u32>,
     /// Whether to email (default true); when false the response carries the accept URL.
     pub send_email: Option<bool>,
+    /// Mail the address even though the last email bounced for good or drew a complaint
+    /// (organization managers only; otherwise 409 `email_undeliverable`).
+    pub send_despite_bounce: Option<bool>,
 }
 
 /// What happened to one entry.
@@ -131,6 +137,7 @@ impl Service {
             None => ctx.org.settings.invitation_expiry_days,
         };
         let send_email = req.send_email.unwrap_or(true);
+        let despite_bounce = despite_bounce(&ctx, req.send_despite_bounce)?;
         let pools = self.pool_map(org_id).await?;
         let mut seen = HashSet::new();
         let mut results = Vec::with_capacity(req.invitations.len());
@@ -146,6 +153,7 @@ impl Service {
                     let input = InviteInput {
                         days,
                         send_email,
+                        despite_bounce,
                         ..checked
                     };
                     match self
@@ -215,6 +223,7 @@ impl Service {
             assignments,
             days: 0,
             send_email: false,
+            despite_bounce: false,
         })
     }
 
@@ -260,6 +269,15 @@ impl Service {
                 .store
                 .find_pending_invitation(&org.id, email.normalized())
                 .await?;
+            // The address's last invitation email bounced for good or drew a complaint (also
+            // when that invitation has expired meanwhile): not mailed again unless asked.
+            if let Some(p) = &pending
+                && input.send_email
+                && !input.despite_bounce
+                && p.email_status.is_undeliverable()
+            {
+                return Err(undeliverable(p.email_status));
+            }
             let (outcome, written) = match pending {
                 // A merge changes the invitation's inviter, token and link: the caller must be
                 // allowed to manage it, as for resend and revoke.
@@ -277,10 +295,9 @@ impl Service {
                         inviter_id: caller.user.id.clone(),
                         token_hash: secret.hash.clone(),
                         expires_at,
-                        email_status: EmailStatus::NotSent,
                         updated_at: now,
                         version: p.version + 1,
-                        ..p.clone()
+                        ..unsent(&p, input.send_email)
                     };
                     let limits = InviteLimits {
                         max_pending: None,
@@ -304,6 +321,7 @@ impl Service {
                         inviter_id: caller.user.id.clone(),
                         status: InvitationStatus::Pending,
                         email_status: EmailStatus::NotSent,
+                        email_message_id: None,
                         token_hash: secret.hash.clone(),
                         expires_at,
                         created_at: now,
@@ -374,6 +392,8 @@ impl Service {
             return Ok(invitation);
         }
         let mail = InvitationEmail {
+            invitation_id: invitation.id.clone(),
+            org_id: invitation.org_id.clone(),
             to: invitation.email.clone(),
             invitee_name: invitation.name.clone(),
             inviter: caller
@@ -398,21 +418,22 @@ impl Service {
             token: token.to_owned(),
             expires_at: invitation.expires_at,
         };
-        let status = if *mail_down {
+        let (status, message_id) = if *mail_down {
             tracing::warn!(invitation = %invitation.id, "invitation email not tried: the mail service failed earlier in this request");
-            EmailStatus::Failed
+            (EmailStatus::Failed, None)
         } else {
             match self.mailer.send_invitation(&mail).await {
-                Ok(()) => EmailStatus::Sent,
+                Ok(sent) => (EmailStatus::Sent, Some(sent.message_id)),
                 Err(e) => {
                     tracing::warn!(invitation = %invitation.id, error = %e, "invitation email failed");
                     *mail_down |= e.is_unavailable();
-                    EmailStatus::Failed
+                    (EmailStatus::Failed, None)
                 }
             }
         };
         let after = Invitation {
             email_status: status,
+            email_message_id: message_id,
             updated_at: self.clock.now(),
             version: invitation.version + 1,
             ..invitation.clone()
@@ -456,14 +477,17 @@ impl Service {
             None => ctx.org.settings.invitation_expiry_days,
         };
         let send_email = req.send_email.unwrap_or(true);
+        let despite_bounce = despite_bounce(&ctx, req.send_despite_bounce)?;
+        if send_email && !despite_bounce && before.email_status.is_undeliverable() {
+            return Err(undeliverable(before.email_status));
+        }
         let secret = self.new_secret(SecretKind::Invitation)?;
         let after = Invitation {
             token_hash: secret.hash.clone(),
             expires_at: now + chrono::Duration::days(i64::from(days)),
-            email_status: EmailStatus::NotSent,
             updated_at: now,
             version: before.version + 1,
-            ..before.clone()
+            ..unsent(&before, send_email)
         };
         let limits = InviteLimits {
             now,
@@ -506,6 +530,7 @@ impl Service {
         org_id: &OrgId,
         status: Option<InvitationStatus>,
         email: Option<&str>,
+        email_status: Option<EmailStatus>,
         page: &PageRequest,
     ) -> Result<Page<Invitation>> {
         let ctx = self.org_context(caller, org_id).await?;
@@ -517,6 +542,7 @@ impl Service {
         let filter = InvitationFilter {
             status,
             email: email.map(normalize_email),
+            email_status,
         };
         let page = self
             .store
@@ -586,6 +612,47 @@ struct InviteInput {
     assignments: Vec<Assignment>,
     days: u32,
     send_email: bool,
+    despite_bounce: bool,
+}
+
+/// `send_despite_bounce` of a request: only organization managers may set it (403 otherwise).
+fn despite_bounce(ctx: &OrgContext, asked: Option<bool>) -> Result<bool> {
+    let asked = asked.unwrap_or(false);
+    if asked && !crate::permissions::is_org_manager(&ctx.me) {
+        return Err(Error::forbidden(
+            "Only organization managers may mail an address that bounced or complained",
+        ));
+    }
+    Ok(asked)
+}
+
+/// 409 `email_undeliverable`: the last email to the address bounced for good or drew a complaint.
+fn undeliverable(status: EmailStatus) -> Error {
+    let why = match status {
+        EmailStatus::Complained => "its recipient marked the last invitation email as spam",
+        _ => "the last invitation email bounced: the address does not accept mail",
+    };
+    Error::conflict(
+        ErrorCode::EmailUndeliverable,
+        format!(
+            "This address is not mailed again because {why}; an organization manager can send anyway with send_despite_bounce"
+        ),
+    )
+    .with_details(serde_json::json!({ "email_status": status.as_str() }))
+}
+
+/// The invitation before a new token is written: not (yet) sent, with no message. Without a
+/// mail, a bounce or complaint is kept, so the address stays guarded until someone mails it
+/// again on purpose.
+fn unsent(before: &Invitation, send_email: bool) -> Invitation {
+    if !send_email && before.email_status.is_undeliverable() {
+        return before.clone();
+    }
+    Invitation {
+        email_status: EmailStatus::NotSent,
+        email_message_id: None,
+        ..before.clone()
+    }
 }
 
 /// The entry error for an address whose pending invitation the caller may not manage (and so
