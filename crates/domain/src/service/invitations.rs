@@ -270,11 +270,13 @@ impl Service {
                 .find_pending_invitation(&org.id, email.normalized())
                 .await?;
             // The address's last invitation email bounced for good or drew a complaint (also
-            // when that invitation has expired meanwhile): not mailed again unless asked.
+            // when that invitation has expired meanwhile): not mailed again unless asked. (An
+            // open one the caller may not manage is `invitation_pending` below, saying no more.)
             if let Some(p) = &pending
                 && input.send_email
                 && !input.despite_bounce
                 && p.email_status.is_undeliverable()
+                && (!p.is_open(now) || can_manage_invitation(&ctx.me, &org.settings, p, pools))
             {
                 return Err(undeliverable(p.email_status));
             }
@@ -311,6 +313,13 @@ impl Service {
                     (InviteOutcome::Resent, res.map(|()| after))
                 }
                 replaces => {
+                    // Replacing an expired invitation without mail keeps the address guarded.
+                    let email_status = match &replaces {
+                        Some(r) if !input.send_email && r.email_status.is_undeliverable() => {
+                            r.email_status
+                        }
+                        _ => EmailStatus::NotSent,
+                    };
                     let inv = Invitation {
                         id: InvitationId::from_uuid(Uuid::now_v7()),
                         org_id: org.id.clone(),
@@ -320,7 +329,7 @@ impl Service {
                         assignments: input.assignments.clone(),
                         inviter_id: caller.user.id.clone(),
                         status: InvitationStatus::Pending,
-                        email_status: EmailStatus::NotSent,
+                        email_status,
                         email_message_id: None,
                         token_hash: secret.hash.clone(),
                         expires_at,
