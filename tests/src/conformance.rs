@@ -316,6 +316,7 @@ pub fn invitation(
         inviter_id: inviter.clone(),
         status: InvitationStatus::Pending,
         email_status: EmailStatus::Sent,
+        email_message_id: None,
         token_hash: token_hash(),
         expires_at: t + Duration::days(7),
         created_at: t,
@@ -2266,7 +2267,8 @@ pub async fn invitation_close_rules(store: Arc<dyn Store>) {
     );
 }
 
-/// Invitations list newest first, filtered by effective status (expiry derived at `now`) and email.
+/// Invitations list newest first, filtered by effective status (expiry derived at `now`), email
+/// and email status.
 pub async fn invitation_list_order_and_filters(store: Arc<dyn Store>) {
     let fx = new_org(&store).await;
     let at = now();
@@ -2313,6 +2315,30 @@ pub async fn invitation_list_order_and_filters(store: Arc<dyn Store>) {
         .create_invitation(&new_target, None, &no_limits(at))
         .await
         .unwrap();
+    // Delivery events recorded: the new target's mail bounced, the pending one's drew a
+    // complaint (with the message ids they were about, read back as written).
+    let with_status = |before: &Invitation, status: EmailStatus, message: &str| {
+        let after = Invitation {
+            email_status: status,
+            email_message_id: Some(message.to_owned()),
+            version: before.version + 1,
+            ..before.clone()
+        };
+        let (store, before) = (store.clone(), before.clone());
+        async move {
+            store
+                .update_invitation(&before, &after, None)
+                .await
+                .unwrap();
+            assert_eq!(
+                store.get_invitation(&after.id).await.unwrap(),
+                Some(after.clone())
+            );
+            after
+        }
+    };
+    let new_target = with_status(&new_target, EmailStatus::Bounced, "msg-bounced").await;
+    let pending = with_status(&pending, EmailStatus::Complained, "msg-complained").await;
     // Noise in another org.
     let other = new_org(&store).await;
     invite(&store, &other, vec![]).await;
@@ -2338,6 +2364,10 @@ pub async fn invitation_list_order_and_filters(store: Arc<dyn Store>) {
         status: Some(s),
         ..Default::default()
     };
+    let by_email_status = |s: EmailStatus| InvitationFilter {
+        email_status: Some(s),
+        ..Default::default()
+    };
     let cases = vec![
         (
             by_status(InvitationStatus::Pending),
@@ -2358,6 +2388,35 @@ pub async fn invitation_list_order_and_filters(store: Arc<dyn Store>) {
             InvitationFilter {
                 email: Some(target.normalized().to_owned()),
                 status: Some(InvitationStatus::Pending),
+                email_status: None,
+            },
+            vec![&new_target],
+        ),
+        (by_email_status(EmailStatus::Bounced), vec![&new_target]),
+        (by_email_status(EmailStatus::Complained), vec![&pending]),
+        (by_email_status(EmailStatus::Delivered), vec![]),
+        (
+            by_email_status(EmailStatus::Sent),
+            vec![&expired, &revoked, &to_accept, &old_target],
+        ),
+        (
+            InvitationFilter {
+                status: Some(InvitationStatus::Pending),
+                ..by_email_status(EmailStatus::Bounced)
+            },
+            vec![&new_target],
+        ),
+        (
+            InvitationFilter {
+                status: Some(InvitationStatus::Revoked),
+                ..by_email_status(EmailStatus::Bounced)
+            },
+            vec![],
+        ),
+        (
+            InvitationFilter {
+                email: Some(target.normalized().to_owned()),
+                ..by_email_status(EmailStatus::Bounced)
             },
             vec![&new_target],
         ),

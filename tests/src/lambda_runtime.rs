@@ -1217,7 +1217,8 @@ pub mod template {
     }
 
     /// The resource kind of a policy resource: `table`, `index/<name>`, `identity:sender`
-    /// (the sender address or its domain), else `unrecognized:<json>`.
+    /// (the sender address or its domain), `configuration-set` (the stack's SES configuration
+    /// set), else `unrecognized:<json>`.
     pub fn resource_kind(r: &Value) -> String {
         if r["Fn::GetAtt"] == serde_json::json!(["Table", "Arn"]) {
             return "table".to_owned();
@@ -1230,6 +1231,10 @@ pub mod template {
                 }
                 if s.strip_prefix(ses_prefix) == Some("${SenderAddress}") {
                     return "identity:sender".to_owned();
+                }
+                if s == "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${MailConfigurationSet}"
+                {
+                    return "configuration-set".to_owned();
                 }
             }
             Value::Array(a) if a.len() == 2 => {

@@ -10,7 +10,7 @@ use rollcall_domain::ErrorKind;
 use rollcall_domain::model::Timestamp;
 use rollcall_domain::org_domain::DomainState;
 use rollcall_domain::ports::{
-    Clock, DnsError, DnsTxt, InvitationEmail, MailError, Mailer, OsRandomness,
+    Clock, DnsError, DnsTxt, InvitationEmail, MailError, Mailer, OsRandomness, SentMail,
 };
 use rollcall_domain::service::{
     AddDomainRequest, Caller, Claims, DOMAIN_PENDING_DAYS, MAX_DOMAIN_CHECKS, Service,
@@ -56,8 +56,10 @@ struct NoMail;
 
 #[async_trait]
 impl Mailer for NoMail {
-    async fn send_invitation(&self, _email: &InvitationEmail) -> Result<(), MailError> {
-        Ok(())
+    async fn send_invitation(&self, _email: &InvitationEmail) -> Result<SentMail, MailError> {
+        Ok(SentMail {
+            message_id: "test".into(),
+        })
     }
 }
 

@@ -6,7 +6,9 @@
 use async_trait::async_trait;
 use rollcall_domain::ids::{OrgId, PoolId, ScimTokenId};
 use rollcall_domain::model::{Group, Membership};
-use rollcall_domain::ports::{InvitationEmail, MailError, Mailer, OsRandomness, SystemClock};
+use rollcall_domain::ports::{
+    InvitationEmail, MailError, Mailer, OsRandomness, SentMail, SystemClock,
+};
 use rollcall_domain::service::{
     Caller, Claims, CreatePoolRequest, GroupAttributes, MemberOp, ScimMemberCommand, ScimOrg,
     Service, ServiceConfig,
@@ -21,8 +23,10 @@ struct NoMail;
 
 #[async_trait]
 impl Mailer for NoMail {
-    async fn send_invitation(&self, _email: &InvitationEmail) -> Result<(), MailError> {
-        Ok(())
+    async fn send_invitation(&self, _email: &InvitationEmail) -> Result<SentMail, MailError> {
+        Ok(SentMail {
+            message_id: "test".into(),
+        })
     }
 }
 

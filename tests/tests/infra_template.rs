@@ -434,6 +434,18 @@ const DEPLOYER_BINARY: &str = "rollcall-console-deploy";
 /// The binary of the events function (the table's stream to EventBridge, not a route group).
 const EVENTS_BINARY: &str = "rollcall-events";
 
+/// The binary of the function SES delivery events reach (an EventBridge rule, not a route group).
+const MAIL_EVENTS_BINARY: &str = "rollcall-mail-events";
+
+/// The Store calls of `Service::record_mail_event` (the mail-events function), with the actions
+/// each makes in that use: `update_invitation` with the same token hash, the same assignments and
+/// no limits is a transaction of two Puts (the invitation and its token copy) and nothing else,
+/// so the function gets a subset of the method's general actions in [`STORE_METHOD_ACCESS`].
+const MAIL_EVENTS_STORE_CALLS: &[(&str, &[&str])] = &[
+    ("get_invitation", &["GetItem"]),
+    ("update_invitation", &["PutItem"]),
+];
+
 /// The issuer of the stack's own user pool.
 const COGNITO_ISSUER: &str = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}";
 
@@ -483,6 +495,7 @@ fn needed(group: &str, signed_in: bool) -> BTreeSet<(String, String)> {
     }
     if MAIL_GROUPS.contains(&group) {
         out.insert(("ses:SendEmail".to_owned(), "identity:sender".to_owned()));
+        out.insert(("ses:SendEmail".to_owned(), "configuration-set".to_owned()));
     }
     out
 }
@@ -549,8 +562,9 @@ fn every_route_is_wired_to_its_function_and_nothing_else_is() {
     // (method, path) -> (function logical id, event)
     let mut events: BTreeMap<(String, String), Vec<(String, Value)>> = BTreeMap::new();
     for (id, f) in functions(&t) {
-        // The events function's only event is its stream (checked by its own test).
-        if f["Metadata"]["BuildProperties"]["Binary"] == EVENTS_BINARY {
+        // The events and mail-events functions are reached by no route (their own tests).
+        let binary = &f["Metadata"]["BuildProperties"]["Binary"];
+        if binary == EVENTS_BINARY || binary == MAIL_EVENTS_BINARY {
             continue;
         }
         for (name, ev) in f["Properties"]["Events"].as_object().into_iter().flatten() {
@@ -617,13 +631,15 @@ fn every_route_is_wired_to_its_function_and_nothing_else_is() {
         "events for routes the route table does not have: {:?}",
         events.keys().collect::<Vec<_>>()
     );
-    // Every group has a function and every function a group (but the console deployer, which
-    // serves no route).
+    // Every group has a function and every function a group (but the console deployer and the
+    // mail-events function, which serve no route).
     let ids: BTreeSet<String> = groups().iter().map(|g| function(&t, g).0).collect();
     let all: BTreeSet<String> = functions(&t)
         .into_iter()
-        .filter(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] != DEPLOYER_BINARY)
-        .filter(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] != EVENTS_BINARY)
+        .filter(|(_, f)| {
+            let binary = &f["Metadata"]["BuildProperties"]["Binary"];
+            binary != DEPLOYER_BINARY && binary != EVENTS_BINARY && binary != MAIL_EVENTS_BINARY
+        })
         .map(|(id, _)| id)
         .collect();
     assert_eq!(ids, all, "functions without a route group");
@@ -918,6 +934,127 @@ fn each_function_has_exactly_the_permissions_its_store_calls_need() {
         report.is_empty(),
         "IAM policies differ from what the store calls need:\n{}",
         report.join("\n")
+    );
+}
+
+/// SES reports deliveries, bounces and complaints of the invite function's mails (sent through
+/// the stack's configuration set) to the default EventBridge bus, and a rule hands exactly those
+/// to the mail-events function, whose IAM is one GetItem and the Puts of the status write.
+#[test]
+fn ses_events_reach_the_mail_events_function_with_least_privilege() {
+    let Some(t) = load() else { return };
+    let (id, f) = function(&t, "mail-events");
+    let set = json!({"Ref": "MailConfigurationSet"});
+    resource(&t, "MailConfigurationSet", "AWS::SES::ConfigurationSet");
+
+    // The event destination: the three event types, to the default bus.
+    let destinations: Vec<&Value> = t["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, r)| r)
+        .filter(|r| r["Type"] == "AWS::SES::ConfigurationSetEventDestination")
+        .collect();
+    assert_eq!(destinations.len(), 1, "one SES event destination");
+    let p = &destinations[0]["Properties"];
+    assert_eq!(p["ConfigurationSetName"], set);
+    let d = &p["EventDestination"];
+    assert_eq!(d["Enabled"], true);
+    let types: BTreeSet<&str> = d["MatchingEventTypes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(types, BTreeSet::from(["delivery", "bounce", "complaint"]));
+    assert_eq!(
+        d["EventBridgeDestination"]["EventBusArn"],
+        json!({"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"})
+    );
+
+    // The rule: only SES's delivery, bounce and complaint events of this configuration set's
+    // invitation mails.
+    let events: Vec<&Value> = f["Properties"]["Events"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(events.len(), 1, "{id}: one event source");
+    assert_eq!(events[0]["Type"], "EventBridgeRule", "{id}");
+    let pattern = &events[0]["Properties"]["Pattern"];
+    assert!(
+        events[0]["Properties"].get("EventBusName").is_none(),
+        "{id}: the default bus"
+    );
+    assert_eq!(pattern["source"], json!(["aws.ses"]), "{id}");
+    let detail_types: BTreeSet<&str> = pattern["detail-type"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        detail_types,
+        BTreeSet::from([
+            "Email Delivered",
+            "Email Bounced",
+            "Email Complaint Received"
+        ])
+    );
+    let tags = &pattern["detail"]["mail"]["tags"];
+    assert_eq!(tags["ses:configuration-set"], json!([set]), "{id}");
+    assert_eq!(tags["invitation_id"], json!([{"exists": true}]), "{id}");
+
+    // Least privilege: what record_mail_event's store calls do, nothing else (no SES, no index,
+    // no other action); the narrowed actions stay within each method's general ones.
+    let access: BTreeMap<&str, &[&str]> = STORE_METHOD_ACCESS
+        .iter()
+        .map(|(m, a, _)| (*m, *a))
+        .collect();
+    let mut want = BTreeSet::new();
+    for (method, actions) in MAIL_EVENTS_STORE_CALLS {
+        for a in *actions {
+            assert!(access[method].contains(a), "{method} does not use {a}");
+            want.insert((format!("dynamodb:{a}"), "table".to_owned()));
+        }
+    }
+    assert_eq!(permissions(&f), want, "{id}");
+
+    // Built and configured like the others, with its own log group and alarms.
+    assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+    assert_eq!(
+        f["Properties"]["LoggingConfig"]["LogGroup"],
+        json!({"Ref": "MailEventsLogGroup"})
+    );
+    resource(&t, "MailEventsLogGroup", "AWS::Logs::LogGroup");
+    for metric in ["Errors", "Throttles"] {
+        let found = t["Resources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .any(|(_, a)| {
+                let p = &a["Properties"];
+                a["Type"] == "AWS::CloudWatch::Alarm"
+                    && p["MetricName"] == metric
+                    && p["Dimensions"] == json!([{"Name": "FunctionName", "Value": {"Ref": id}}])
+            });
+        assert!(found, "{id} has no {metric} alarm");
+    }
+    assert_eq!(
+        f["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"], 2,
+        "{id}: a failed event (not yet recorded, store down) is retried"
+    );
+
+    // The invite function sends through the set (and may: SES v2 checks the set's ARN too).
+    let (invite, inv) = function(&t, "invite");
+    assert_eq!(
+        inv["Properties"]["Environment"]["Variables"]["ROLLCALL_SES_CONFIGURATION_SET"], set,
+        "{invite}"
+    );
+    assert!(
+        permissions(&inv).contains(&("ses:SendEmail".to_owned(), "configuration-set".to_owned())),
+        "{invite}"
     );
 }
 

@@ -965,8 +965,10 @@ mod events {
         async fn send_invitation(
             &self,
             _email: &rollcall_domain::ports::InvitationEmail,
-        ) -> Result<(), rollcall_domain::ports::MailError> {
-            Ok(())
+        ) -> Result<rollcall_domain::ports::SentMail, rollcall_domain::ports::MailError> {
+            Ok(rollcall_domain::ports::SentMail {
+                message_id: "no-mail".into(),
+            })
         }
     }
 
@@ -1403,4 +1405,242 @@ mod events {
     fn keys_audit_pk(org: &rollcall_domain::ids::OrgId) -> String {
         rollcall_store_dynamodb::keys::audit_pk(org)
     }
+}
+
+// ---------------------------------------------------------------- mail-events (SES -> invitations)
+
+/// An SES event of `fixtures/ses/<name>.json` (shaped as EventBridge delivers it) about `to`'s
+/// mail `message_id` of invitation `inv` in `org`.
+fn ses_event(name: &str, to: &str, message_id: &str, inv: &str, org: &str) -> Value {
+    let path = format!("{}/fixtures/ses/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let text = text
+        .replace("{{EMAIL}}", to)
+        .replace("{{MESSAGE_ID}}", message_id)
+        .replace("{{INVITATION_ID}}", inv)
+        .replace("{{ORG_ID}}", org);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// SES delivery events on the `mail-events` binary: invitations mailed by the invite function
+/// (through moto's SES), then a bounce and a complaint as EventBridge delivers them; the stored
+/// invitations afterwards, the list filtered by email status, resend refusing the bounced address;
+/// a stale message id and a delivery after the bounce change nothing; a malformed event is an
+/// invocation error (`MalformedEvent`) and the events after it are still recorded. The function's
+/// AWS calls are within its IAM policy: one GetItem, and one transaction of two Puts per change.
+#[tokio::test]
+async fn mail_events_records_bounces_and_complaints_from_ses() {
+    use rollcall_domain::ids::InvitationId;
+    use rollcall_domain::model::EmailStatus;
+    use rollcall_domain::ports::Store;
+    use rollcall_tests::lambda_runtime::Outcome;
+
+    let Some(endpoint) = emulator_endpoint() else {
+        return;
+    };
+    let table = format!("rollcall-mail-events-{}", uuid::Uuid::now_v7().simple());
+    let client = emulator_client(&endpoint);
+    create_table(&client, &table).await.expect("create table");
+    verify_sender(&ses_endpoint(&endpoint)).await;
+    let store = rollcall_store_dynamodb::DynamoStore::new(client, table.clone());
+
+    let mut fns: BTreeMap<&'static str, Running> = BTreeMap::new();
+    for g in ["manage", "invite", "list", "mail-events"] {
+        let recorder = AwsRecorder::start_split(&endpoint, &ses_endpoint(&endpoint))
+            .await
+            .expect("recorder");
+        let mut function = LambdaFunction::start_group(g, config(g, &table, &recorder.endpoint))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        function
+            .wait_ready(Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        fns.insert(g, Running { function, recorder });
+    }
+
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let owner = claims(&format!("olivia-{run}@acme.test"), "Olivia Owner");
+    let (gone, spam) = (
+        format!("gone-{run}@example.test"),
+        format!("spam-{run}@example.test"),
+    );
+    let (st, org) = call(
+        &mut fns,
+        "manage",
+        HttpEvent::new("POST", "/orgs", &[])
+            .claims(&owner)
+            .json(&json!({"name": "Acme"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{org}");
+    let org_id = org["id"].as_str().expect("org id").to_owned();
+    let (st, res) = call(
+        &mut fns,
+        "invite",
+        HttpEvent::new("POST", "/orgs/{org}/invitations", &[("org", &org_id)])
+            .claims(&owner)
+            .json(&json!({"invitations": [{"email": gone}, {"email": spam}]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{res}");
+    let inv_ids: Vec<String> = (0..2)
+        .map(|i| {
+            assert_eq!(
+                res["results"][i]["invitation"]["email_status"], "sent",
+                "{res}"
+            );
+            res["results"][i]["invitation"]["id"]
+                .as_str()
+                .expect("invitation id")
+                .to_owned()
+        })
+        .collect();
+    let stored = async |id: &str| {
+        store
+            .get_invitation(&InvitationId::parse(id).expect("id"))
+            .await
+            .expect("read")
+            .expect("stored")
+    };
+    let message_of = async |id: &str| {
+        stored(id)
+            .await
+            .email_message_id
+            .expect("the SES message id is recorded")
+    };
+    let (gone_msg, spam_msg) = (message_of(&inv_ids[0]).await, message_of(&inv_ids[1]).await);
+    assert_ne!(gone_msg, spam_msg);
+
+    let f = &mut fns.get_mut("mail-events").expect("mail-events").function;
+    let mut timings = Vec::new();
+    let mut invoke_event = async |event: &Value| {
+        let (outcome, took) = f.invoke_raw(event).await.unwrap_or_else(|e| panic!("{e}"));
+        timings.push(took);
+        match outcome {
+            Outcome::Response(body) => Ok(serde_json::from_slice::<Value>(&body).expect("JSON")),
+            Outcome::Error { error_type, body } => Err((error_type, body)),
+        }
+    };
+    // A malformed event first: an invocation error, which does not hold up the next ones.
+    let malformed = json!({"source": "aws.ses", "detail-type": "Email Bounced", "detail": {"eventType": "Bounce"}});
+    let (_, body) = invoke_event(&malformed).await.expect_err("malformed");
+    assert_eq!(body["errorType"], "MalformedEvent", "{body}");
+    let bounce = ses_event("bounce", &gone, &gone_msg, &inv_ids[0], &org_id);
+    let r = invoke_event(&bounce).await.expect("bounce");
+    assert_eq!(r, json!({"outcome": "recorded", "email_status": "bounced"}));
+    let complaint = ses_event("complaint", &spam, &spam_msg, &inv_ids[1], &org_id);
+    let r = invoke_event(&complaint).await.expect("complaint");
+    assert_eq!(
+        r,
+        json!({"outcome": "recorded", "email_status": "complained"})
+    );
+    // Redelivered (EventBridge is at-least-once), late, or about an older mail: nothing changes.
+    let r = invoke_event(&bounce).await.expect("again");
+    assert_eq!(r, json!({"outcome": "unchanged"}));
+    let delivered = ses_event("delivery", &gone, &gone_msg, &inv_ids[0], &org_id);
+    let r = invoke_event(&delivered).await.expect("late delivery");
+    assert_eq!(r, json!({"outcome": "unchanged"}));
+    let stale = ses_event(
+        "delivery",
+        &spam,
+        "0100018c-an-older-mail",
+        &inv_ids[1],
+        &org_id,
+    );
+    let r = invoke_event(&stale).await.expect("stale");
+    assert_eq!(r, json!({"outcome": "stale"}));
+    let unknown_inv = InvitationId::from_uuid(uuid::Uuid::now_v7()).to_string();
+    let unknown = ses_event("bounce", &gone, &gone_msg, &unknown_inv, &org_id);
+    let r = invoke_event(&unknown).await.expect("unknown");
+    assert_eq!(r, json!({"outcome": "unknown_invitation"}));
+
+    // The invitations afterwards.
+    let gone_inv = stored(&inv_ids[0]).await;
+    assert_eq!(gone_inv.email_status, EmailStatus::Bounced);
+    assert_eq!(
+        gone_inv.email_message_id.as_deref(),
+        Some(gone_msg.as_str())
+    );
+    assert_eq!(
+        stored(&inv_ids[1]).await.email_status,
+        EmailStatus::Complained
+    );
+    let (st, list) = call(
+        &mut fns,
+        "list",
+        HttpEvent::new("GET", "/orgs/{org}/invitations", &[("org", &org_id)])
+            .claims(&owner)
+            .query("email_status", "bounced"),
+    )
+    .await;
+    assert_eq!(st, 200, "{list}");
+    let listed: Vec<&str> = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["email"].as_str())
+        .collect();
+    assert_eq!(listed, [gone.as_str()], "{list}");
+    let (st, err) = call(
+        &mut fns,
+        "invite",
+        HttpEvent::new(
+            "POST",
+            "/orgs/{org}/invitations/{inv}/resend",
+            &[("org", &org_id), ("inv", &inv_ids[0])],
+        )
+        .claims(&owner)
+        .json(&json!({})),
+    )
+    .await;
+    assert_eq!(st, 409, "{err}");
+    assert_eq!(err["error"]["code"], "email_undeliverable", "{err}");
+
+    // AWS calls of mail-events: within its policy; per event one GetItem, and for the two that
+    // changed the status one transaction of two Puts.
+    let r = fns.remove("mail-events").expect("mail-events");
+    let calls = r.recorder.calls();
+    let gets = calls
+        .iter()
+        .filter(|(a, _)| a == "dynamodb:GetItem")
+        .count();
+    let puts = calls
+        .iter()
+        .filter(|(a, _)| a == "dynamodb:PutItem")
+        .count();
+    assert_eq!((gets, puts, calls.len()), (6, 4, 10), "{calls:?}");
+    if let Some(py) = template::require_tool("python") {
+        let t = template::load(&py).unwrap_or_else(|e| panic!("{e}"));
+        let id = template::function_of_group(&t, "mail-events").expect("mail-events function");
+        let allowed = template::permissions(&template::functions(&t)[&id]);
+        let used: BTreeSet<AwsCall> = calls.into_iter().collect();
+        let denied: Vec<&AwsCall> = used.difference(&allowed).collect();
+        assert!(
+            denied.is_empty(),
+            "{id} called {denied:?}, which its policy does not allow"
+        );
+    }
+    for line in r.function.logs() {
+        assert!(
+            serde_json::from_str::<Value>(&line).is_ok(),
+            "mail-events wrote a non-JSON log line: {line}"
+        );
+        assert!(
+            !line.contains(&gone) && !line.contains(&spam),
+            "mail-events logged a recipient address: {line}"
+        );
+    }
+    let ms: Vec<String> = timings
+        .iter()
+        .map(|d| format!("{:.1}", d.as_secs_f64() * 1000.0))
+        .collect();
+    let stats = r.function.stop();
+    println!(
+        "mail-events: binary {:.1} MiB, init {:?}, peak RSS {:?} KiB, invocations (ms): {}",
+        stats.binary_bytes as f64 / (1024.0 * 1024.0),
+        stats.init,
+        stats.peak_rss_kib,
+        ms.join(", ")
+    );
 }

@@ -283,7 +283,7 @@ pub struct InvitationView {
     pub inviter_id: UserId,
     /// `pending` | `accepted` | `declined` | `revoked` | `expired`.
     pub status: InvitationStatus,
-    /// `sent` | `failed` | `not_sent`.
+    /// `sent` | `delivered` | `bounced` | `complained` | `failed` | `not_sent`.
     pub email_status: EmailStatus,
     /// Expiry.
     pub expires_at: Timestamp,

@@ -13,7 +13,7 @@ use rollcall_domain::idempotency::{
     Claim, IdempotencyCaller, IdempotencyRecord, IdempotencyScope, IdempotencyState,
 };
 use rollcall_domain::ports::{
-    InvitationEmail, MailError, Mailer, OsRandomness, Randomness, Store, SystemClock,
+    InvitationEmail, MailError, Mailer, OsRandomness, Randomness, SentMail, Store, SystemClock,
 };
 use rollcall_domain::service::{Claims, Service, ServiceConfig};
 use rollcall_store_embedded::EmbeddedStore;
@@ -46,14 +46,17 @@ impl Default for GatedMailer {
 
 #[async_trait]
 impl Mailer for GatedMailer {
-    async fn send_invitation(&self, email: &InvitationEmail) -> Result<(), MailError> {
+    async fn send_invitation(&self, email: &InvitationEmail) -> Result<SentMail, MailError> {
         if self.hold.load(Ordering::SeqCst) {
             self.entered.add_permits(1);
             let permit = self.gate.acquire().await;
             drop(permit);
         }
-        self.sent.lock().unwrap().push(email.clone());
-        Ok(())
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(email.clone());
+        Ok(SentMail {
+            message_id: format!("gated-{}", sent.len()),
+        })
     }
 }
 

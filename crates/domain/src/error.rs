@@ -138,6 +138,9 @@ error_codes! {
     InvitationAlreadyUsed => "invitation_already_used",
     /// The invitation was declined or revoked (no longer pending).
     InvitationNotPending => "invitation_not_pending",
+    /// The address bounced for good or complained: not mailed again unless an organization
+    /// manager sets `send_despite_bounce`.
+    EmailUndeliverable => "email_undeliverable",
     /// The link is already revoked.
     InviteLinkRevoked => "invite_link_revoked",
     /// The organization must keep an active organization manager.

@@ -446,8 +446,8 @@ impl InvitationStatus {
     }
 }
 
-/// Whether the invitation email went out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Whether the invitation email went out, and what the mail provider reported about it since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailStatus {
     /// Handed to the mailer.
@@ -456,6 +456,48 @@ pub enum EmailStatus {
     Failed,
     /// `send_email: false`.
     NotSent,
+    /// The recipient's mail server accepted it (SES `Delivery`).
+    Delivered,
+    /// The address does not exist or refuses mail for good (SES `Bounce` of type `Permanent`;
+    /// transient bounces leave the status as it was).
+    Bounced,
+    /// The recipient marked it as spam (SES `Complaint`).
+    Complained,
+}
+
+impl EmailStatus {
+    /// Every status.
+    pub const ALL: [EmailStatus; 6] = [
+        Self::Sent,
+        Self::Failed,
+        Self::NotSent,
+        Self::Delivered,
+        Self::Bounced,
+        Self::Complained,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::NotSent => "not_sent",
+            Self::Delivered => "delivered",
+            Self::Bounced => "bounced",
+            Self::Complained => "complained",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// Whether mail to this address should not be sent again without an organization manager's
+    /// explicit override: it bounced for good or the recipient complained.
+    pub fn is_undeliverable(self) -> bool {
+        matches!(self, Self::Bounced | Self::Complained)
+    }
 }
 
 /// An email invitation.
@@ -479,6 +521,10 @@ pub struct Invitation {
     pub status: InvitationStatus,
     /// Mail delivery state.
     pub email_status: EmailStatus,
+    /// The mail provider's id of the latest invitation email (SES `MessageId`); delivery events
+    /// of older emails (sent before a resend) carry another id and are ignored. None until sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_message_id: Option<String>,
     /// SHA-256 of the current token (hex). Never shown.
     pub token_hash: String,
     /// Expiry.

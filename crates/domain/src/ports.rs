@@ -8,8 +8,8 @@ use crate::email::Email;
 use crate::idempotency::{Claim, IdempotencyRecord};
 use crate::ids::{GroupId, InvitationId, InviteLinkId, OrgId, PoolId, ScimTokenId, UserId};
 use crate::model::{
-    Group, Invitation, InvitationStatus, InviteLink, MemberStatus, Membership, Organization, Pool,
-    ScimToken, ScimUser, Timestamp, User,
+    EmailStatus, Group, Invitation, InvitationStatus, InviteLink, MemberStatus, Membership,
+    Organization, Pool, ScimToken, ScimUser, Timestamp, User,
 };
 use crate::org_domain::{DomainClaim, OrgDomain};
 use crate::page::{Page, PageRequest};
@@ -114,6 +114,8 @@ pub struct InvitationFilter {
     pub status: Option<InvitationStatus>,
     /// Normalized email, exact.
     pub email: Option<String>,
+    /// Email status, exact.
+    pub email_status: Option<EmailStatus>,
 }
 
 /// Limits to count a new invitation or a resent email against, with the time they are counted at.
@@ -674,6 +676,10 @@ pub trait Store: Send + Sync {
 /// An invitation email, before rendering.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvitationEmail {
+    /// The invitation it is for (tagged on the mail, so delivery events find it).
+    pub invitation_id: InvitationId,
+    /// The invitation's organization (tagged on the mail too).
+    pub org_id: OrgId,
     /// Recipient.
     pub to: Email,
     /// Invitee's name, if known.
@@ -711,11 +717,49 @@ impl MailError {
     }
 }
 
+/// A mail the provider accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMail {
+    /// The provider's id of the message (SES `MessageId`), which its delivery events carry.
+    pub message_id: String,
+}
+
 /// Sends mail.
 #[async_trait]
 pub trait Mailer: Send + Sync {
-    /// Renders and sends one invitation email.
-    async fn send_invitation(&self, email: &InvitationEmail) -> Result<(), MailError>;
+    /// Renders and sends one invitation email; the provider's message id when it took it.
+    async fn send_invitation(&self, email: &InvitationEmail) -> Result<SentMail, MailError>;
+}
+
+/// What the mail provider reported about one invitation email, provider-neutral (parsed from an
+/// SES event in AWS, made up by the local outbox's bounce simulation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailEvent {
+    /// The invitation the mail was tagged with.
+    pub invitation_id: InvitationId,
+    /// The organization the mail was tagged with.
+    pub org_id: OrgId,
+    /// The provider's message id.
+    pub message_id: String,
+    /// What happened.
+    pub kind: MailEventKind,
+    /// When it happened (the provider's time).
+    pub at: Timestamp,
+}
+
+/// The kinds of [`MailEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailEventKind {
+    /// The recipient's server accepted the mail.
+    Delivered,
+    /// The mail bounced; `permanent` for a hard bounce (SES `Permanent`), false for a soft one
+    /// (`Transient`, `Undetermined`), which SES already retried and which changes nothing.
+    Bounced {
+        /// A hard bounce.
+        permanent: bool,
+    },
+    /// The recipient marked the mail as spam.
+    Complained,
 }
 
 /// The current time.

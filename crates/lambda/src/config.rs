@@ -38,6 +38,10 @@ pub struct Config {
     /// `ROLLCALL_DNS_RESOLVER` (`IP:PORT`): the DNS server domain verification asks; the
     /// system's configuration when unset.
     pub dns_resolver: Option<std::net::SocketAddr>,
+    /// `ROLLCALL_SES_CONFIGURATION_SET`: the SES configuration set invitation emails are sent
+    /// through (its event destination reports deliveries, bounces and complaints); none when
+    /// unset.
+    pub ses_configuration_set: Option<String>,
 }
 
 impl Config {
@@ -82,6 +86,7 @@ impl Config {
         };
         Ok(Config {
             dns_resolver,
+            ses_configuration_set: get("ROLLCALL_SES_CONFIGURATION_SET"),
             table: get("ROLLCALL_TABLE"),
             sender: get("ROLLCALL_SENDER"),
             product_name: get("ROLLCALL_PRODUCT_NAME")
@@ -170,6 +175,7 @@ mod tests {
         assert!(err.to_string().contains("ROLLCALL_MAX_BODY_BYTES"), "{err}");
         assert!(from(&[("ROLLCALL_ACCEPT_URL", "ftp://x")]).is_err());
         assert_eq!(c.dns_resolver, None);
+        assert_eq!(c.ses_configuration_set, None);
         let c = from(&[
             ("ROLLCALL_ACCEPT_URL", "https://a.test"),
             ("ROLLCALL_DNS_RESOLVER", "127.0.0.1:5353"),

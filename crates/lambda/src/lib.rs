@@ -4,13 +4,16 @@
 //! `functions/*` is one call to [`run`].
 
 pub mod config;
+pub mod mail_events;
 
 pub use rollcall_api::FunctionGroup;
 
 use crate::config::{Config, ConfigError};
 use async_trait::async_trait;
 use rollcall_api::{AppState, router_with_limit};
-use rollcall_domain::ports::{InvitationEmail, MailError, Mailer, OsRandomness, SystemClock};
+use rollcall_domain::ports::{
+    InvitationEmail, MailError, Mailer, OsRandomness, SentMail, SystemClock,
+};
 use rollcall_domain::service::Service;
 use rollcall_mail::SesMailer;
 use std::sync::Arc;
@@ -46,7 +49,10 @@ async fn build(group: FunctionGroup) -> Result<axum::Router, ConfigError> {
     let sdk = rollcall_aws::sdk_config().await;
     let store = rollcall_store_dynamodb::DynamoStore::from_sdk_config(&sdk, table);
     let mailer: Arc<dyn Mailer> = match mail {
-        Some(mail) => Arc::new(SesMailer::from_sdk_config(&sdk, mail)),
+        Some(mail) => Arc::new(
+            SesMailer::from_sdk_config(&sdk, mail)
+                .with_configuration_set(config.ses_configuration_set.clone()),
+        ),
         None => Arc::new(NoMailer),
     };
     let service = Service::new(
@@ -79,11 +85,11 @@ async fn build(group: FunctionGroup) -> Result<axum::Router, ConfigError> {
 }
 
 /// A mailer for functions that never send mail.
-struct NoMailer;
+pub(crate) struct NoMailer;
 
 #[async_trait]
 impl Mailer for NoMailer {
-    async fn send_invitation(&self, _email: &InvitationEmail) -> Result<(), MailError> {
+    async fn send_invitation(&self, _email: &InvitationEmail) -> Result<SentMail, MailError> {
         Err(MailError(
             "mail is not configured for this function (ROLLCALL_SENDER)".into(),
         ))
@@ -93,7 +99,7 @@ impl Mailer for NoMailer {
 /// JSON logs filtered by `ROLLCALL_LOG_LEVEL`, else `RUST_LOG`, else `info`: a level (`debug`) or
 /// `target=level` directives (`info,rollcall_api=debug`). A value that does not parse is reported
 /// and `info` is used.
-fn init_json_tracing() {
+pub(crate) fn init_json_tracing() {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;

@@ -4,10 +4,12 @@
 mod outbox;
 mod render;
 mod ses;
+mod ses_events;
 
-pub use outbox::{OutboxEntry, OutboxMailer};
+pub use outbox::{OutboxEntry, OutboxMailer, SimulatedOutcome};
 pub use render::{RenderedEmail, accept_link, escape_html, format_expiry, render_invitation};
-pub use ses::SesMailer;
+pub use ses::{SesMailer, TAG_INVITATION_ID, TAG_ORG_ID};
+pub use ses_events::{MalformedSesEvent, SesEvent, parse_ses_event};
 
 /// What every mailer needs to know besides the email itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

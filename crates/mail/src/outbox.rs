@@ -4,9 +4,14 @@ use crate::{MailConfig, accept_link, render_invitation};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rollcall_domain::email::normalize_email;
-use rollcall_domain::ports::{InvitationEmail, MailError, Mailer};
+use rollcall_domain::ports::{
+    InvitationEmail, MailError, MailEvent, MailEventKind, Mailer, SentMail,
+};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 
 /// One mail in the outbox, as stored and as listed by `GET /_local/outbox`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,11 +28,35 @@ pub struct OutboxEntry {
     pub sent_at: DateTime<Utc>,
 }
 
+/// What the outbox reports for mail to an address, instead of a delivery (local runs, to try
+/// bounce handling without SES).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimulatedOutcome {
+    /// A permanent (hard) bounce: the address does not exist.
+    Bounce,
+    /// The recipient marks the mail as spam.
+    Complaint,
+}
+
+/// Simulated delivery reports: outcomes by normalized address, and where the events go.
+#[derive(Debug)]
+struct Simulation {
+    outcomes: Mutex<HashMap<String, SimulatedOutcome>>,
+    events: mpsc::UnboundedSender<MailEvent>,
+}
+
 /// Writes each mail to `<dir>/<unix-nanos>-<uuidv7>.json` (atomically: temp file, then rename).
+///
+/// With [`OutboxMailer::with_delivery_reports`], it also plays the mail provider's event
+/// stream: after each mail, one [`MailEvent`] (delivered, or the outcome simulated for the
+/// address with [`OutboxMailer::simulate`]) goes to the returned receiver, which the local server
+/// feeds to the same use case the `mail-events` Lambda function calls.
 #[derive(Debug, Clone)]
 pub struct OutboxMailer {
     dir: PathBuf,
     cfg: MailConfig,
+    simulation: Option<Arc<Simulation>>,
 }
 
 fn io_error(what: &str, path: &Path, err: std::io::Error) -> MailError {
@@ -40,7 +69,68 @@ fn io_error(what: &str, path: &Path, err: std::io::Error) -> MailError {
 impl OutboxMailer {
     /// An outbox in `dir` (created on the first mail).
     pub fn new(dir: PathBuf, cfg: MailConfig) -> Self {
-        OutboxMailer { dir, cfg }
+        OutboxMailer {
+            dir,
+            cfg,
+            simulation: None,
+        }
+    }
+
+    /// Reports a delivery event after every mail (see the type's doc); the receiver gets them.
+    pub fn with_delivery_reports(mut self) -> (Self, mpsc::UnboundedReceiver<MailEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.simulation = Some(Arc::new(Simulation {
+            outcomes: Mutex::new(HashMap::new()),
+            events: tx,
+        }));
+        (self, rx)
+    }
+
+    /// From now on, mail to `email` (compared by the email rule) is reported as `outcome`
+    /// instead of delivered; `None` delivers it again. Kept in memory (until the process ends).
+    /// False when this outbox does not report deliveries.
+    pub fn simulate(&self, email: &str, outcome: Option<SimulatedOutcome>) -> bool {
+        let Some(sim) = &self.simulation else {
+            return false;
+        };
+        if let Ok(mut map) = sim.outcomes.lock() {
+            match outcome {
+                Some(o) => map.insert(normalize_email(email), o),
+                None => map.remove(&normalize_email(email)),
+            };
+        }
+        true
+    }
+
+    /// The simulated outcomes, by normalized address.
+    pub fn simulated(&self) -> HashMap<String, SimulatedOutcome> {
+        self.simulation
+            .as_ref()
+            .and_then(|s| s.outcomes.lock().ok().map(|m| m.clone()))
+            .unwrap_or_default()
+    }
+
+    fn report(&self, email: &InvitationEmail, message_id: &str) {
+        let Some(sim) = &self.simulation else {
+            return;
+        };
+        let outcome = sim
+            .outcomes
+            .lock()
+            .ok()
+            .and_then(|m| m.get(email.to.normalized()).copied());
+        let kind = match outcome {
+            None => MailEventKind::Delivered,
+            Some(SimulatedOutcome::Bounce) => MailEventKind::Bounced { permanent: true },
+            Some(SimulatedOutcome::Complaint) => MailEventKind::Complained,
+        };
+        let _ = sim.events.send(MailEvent {
+            invitation_id: email.invitation_id.clone(),
+            org_id: email.org_id.clone(),
+            message_id: message_id.to_owned(),
+            kind,
+            at: Utc::now(),
+        });
     }
 
     /// The outbox directory.
@@ -97,12 +187,11 @@ impl OutboxMailer {
         Ok(all)
     }
 
-    async fn write(&self, entry: &OutboxEntry) -> Result<PathBuf, MailError> {
+    async fn write(&self, entry: &OutboxEntry, id: uuid::Uuid) -> Result<PathBuf, MailError> {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| io_error("create", &self.dir, e))?;
         let nanos = entry.sent_at.timestamp_nanos_opt().unwrap_or(0).max(0);
-        let id = uuid::Uuid::now_v7();
         let path = self.dir.join(format!("{nanos:020}-{id}.json"));
         let tmp = self.dir.join(format!(".{nanos:020}-{id}.json.tmp"));
         let json = serde_json::to_vec_pretty(entry)
@@ -126,7 +215,7 @@ impl OutboxMailer {
 
 #[async_trait]
 impl Mailer for OutboxMailer {
-    async fn send_invitation(&self, email: &InvitationEmail) -> Result<(), MailError> {
+    async fn send_invitation(&self, email: &InvitationEmail) -> Result<SentMail, MailError> {
         let rendered = render_invitation(email, &self.cfg);
         let entry = OutboxEntry {
             to: email.to.as_str().to_owned(),
@@ -135,7 +224,9 @@ impl Mailer for OutboxMailer {
             html: rendered.html,
             sent_at: Utc::now(),
         };
-        let path = self.write(&entry).await?;
+        let id = uuid::Uuid::now_v7();
+        let path = self.write(&entry, id).await?;
+        let message_id = format!("outbox-{id}");
         // Local runs only: the accept link (with its token) is logged on purpose (spec §4).
         tracing::info!(
             to = %email.to,
@@ -143,7 +234,8 @@ impl Mailer for OutboxMailer {
             file = %path.display(),
             "invitation email written to the outbox"
         );
-        Ok(())
+        self.report(email, &message_id);
+        Ok(SentMail { message_id })
     }
 }
 
@@ -164,6 +256,8 @@ mod tests {
 
     fn invitation(to: &str, token: &str) -> InvitationEmail {
         InvitationEmail {
+            invitation_id: rollcall_domain::ids::InvitationId::from_uuid(uuid::Uuid::now_v7()),
+            org_id: rollcall_domain::ids::OrgId::from_uuid(uuid::Uuid::nil()),
             to: Email::parse(to).unwrap(),
             invitee_name: None,
             inviter: "Grace".into(),
@@ -238,6 +332,42 @@ mod tests {
         std::fs::write(dir.join("99999999999999999999-broken.json"), b"{not json").unwrap();
         std::fs::write(dir.join(".partial.json.tmp"), b"{").unwrap();
         assert_eq!(again.list().await.unwrap().len(), 5);
+    }
+
+    #[tokio::test]
+    async fn simulated_bounces_and_complaints_are_reported_per_address() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mailer, mut events) =
+            OutboxMailer::new(tmp.path().join("outbox"), cfg()).with_delivery_reports();
+        assert!(mailer.simulate(" Bad@Example.org", Some(SimulatedOutcome::Bounce)));
+        assert!(mailer.simulate("spam@example.org", Some(SimulatedOutcome::Complaint)));
+        let mut sent = Vec::new();
+        for to in ["bad@example.org", "ok@example.org", "SPAM@example.org"] {
+            let mail = invitation(to, "t");
+            let s = mailer.send_invitation(&mail).await.unwrap();
+            let e = events.recv().await.unwrap();
+            assert_eq!(e.message_id, s.message_id);
+            assert_eq!(e.invitation_id, mail.invitation_id);
+            sent.push(e.kind);
+        }
+        assert_eq!(
+            sent,
+            [
+                MailEventKind::Bounced { permanent: true },
+                MailEventKind::Delivered,
+                MailEventKind::Complained
+            ]
+        );
+        // Every mail is still in the outbox; clearing the simulation delivers again.
+        assert_eq!(mailer.list().await.unwrap().len(), 3);
+        mailer.simulate("bad@example.org", None);
+        mailer
+            .send_invitation(&invitation("bad@example.org", "t"))
+            .await
+            .unwrap();
+        assert_eq!(events.recv().await.unwrap().kind, MailEventKind::Delivered);
+        // Without reports, nothing is simulated.
+        assert!(!OutboxMailer::new(tmp.path().into(), cfg()).simulate("a@b.c", None));
     }
 
     #[tokio::test]

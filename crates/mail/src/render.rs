@@ -185,6 +185,8 @@ mod tests {
 
     fn invitation() -> InvitationEmail {
         InvitationEmail {
+            invitation_id: rollcall_domain::ids::InvitationId::from_uuid(uuid::Uuid::now_v7()),
+            org_id: rollcall_domain::ids::OrgId::from_uuid(uuid::Uuid::nil()),
             to: Email::parse("ada@example.org").unwrap(),
             invitee_name: Some("Ada Lovelace".into()),
             inviter: "Grace Hopper".into(),

@@ -4,20 +4,39 @@ use crate::{MailConfig, render_invitation};
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use rollcall_domain::ports::{InvitationEmail, MailError, Mailer};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
+use rollcall_domain::ports::{InvitationEmail, MailError, Mailer, SentMail};
 
-/// Sends invitation emails with SES v2 `SendEmail` (simple content, UTF-8).
+/// The message tag naming the invitation of a mail (SES passes tags on to its events).
+pub const TAG_INVITATION_ID: &str = "invitation_id";
+/// The message tag naming the organization of a mail.
+pub const TAG_ORG_ID: &str = "org_id";
+
+/// Sends invitation emails with SES v2 `SendEmail` (simple content, UTF-8), tagged with the
+/// invitation and organization ids, through a configuration set when one is configured (its
+/// event destination reports deliveries, bounces and complaints to the `mail-events` function).
 #[derive(Debug, Clone)]
 pub struct SesMailer {
     client: Client,
     cfg: MailConfig,
+    configuration_set: Option<String>,
 }
 
 impl SesMailer {
     /// A mailer on an existing SES v2 client.
     pub fn new(client: Client, cfg: MailConfig) -> Self {
-        SesMailer { client, cfg }
+        SesMailer {
+            client,
+            cfg,
+            configuration_set: None,
+        }
+    }
+
+    /// Sends through the SES configuration set `name` (`ROLLCALL_SES_CONFIGURATION_SET`), or
+    /// without one (`None`: no delivery events).
+    pub fn with_configuration_set(mut self, name: Option<String>) -> Self {
+        self.configuration_set = name;
+        self
     }
 
     /// A mailer on Rollcall's AWS SDK configuration from the environment (region, credentials,
@@ -52,6 +71,15 @@ fn utf8(data: String) -> Result<Content, MailError> {
     Content::builder()
         .data(data)
         .charset("UTF-8")
+        .build()
+        .map_err(|_| MailError("could not build the SES request".into()))
+}
+
+/// A message tag; SES allows only `[A-Za-z0-9_-]` in names and values (prefixed ids fit).
+fn tag(name: &str, value: &str) -> Result<MessageTag, MailError> {
+    MessageTag::builder()
+        .name(name)
+        .value(value)
         .build()
         .map_err(|_| MailError("could not build the SES request".into()))
 }
@@ -106,7 +134,7 @@ fn service_unavailable<E: ProvideErrorMetadata>(
 
 #[async_trait]
 impl Mailer for SesMailer {
-    async fn send_invitation(&self, email: &InvitationEmail) -> Result<(), MailError> {
+    async fn send_invitation(&self, email: &InvitationEmail) -> Result<SentMail, MailError> {
         let rendered = render_invitation(email, &self.cfg);
         let message = Message::builder()
             .subject(utf8(rendered.subject)?)
@@ -127,16 +155,21 @@ impl Mailer for SesMailer {
                     .build(),
             )
             .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(self.configuration_set.clone())
+            .email_tags(tag(TAG_INVITATION_ID, email.invitation_id.as_str())?)
+            .email_tags(tag(TAG_ORG_ID, email.org_id.as_str())?)
             .send()
             .await;
         match result {
             Ok(out) => {
+                let message_id = out.message_id().unwrap_or("").to_owned();
                 tracing::info!(
                     recipient_domain = %email.to.domain(),
-                    message_id = out.message_id().unwrap_or(""),
+                    invitation = %email.invitation_id,
+                    message_id = %message_id,
                     "invitation email sent with SES"
                 );
-                Ok(())
+                Ok(SentMail { message_id })
             }
             Err(err) => {
                 let short = describe(&err);

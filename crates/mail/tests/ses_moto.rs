@@ -88,6 +88,8 @@ fn to_of(m: &serde_json::Value) -> Vec<String> {
 
 fn invitation(to: &str, token: &str) -> InvitationEmail {
     InvitationEmail {
+        invitation_id: rollcall_domain::ids::InvitationId::from_uuid(uuid::Uuid::now_v7()),
+        org_id: rollcall_domain::ids::OrgId::from_uuid(uuid::Uuid::nil()),
         to: Email::parse(to).unwrap(),
         invitee_name: Some("Ada".into()),
         inviter: "Grace <Hopper>".into(),

@@ -20,7 +20,7 @@ use hyper_util::service::TowerToHyperService;
 use rollcall_api::{ApiError, AppState, REQUEST_ID_HEADER};
 use rollcall_domain::ports::{Clock, Mailer, OsRandomness, Store, SystemClock};
 use rollcall_domain::service::{Service, ServiceConfig};
-use rollcall_mail::{MailConfig, OutboxMailer, SesMailer};
+use rollcall_mail::{MailConfig, OutboxMailer, SesMailer, SimulatedOutcome};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -141,15 +141,26 @@ pub async fn run(opts: Options) -> Result<(), String> {
         }
     };
     let mut outbox = None;
+    let mut mail_events = None;
     let mailer: Arc<dyn Mailer> = match opts.mailer {
         MailerKind::Outbox => {
-            let o = Arc::new(OutboxMailer::new(opts.data_dir.join("outbox"), mail_config));
+            let (o, events) = OutboxMailer::new(opts.data_dir.join("outbox"), mail_config)
+                .with_delivery_reports();
+            let o = Arc::new(o);
             outbox = Some(o.clone());
+            mail_events = Some(events);
             o
         }
         MailerKind::Ses => {
             required_env("ROLLCALL_SENDER")?;
-            Arc::new(SesMailer::from_sdk_config(aws().await, mail_config))
+            let configuration_set = std::env::var("ROLLCALL_SES_CONFIGURATION_SET")
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty());
+            Arc::new(
+                SesMailer::from_sdk_config(aws().await, mail_config)
+                    .with_configuration_set(configuration_set),
+            )
         }
     };
     let service = Service::new(
@@ -175,12 +186,20 @@ pub async fn run(opts: Options) -> Result<(), String> {
         },
         auth.local_key().cloned(),
     );
+    // The outbox's delivery reports go to the use case the `mail-events` function calls.
+    if let Some(events) = mail_events {
+        tokio::spawn(record_mail_events(service.clone(), events));
+    }
     let mut app = console.merge(rollcall_api::all_routes(AppState::new(service)));
     // The outbox holds every organization's invitation mail: only with the local identity (the
     // server of one developer), never next to a real identity provider.
     if let (Some(outbox), AuthMode::Local(_)) = (outbox, &auth) {
         app = Router::new()
             .route("/_local/outbox", get(list_outbox))
+            .route(
+                "/_local/outbox/bounces",
+                get(list_bounces).post(simulate_bounce),
+            )
             .with_state(outbox)
             .merge(app);
     }
@@ -425,6 +444,78 @@ async fn list_events(State(store): State<Arc<rollcall_store_embedded::EmbeddedSt
             (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
         }
     }
+}
+
+/// Feeds the outbox's delivery reports to [`Service::record_mail_event`], as SES and the
+/// `mail-events` function do in AWS. A report that comes before the send is recorded (the
+/// outbox reports as soon as the mail is written, before the invitation records its message id)
+/// is tried again shortly, as Lambda retries the event.
+async fn record_mail_events(
+    service: Service,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<rollcall_domain::ports::MailEvent>,
+) {
+    use rollcall_domain::service::MailEventOutcome;
+    while let Some(event) = events.recv().await {
+        let service = service.clone();
+        tokio::spawn(async move {
+            for _ in 0..100 {
+                match service.record_mail_event(&event).await {
+                    Ok(MailEventOutcome::NotYetRecorded) => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Ok(_) => return,
+                    Err(e) => {
+                        tracing::warn!(error = %e, invitation = %event.invitation_id, "simulated mail event not recorded");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// `POST /_local/outbox/bounces` body.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulateBounce {
+    email: String,
+    /// `bounce` (the default), `complaint`, or `none` to deliver again.
+    kind: Option<String>,
+}
+
+/// `POST /_local/outbox/bounces` `{"email", "kind": "bounce" | "complaint" | "none"}`: from now
+/// on mail to that address is reported as a hard bounce or a complaint (or delivered again):
+/// 200 with the simulated outcomes.
+async fn simulate_bounce(
+    State(outbox): State<Arc<OutboxMailer>>,
+    body: Result<axum::Json<SimulateBounce>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let invalid = |message: &str| {
+        let body = serde_json::json!({"error": {"code": ErrorCode::ValidationError.as_str(), "message": message}});
+        (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+    };
+    let Ok(axum::Json(body)) = body else {
+        return invalid(
+            "the body must be {\"email\": ..., \"kind\": \"bounce\" | \"complaint\" | \"none\"}",
+        );
+    };
+    if rollcall_domain::email::Email::parse(&body.email).is_none() {
+        return invalid("`email` is not a valid email address");
+    }
+    let outcome = match body.kind.as_deref().unwrap_or("bounce") {
+        "bounce" => Some(SimulatedOutcome::Bounce),
+        "complaint" => Some(SimulatedOutcome::Complaint),
+        "none" => None,
+        _ => return invalid("`kind` must be bounce, complaint or none"),
+    };
+    outbox.simulate(&body.email, outcome);
+    list_bounces(State(outbox)).await
+}
+
+/// `GET /_local/outbox/bounces`: the simulated outcomes by normalized address.
+async fn list_bounces(State(outbox): State<Arc<OutboxMailer>>) -> Response {
+    let map: std::collections::BTreeMap<_, _> = outbox.simulated().into_iter().collect();
+    axum::Json(serde_json::json!({ "bounces": map })).into_response()
 }
 
 async fn shutdown_signal() {

@@ -445,6 +445,7 @@ mod tests {
             inviter_id: UserId::from_uuid(Uuid::now_v7()),
             status: InvitationStatus::Pending,
             email_status: EmailStatus::Sent,
+            email_message_id: None,
             token_hash: "ab".repeat(32),
             expires_at: now,
             created_at: now,

@@ -1298,6 +1298,7 @@ impl Store for DynamoStore {
         page: &PageRequest,
     ) -> StoreResult<Page<Invitation>> {
         let status = filter.status;
+        let email_status = filter.email_status;
         let org_value = org.to_string();
         let (partition, scope_tag, index) = match &filter.email {
             Some(email) => (
@@ -1325,6 +1326,13 @@ impl Store for DynamoStore {
             }
             if let Some(st) = status {
                 parts.push(status_filter(e, st, now));
+            }
+            if let Some(es) = email_status {
+                parts.push(format!(
+                    "{} = {}",
+                    e.name("email_status"),
+                    e.val(s(es.as_str()))
+                ));
             }
             (!parts.is_empty()).then(|| parts.join(" AND "))
         });

@@ -163,6 +163,7 @@ fn invitation(fx: &Fx, assignments: Vec<Assignment>) -> Invitation {
         inviter_id: fx.owner.user_id.clone(),
         status: InvitationStatus::Pending,
         email_status: EmailStatus::Sent,
+        email_message_id: None,
         token_hash: hash(),
         expires_at: t + Duration::days(7),
         created_at: t,

@@ -1071,7 +1071,8 @@ pub(crate) fn list_invitations(
                 .email
                 .as_deref()
                 .is_none_or(|e| inv.email.normalized() == e);
-            Ok((status_ok && email_ok).then_some(inv))
+            let email_status_ok = filter.email_status.is_none_or(|s| inv.email_status == s);
+            Ok((status_ok && email_ok && email_status_ok).then_some(inv))
         },
     )
 }

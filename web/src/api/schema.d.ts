@@ -598,6 +598,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/_local/outbox/bounces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Simulated bounces (local server only)
+         * @description **Who may call:** anyone who can reach the local server; no token needed.
+         *
+         *     Only `rollcall serve` with the outbox mailer and the local identity serves this route; it is not deployed to AWS and not in the route table. The addresses whose mail the outbox reports as bounced or complained.
+         */
+        get: operations["listSimulatedBounces"];
+        put?: never;
+        /**
+         * Simulate a bounce or complaint (local server only)
+         * @description **Who may call:** anyone who can reach the local server; no token needed.
+         *
+         *     From now on, every invitation email to `email` still lands in the outbox but is reported (asynchronously, as SES does) as a permanent bounce (`bounce`, the default) or a complaint (`complaint`), through the same use case as the `mail-events` Lambda function; `none` reports it delivered again, as all other mail is. Kept in memory until the server stops.
+         */
+        post: operations["simulateBounce"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{org}/scim-tokens": {
         parameters: {
             query?: never;
@@ -1277,10 +1305,10 @@ export interface components {
          */
         InvitationStatus: "pending" | "accepted" | "declined" | "revoked" | "expired";
         /**
-         * @description `failed`: the mailer failed, the invitation is still pending and can be resent; `not_sent`: `send_email` was false.
+         * @description `sent`: handed to SES (or the local outbox), no report yet; `delivered`: the recipient's server accepted it; `bounced`: it bounced for good (SES permanent bounce; soft bounces change nothing); `complained`: the recipient marked it as spam; `failed`: the mailer failed, the invitation is still pending and can be resent; `not_sent`: `send_email` was false. Delivery reports concern the invitation's latest email only and arrive asynchronously. A `bounced` or `complained` address is not mailed again unless an organization manager sets `send_despite_bounce`.
          * @enum {string}
          */
-        EmailStatus: "sent" | "failed" | "not_sent";
+        EmailStatus: "sent" | "delivered" | "bounced" | "complained" | "failed" | "not_sent";
         /** @description An email invitation. Never carries its token or the token's hash. */
         Invitation: {
             id: components["schemas"]["InvitationId"];
@@ -1349,7 +1377,7 @@ export interface components {
             result: "invited" | "resent" | "error";
             /** @description Unless `result` is `error`. `email_status: failed` says the email could not be sent (resend later). */
             invitation?: components["schemas"]["Invitation"];
-            /** @description When `result` is `error`. Codes: `invalid_email`, `duplicate_email`, `self_invite`, `email_domain_not_allowed`, `validation_error` (name, phone), `invalid_assignment`, `pool_not_found`, `forbidden_assignment`, `already_member`, `invitation_pending` (a pending invitation the caller may not manage; left unchanged), `rate_limited`, `concurrent_modification`. */
+            /** @description When `result` is `error`. Codes: `invalid_email`, `duplicate_email`, `self_invite`, `email_domain_not_allowed`, `validation_error` (name, phone), `invalid_assignment`, `pool_not_found`, `forbidden_assignment`, `already_member`, `invitation_pending` (a pending invitation the caller may not manage; left unchanged), `email_undeliverable` (the address's pending invitation bounced or drew a complaint; not mailed again without `send_despite_bounce`), `rate_limited`, `concurrent_modification`. */
             error?: components["schemas"]["ErrorBody"];
             /**
              * Format: uri
@@ -1622,6 +1650,8 @@ export interface components {
              * @default true
              */
             send_email: boolean | null;
+            /** @description Mail addresses whose pending invitation's last email bounced for good or drew a complaint (otherwise their entries are `email_undeliverable`). Organization managers only: anyone else who sets it gets 403 for the whole request. */
+            send_despite_bounce?: boolean | null;
         };
         /** @description Optional; an empty body is `{}`. */
         ResendInvitationRequest: {
@@ -1632,6 +1662,8 @@ export interface components {
              * @default true
              */
             send_email: boolean | null;
+            /** @description Mail the address even though its last invitation email bounced for good or drew a complaint (otherwise 409 `email_undeliverable`). Organization managers only: anyone else who sets it gets 403. */
+            send_despite_bounce?: boolean | null;
         };
         TokenRequest: {
             /** @description The secret from the email or the invite link (`rci_…` for invitations, `rcl_…` for invite links). */
@@ -2126,6 +2158,25 @@ export interface components {
             /** @description The audit entry the event comes from. */
             audit_event_id: string;
         };
+        SimulateBounceRequest: {
+            /**
+             * Format: email
+             * @description The address whose mail bounces or complains.
+             */
+            email: string;
+            /**
+             * @description `bounce`: a permanent bounce; `complaint`: a spam complaint; `none`: delivered again.
+             * @default bounce
+             * @enum {string}
+             */
+            kind: "bounce" | "complaint" | "none";
+        };
+        SimulatedBounces: {
+            /** @description Simulated outcome by address (trimmed, lowercased). */
+            bounces: {
+                [key: string]: "bounce" | "complaint";
+            };
+        };
     };
     responses: never;
     parameters: {
@@ -2149,6 +2200,8 @@ export interface components {
         invitationStatus: components["schemas"]["InvitationStatus"];
         /** @description Exact address, compared trimmed and lowercased. */
         invitationEmail: string;
+        /** @description Only invitations with this email status (e.g. `bounced`). */
+        invitationEmailStatus: components["schemas"]["EmailStatus"];
         /** @description Members holding this role (`member` matches everyone). With `pool_id`, the same assignment must match both. */
         role: components["schemas"]["Role"];
         /** @description Members with an assignment on exactly this pool (not inherited). */
@@ -3033,6 +3086,8 @@ export interface operations {
                 status?: components["parameters"]["invitationStatus"];
                 /** @description Exact address, compared trimmed and lowercased. */
                 email?: components["parameters"]["invitationEmail"];
+                /** @description Only invitations with this email status (e.g. `bounced`). */
+                email_status?: components["parameters"]["invitationEmailStatus"];
                 /** @description Most items in the page (400 `invalid_query` outside 1..200). */
                 limit?: components["parameters"]["limit"];
                 /** @description The `next_cursor` of the previous page, as given (opaque). 400 `invalid_cursor` for a cursor of another list. */
@@ -3181,7 +3236,7 @@ export interface operations {
             };
             /**
              * @description Forbidden. `error.code` is one of:
-             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `forbidden`: The caller's roles do not allow this (also `send_despite_bounce` set by someone who is not an organization manager).
              *     - `member_suspended`: The caller's membership of this organization is suspended.
              */
             403: {
@@ -3328,7 +3383,7 @@ export interface operations {
             };
             /**
              * @description Forbidden. `error.code` is one of:
-             *     - `forbidden`: The caller's roles do not allow this.
+             *     - `forbidden`: The caller's roles do not allow this (also `send_despite_bounce` set by someone who is not an organization manager).
              *     - `member_suspended`: The caller's membership of this organization is suspended.
              *     - `email_domain_not_allowed`: The organization's `allowed_email_domains` (set after the invitation was made) do not include the invitee's domain; the invitation stays pending, with its token, and is not sent again.
              */
@@ -3359,6 +3414,7 @@ export interface operations {
              *     - `invitation_not_pending`: The invitation was declined or revoked.
              *     - `concurrent_modification`: The resource changed while the request ran; retry.
              *     - `idempotency_key_in_use`: The first request with this `Idempotency-Key` is still running; retry after `Retry-After` (1 s) to get its answer.
+             *     - `email_undeliverable`: The address's last invitation email bounced for good or drew a complaint; not mailed again unless an organization manager sets `send_despite_bounce` (`details.email_status` says which).
              */
             409: {
                 headers: {
@@ -5610,6 +5666,62 @@ export interface operations {
              *     - `service_unavailable`: The data store (or the random source) is unavailable; retry shortly.
              */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSimulatedBounces: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The simulated outcomes by address (trimmed, lowercased). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulatedBounces"];
+                };
+            };
+        };
+    };
+    simulateBounce: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimulateBounceRequest"];
+            };
+        };
+        responses: {
+            /** @description The simulated outcomes by address (trimmed, lowercased). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimulatedBounces"];
+                };
+            };
+            /**
+             * @description Bad request. `error.code` is one of:
+             *     - `validation_error`: A field breaks a rule (empty or too long name, number out of range, bad phone, bad domain, too many entries); `details.field` names it.
+             */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -136,8 +136,47 @@ test('resend and revoke in the Invitations tab', async () => {
   await page.getByRole('button', { name: 'Yes, revoke' }).click();
   await page.getByText('Revoked the invitation to ana@acme.test.').waitFor();
   await page.getByText('No invitations with status pending.').waitFor();
-  await page.getByLabel('Status').selectOption('revoked');
+  await page.getByLabel('Status', { exact: true }).selectOption('revoked');
   await page.getByRole('row', { name: /ana@acme\.test.*revoked/ }).waitFor();
+  assertNoProblems(page);
+});
+
+test('a bounced invitation shows its email status, filters, and is resent only on purpose', async () => {
+  // The outbox simulates SES: mail to this address bounces for good.
+  const sim = await fetch(`${server.base}/_local/outbox/bounces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'gone@acme.test', kind: 'bounce' }),
+  });
+  assert.equal(sim.status, 200);
+  const sent = await api(server.base, ownerToken, 'POST', `/orgs/${orgId}/invitations`, { invitations: [{ email: 'gone@acme.test', name: 'Gone Away' }] });
+  assert.equal(sent.body.results[0].result, 'invited');
+  // Delivery reports are asynchronous, as SES's are.
+  for (let i = 0; i < 100; i++) {
+    const r = await api(server.base, ownerToken, 'GET', `/orgs/${orgId}/invitations?email=gone@acme.test`);
+    if (r.body.items[0].email_status === 'bounced') break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  await page.getByLabel('Status', { exact: true }).selectOption('pending');
+  const row = page.getByRole('row', { name: /gone@acme\.test/ });
+  await row.getByText('Bounced', { exact: true }).waitFor();
+  await page.getByLabel('Email status').selectOption('bounced');
+  await page.getByRole('row', { name: /gone@acme\.test/ }).waitFor();
+  assert.equal(await page.locator('tbody tr').count(), 1, 'only the bounced invitation');
+  await page.getByLabel('Email status').selectOption('delivered');
+  await page.getByText('No invitations with status pending with email status Delivered.').waitFor();
+  await page.getByLabel('Email status').selectOption('bounced');
+  const before = (await outbox(server.base)).filter((m) => m.to === 'gone@acme.test').length;
+  await row.getByRole('button', { name: 'Resend to gone@acme.test' }).click();
+  const alert = row.getByRole('alert');
+  await alert.getByText(/bounced: the address does not exist/).waitFor();
+  assert.equal((await outbox(server.base)).filter((m) => m.to === 'gone@acme.test').length, before, 'not mailed yet');
+  await checkA11y(page, 'invitations-bounced');
+  await screenshot(page, 'invitations-bounced');
+  await row.getByRole('button', { name: 'Send anyway to gone@acme.test' }).click();
+  await page.getByText('Resent to gone@acme.test').waitFor();
+  assert.equal((await outbox(server.base)).filter((m) => m.to === 'gone@acme.test').length, before + 1);
+  await page.getByLabel('Email status').selectOption('');
   assertNoProblems(page);
 });
 

@@ -11,7 +11,7 @@ use crate::views::{
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use rollcall_domain::model::InvitationStatus;
+use rollcall_domain::model::{EmailStatus, InvitationStatus};
 use rollcall_domain::service::{BulkInviteRequest, ResendRequest};
 use serde::Deserialize;
 
@@ -59,11 +59,12 @@ pub(crate) async fn resend(
 pub(crate) struct InvitationsQuery {
     status: Option<String>,
     email: Option<String>,
+    email_status: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
-/// `GET /orgs/{org}/invitations?status=&email=`.
+/// `GET /orgs/{org}/invitations?status=&email=&email_status=`.
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthenticatedCaller(caller): AuthenticatedCaller,
@@ -89,10 +90,23 @@ pub(crate) async fn list(
         .as_deref()
         .map(str::trim)
         .filter(|e| !e.is_empty());
+    let email_status = match query
+        .email_status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(s) => Some(EmailStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid_query(
+                "`email_status` must be one of sent, delivered, bounced, complained, failed, not_sent",
+            )
+        })?),
+        None => None,
+    };
     let page = page_request(query.limit, query.cursor.clone())?;
     let invitations = state
         .service
-        .list_invitations(&caller, &org, status, email, &page)
+        .list_invitations(&caller, &org, status, email, email_status, &page)
         .await?;
     let now = state.service.now();
     Ok(Json(ListView::from_page(invitations, |i| {

@@ -7,7 +7,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use rollcall_api::AppState;
-use rollcall_domain::ports::{InvitationEmail, MailError, Mailer, OsRandomness, SystemClock};
+use rollcall_domain::ports::{
+    InvitationEmail, MailError, Mailer, OsRandomness, SentMail, SystemClock,
+};
 use rollcall_domain::service::{Claims, Service, ServiceConfig};
 use rollcall_store_embedded::EmbeddedStore;
 use serde_json::Value;
@@ -20,9 +22,12 @@ pub struct RecordingMailer(pub Mutex<Vec<InvitationEmail>>);
 
 #[async_trait]
 impl Mailer for RecordingMailer {
-    async fn send_invitation(&self, email: &InvitationEmail) -> Result<(), MailError> {
-        self.0.lock().unwrap().push(email.clone());
-        Ok(())
+    async fn send_invitation(&self, email: &InvitationEmail) -> Result<SentMail, MailError> {
+        let mut mails = self.0.lock().unwrap();
+        mails.push(email.clone());
+        Ok(SentMail {
+            message_id: format!("test-{}", mails.len()),
+        })
     }
 }
 

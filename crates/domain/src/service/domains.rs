@@ -420,6 +420,7 @@ impl Service {
         let filter = InvitationFilter {
             status: None,
             email: Some(email.normalized().to_owned()),
+            email_status: None,
         };
         let history = self
             .store
@@ -452,6 +453,7 @@ impl Service {
             inviter_id: claim.verified_by.clone(),
             status: InvitationStatus::Pending,
             email_status: EmailStatus::NotSent,
+            email_message_id: None,
             token_hash: token.hash,
             expires_at: now
                 + chrono::Duration::days(i64::from(org.settings.invitation_expiry_days)),

@@ -49,6 +49,9 @@ pub struct BulkInviteRequest {
     pub expires_in_days: Option<u32>,
     /// Whether to email the invitees (default true). When false, the response carries accept URLs.
     pub send_email: Option<bool>,
+    /// Mail an address even though its pending invitation's last email bounced for good or drew
+    /// a complaint (organization managers only; otherwise such an entry is `email_undeliverable`).
+    pub send_despite_bounce: Option<bool>,
 }
 
 /// `POST /orgs/{org}/invitations/{inv}/resend` body (all optional).
@@ -59,6 +62,9 @@ pub struct ResendRequest {
     pub expires_in_days: Option<u32>,
     /// Whether to email (default true); when false the response carries the accept URL.
     pub send_email: Option<bool>,
+    /// Mail the address even though the last email bounced for good or drew a complaint
+    /// (organization managers only; otherwise 409 `email_undeliverable`).
+    pub send_despite_bounce: Option<bool>,
 }
 
 /// What happened to one entry.
@@ -133,6 +139,7 @@ impl Service {
             None => ctx.org.settings.invitation_expiry_days,
         };
         let send_email = req.send_email.unwrap_or(true);
+        let despite_bounce = despite_bounce(&ctx, req.send_despite_bounce)?;
         let pools = self.pool_map(org_id).await?;
         let mut seen = HashSet::new();
         let mut results = Vec::with_capacity(req.invitations.len());
@@ -148,6 +155,7 @@ impl Service {
                     let input = InviteInput {
                         days,
                         send_email,
+                        despite_bounce,
                         ..checked
                     };
                     match self
@@ -217,6 +225,7 @@ impl Service {
             assignments,
             days: 0,
             send_email: false,
+            despite_bounce: false,
         })
     }
 
@@ -262,6 +271,17 @@ impl Service {
                 .store
                 .find_pending_invitation(&org.id, email.normalized())
                 .await?;
+            // The address's last invitation email bounced for good or drew a complaint (also
+            // when that invitation has expired meanwhile): not mailed again unless asked. (An
+            // open one the caller may not manage is `invitation_pending` below, saying no more.)
+            if let Some(p) = &pending
+                && input.send_email
+                && !input.despite_bounce
+                && p.email_status.is_undeliverable()
+                && (!p.is_open(now) || can_manage_invitation(&ctx.me, &org.settings, p, pools))
+            {
+                return Err(undeliverable(p.email_status));
+            }
             let (outcome, written) = match pending {
                 // A merge changes the invitation's inviter, token and link: the caller must be
                 // allowed to manage it, as for resend and revoke.
@@ -279,10 +299,9 @@ impl Service {
                         inviter_id: caller.user.id.clone(),
                         token_hash: secret.hash.clone(),
                         expires_at,
-                        email_status: EmailStatus::NotSent,
                         updated_at: now,
                         version: p.version + 1,
-                        ..p.clone()
+                        ..unsent(&p, input.send_email)
                     };
                     let limits = InviteLimits {
                         max_pending: None,
@@ -299,6 +318,8 @@ impl Service {
                                 "email": p.email.to_string(),
                                 "assignments": { "before": p.assignments, "after": after.assignments },
                                 "send_email": input.send_email,
+                                "despite": (input.send_email && p.email_status.is_undeliverable())
+                                    .then_some(p.email_status),
                             }),
                         )
                         .update_invitation(&p, &after, Some(&limits))
@@ -306,6 +327,13 @@ impl Service {
                     (InviteOutcome::Resent, res.map(|()| after))
                 }
                 replaces => {
+                    // Replacing an expired invitation without mail keeps the address guarded.
+                    let email_status = match &replaces {
+                        Some(r) if !input.send_email && r.email_status.is_undeliverable() => {
+                            r.email_status
+                        }
+                        _ => EmailStatus::NotSent,
+                    };
                     let inv = Invitation {
                         id: InvitationId::from_uuid(Uuid::now_v7()),
                         org_id: org.id.clone(),
@@ -315,7 +343,8 @@ impl Service {
                         assignments: input.assignments.clone(),
                         inviter_id: caller.user.id.clone(),
                         status: InvitationStatus::Pending,
-                        email_status: EmailStatus::NotSent,
+                        email_status,
+                        email_message_id: None,
                         token_hash: secret.hash.clone(),
                         expires_at,
                         created_at: now,
@@ -398,6 +427,8 @@ impl Service {
             return Ok(invitation);
         }
         let mail = InvitationEmail {
+            invitation_id: invitation.id.clone(),
+            org_id: invitation.org_id.clone(),
             to: invitation.email.clone(),
             invitee_name: invitation.name.clone(),
             inviter: caller
@@ -422,21 +453,22 @@ impl Service {
             token: token.to_owned(),
             expires_at: invitation.expires_at,
         };
-        let status = if *mail_down {
+        let (status, message_id) = if *mail_down {
             tracing::warn!(invitation = %invitation.id, "invitation email not tried: the mail service failed earlier in this request");
-            EmailStatus::Failed
+            (EmailStatus::Failed, None)
         } else {
             match self.mailer.send_invitation(&mail).await {
-                Ok(()) => EmailStatus::Sent,
+                Ok(sent) => (EmailStatus::Sent, Some(sent.message_id)),
                 Err(e) => {
                     tracing::warn!(invitation = %invitation.id, error = %e, "invitation email failed");
                     *mail_down |= e.is_unavailable();
-                    EmailStatus::Failed
+                    (EmailStatus::Failed, None)
                 }
             }
         };
         let after = Invitation {
             email_status: status,
+            email_message_id: message_id,
             updated_at: self.clock.now(),
             version: invitation.version + 1,
             ..invitation.clone()
@@ -480,14 +512,17 @@ impl Service {
             None => ctx.org.settings.invitation_expiry_days,
         };
         let send_email = req.send_email.unwrap_or(true);
+        let despite_bounce = despite_bounce(&ctx, req.send_despite_bounce)?;
+        if send_email && !despite_bounce && before.email_status.is_undeliverable() {
+            return Err(undeliverable(before.email_status));
+        }
         let secret = self.new_secret(SecretKind::Invitation)?;
         let after = Invitation {
             token_hash: secret.hash.clone(),
             expires_at: now + chrono::Duration::days(i64::from(days)),
-            email_status: EmailStatus::NotSent,
             updated_at: now,
             version: before.version + 1,
-            ..before.clone()
+            ..unsent(&before, send_email)
         };
         let limits = InviteLimits {
             now,
@@ -505,6 +540,9 @@ impl Service {
                 "email": before.email.to_string(),
                 "expires_at": { "before": before.expires_at, "after": after.expires_at },
                 "send_email": send_email,
+                // A manager's explicit choice to mail an address that bounced or complained.
+                "despite": (send_email && before.email_status.is_undeliverable())
+                    .then_some(before.email_status),
             }),
         )
         .update_invitation(&before, &after, Some(&limits))
@@ -540,6 +578,7 @@ impl Service {
         org_id: &OrgId,
         status: Option<InvitationStatus>,
         email: Option<&str>,
+        email_status: Option<EmailStatus>,
         page: &PageRequest,
     ) -> Result<Page<Invitation>> {
         let ctx = self.org_context(caller, org_id).await?;
@@ -551,6 +590,7 @@ impl Service {
         let filter = InvitationFilter {
             status,
             email: email.map(normalize_email),
+            email_status,
         };
         let page = self
             .store
@@ -625,6 +665,47 @@ struct InviteInput {
     assignments: Vec<Assignment>,
     days: u32,
     send_email: bool,
+    despite_bounce: bool,
+}
+
+/// `send_despite_bounce` of a request: only organization managers may set it (403 otherwise).
+fn despite_bounce(ctx: &OrgContext, asked: Option<bool>) -> Result<bool> {
+    let asked = asked.unwrap_or(false);
+    if asked && !crate::permissions::is_org_manager(&ctx.me) {
+        return Err(Error::forbidden(
+            "Only organization managers may mail an address that bounced or complained",
+        ));
+    }
+    Ok(asked)
+}
+
+/// 409 `email_undeliverable`: the last email to the address bounced for good or drew a complaint.
+fn undeliverable(status: EmailStatus) -> Error {
+    let why = match status {
+        EmailStatus::Complained => "its recipient marked the last invitation email as spam",
+        _ => "the last invitation email bounced: the address does not accept mail",
+    };
+    Error::conflict(
+        ErrorCode::EmailUndeliverable,
+        format!(
+            "This address is not mailed again because {why}; an organization manager can send anyway with send_despite_bounce"
+        ),
+    )
+    .with_details(serde_json::json!({ "email_status": status.as_str() }))
+}
+
+/// The invitation before a new token is written: not (yet) sent, with no message. Without a
+/// mail, a bounce or complaint is kept, so the address stays guarded until someone mails it
+/// again on purpose.
+fn unsent(before: &Invitation, send_email: bool) -> Invitation {
+    if !send_email && before.email_status.is_undeliverable() {
+        return before.clone();
+    }
+    Invitation {
+        email_status: EmailStatus::NotSent,
+        email_message_id: None,
+        ..before.clone()
+    }
 }
 
 /// The entry error for an address whose pending invitation the caller may not manage (and so

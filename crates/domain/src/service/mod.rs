@@ -8,6 +8,7 @@ mod idempotency;
 mod invitations;
 mod linking;
 mod links;
+mod mail_events;
 mod members;
 mod orgs;
 mod pools;
@@ -28,6 +29,7 @@ pub use invitations::{
 };
 pub use linking::{MAX_PLACEHOLDERS_PER_EMAIL, ProvisionedMembership};
 pub use links::{CreateLinkRequest, CreatedLink, InviteLinkPreview};
+pub use mail_events::MailEventOutcome;
 pub use members::RemovedMember;
 pub use orgs::{MeView, MyMembership, OrgView, SettingsPatch, UpdateOrgRequest};
 pub use pools::{CreatePoolRequest, UpdatePoolRequest};

@@ -1,4 +1,5 @@
-// Invitations: status filter, expiry, email status; resend and revoke (with confirmation).
+// Invitations: status and email-status filters, expiry, email status; resend (with the explicit
+// override for a bounced or complained address) and revoke (with confirmation).
 import { useEffect, useState } from 'preact/hooks';
 import { useApp } from '../../app';
 import { unwrap, type Schemas } from '../../api/client';
@@ -7,10 +8,24 @@ import { InviteDialog } from '../../components/invite-dialog';
 import { OrgShell, useOrg } from '../../components/org-shell';
 import { Confirm, ErrorNote, errorText, Status, Time } from '../../components/ui';
 import { CursorStack, fillPage } from '../../lib/paging';
+import { isOrgManager } from '../../permissions';
 import type { Params } from '../../router';
 
 const STATUSES: Schemas['InvitationStatus'][] = ['pending', 'accepted', 'declined', 'revoked', 'expired'];
-const EMAIL_STATUS: Record<Schemas['EmailStatus'], string> = { sent: 'Sent', failed: 'Failed (resend it)', not_sent: 'Not sent' };
+const EMAIL_STATUS: Record<Schemas['EmailStatus'], string> = {
+  sent: 'Sent',
+  delivered: 'Delivered',
+  bounced: 'Bounced',
+  complained: 'Complained',
+  failed: 'Failed (resend it)',
+  not_sent: 'Not sent',
+};
+const EMAIL_STATUSES = Object.keys(EMAIL_STATUS) as Schemas['EmailStatus'][];
+/** Why a bounced or complained address is not mailed again by a plain resend. */
+const UNDELIVERABLE: Partial<Record<Schemas['EmailStatus'], string>> = {
+  bounced: 'The last email to this address bounced: the address does not exist or refuses mail.',
+  complained: 'The recipient marked the last email as spam.',
+};
 const PAGE = 50;
 
 export function InvitationsPage({ params, search }: { params: Params; search: URLSearchParams }) {
@@ -25,6 +40,10 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
   const { api } = useApp();
   const org = useOrg();
   const [status, setStatus] = useState(initialStatus);
+  const [emailStatus, setEmailStatus] = useState('');
+  // The invitation whose bounced/complained address the caller is asked about before resending.
+  const [undeliverable, setUndeliverable] = useState<string | null>(null);
+  const orgManager = isOrgManager(org.caller);
   const [stack, setStack] = useState(() => new CursorStack());
   const [page, setPage] = useState<{ items: Schemas['Invitation'][]; next: string | null } | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -40,7 +59,13 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
       async (cursor) =>
         unwrap(
           await api.GET('/orgs/{org}/invitations', {
-            params: { path: { org: org.orgId }, query: { status: (status || undefined) as Schemas['InvitationStatus'] | undefined, limit: PAGE, cursor } },
+            params: { path: { org: org.orgId }, query: {
+                status: (status || undefined) as Schemas['InvitationStatus'] | undefined,
+                email_status: (emailStatus || undefined) as Schemas['EmailStatus'] | undefined,
+                limit: PAGE,
+                cursor,
+              },
+            },
           }),
         ),
       stack.current,
@@ -51,9 +76,13 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
     return () => {
       stale = true;
     };
-  }, [org.orgId, status, stack, tick]);
+  }, [org.orgId, status, emailStatus, stack, tick]);
 
-  const resend = async (inv: Schemas['Invitation']) => {
+  const resend = async (inv: Schemas['Invitation'], anyway = false) => {
+    if (!anyway && UNDELIVERABLE[inv.email_status]) {
+      setUndeliverable(inv.id);
+      return;
+    }
     setBusy(true);
     setNote('');
     setError(null);
@@ -61,9 +90,10 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
       const r = unwrap(
         await api.POST('/orgs/{org}/invitations/{inv}/resend', {
           params: { path: { org: org.orgId, inv: inv.id } },
-          body: { send_email: true },
+          body: anyway ? { send_email: true, send_despite_bounce: true } : { send_email: true },
         }),
       );
+      setUndeliverable(null);
       setNote(`Resent to ${r.email}: a new link was emailed; it expires ${new Date(r.expires_at).toLocaleString()}.`);
       setTick(tick + 1);
     } catch (e) {
@@ -109,6 +139,24 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
             ))}
           </select>
         </label>
+        <label>
+          Email status
+          <select
+            aria-label="Email status"
+            value={emailStatus}
+            onChange={(e) => {
+              setEmailStatus(e.currentTarget.value);
+              setStack(new CursorStack());
+            }}
+          >
+            <option value="">All</option>
+            {EMAIL_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {EMAIL_STATUS[s]}
+              </option>
+            ))}
+          </select>
+        </label>
         <button type="button" class="primary" onClick={() => setInviting(true)}>
           Invite
         </button>
@@ -116,7 +164,12 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
       {inviting && <InviteDialog onClose={() => setInviting(false)} onInvited={() => setTick((t) => t + 1)} />}
       <ErrorNote error={error} />
       <Status>{note}</Status>
-      {page && page.items.length === 0 && <p>No invitations{status ? ` with status ${status}` : ''}.</p>}
+      {page && page.items.length === 0 && (
+        <p>
+          No invitations{status ? ` with status ${status}` : ''}
+          {emailStatus ? ` with email status ${EMAIL_STATUS[emailStatus as Schemas['EmailStatus']] ?? emailStatus}` : ''}.
+        </p>
+      )}
       {page && page.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Invitations</caption>
@@ -144,7 +197,11 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
                 <td>
                   <span class={`badge inv-${inv.status}`}>{inv.status}</span>
                 </td>
-                <td>{EMAIL_STATUS[inv.email_status] ?? inv.email_status}</td>
+                <td>
+                  <span class={`badge email-${inv.email_status}`} title={UNDELIVERABLE[inv.email_status]}>
+                    {EMAIL_STATUS[inv.email_status] ?? inv.email_status}
+                  </span>
+                </td>
                 <td>
                   <Time ts={inv.expires_at} />
                 </td>
@@ -152,7 +209,24 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
                   <Time ts={inv.created_at} />
                 </td>
                 <td class="row-actions">
-                  {(inv.status === 'pending' || inv.status === 'expired') &&
+                  {undeliverable === inv.id && (
+                    <div class="undeliverable" role="alert">
+                      <p>
+                        {UNDELIVERABLE[inv.email_status]} Resend does not mail it again
+                        {orgManager ? ' unless you send anyway.' : '; an organization manager can send it anyway.'}
+                      </p>
+                      {orgManager && (
+                        <button type="button" class="danger" disabled={busy} onClick={() => resend(inv, true)} aria-label={`Send anyway to ${inv.email}`}>
+                          Send anyway
+                        </button>
+                      )}
+                      <button type="button" disabled={busy} onClick={() => setUndeliverable(null)}>
+                        Cancel
+                      </button>
+                    </div>
+                  )}
+                  {undeliverable !== inv.id &&
+                    (inv.status === 'pending' || inv.status === 'expired') &&
                     (confirm === inv.id ? (
                       <Confirm
                         question={`Revoke the invitation to ${inv.email}?`}
