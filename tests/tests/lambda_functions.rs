@@ -297,6 +297,31 @@ async fn the_invitation_story_runs_on_the_lambda_binaries() {
     };
     assert_eq!(named("Operations"), 1, "{pools}");
 
+    // list: the audit log holds one entry per pool created (the replay wrote none), each with
+    // API Gateway's source IP and the request id of the invocation that made it.
+    let (st, log) = call(
+        &mut fns,
+        "list",
+        HttpEvent::new("GET", "/orgs/{org}/audit-events", &[("org", &org_id)])
+            .claims(&owner)
+            .query("action", "pool.created"),
+    )
+    .await;
+    assert_eq!(st, 200, "{log}");
+    let entries = log["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 2, "{log}");
+    let ops = entries
+        .iter()
+        .find(|e| e["details"]["name"] == "Operations")
+        .unwrap_or_else(|| panic!("no entry for the keyed pool: {log}"));
+    assert_eq!(ops["request"]["source_ip"], "203.0.113.7", "{ops}");
+    assert_eq!(
+        ops["request"]["request_id"],
+        json!(first.request_id),
+        "{ops}"
+    );
+    assert_eq!(ops["actor"]["email"], json!(owner_email), "{ops}");
+
     // invite: bulk invite Bob and Carol as engineers of the pool; the mail goes through SES.
     let body = json!({
         "invitations": [{"email": bob_email, "name": "Bob Builder"}, {"email": carol_email}],
