@@ -4,7 +4,7 @@
 
 use crate::db::{self, Reader, decode};
 use crate::keys::{self, ListKind};
-use redb::WriteTransaction;
+use redb::{ReadableTable, WriteTransaction};
 use rollcall_domain::audit::{AuditEvent, AuditEventId, AuditFilter};
 use rollcall_domain::ids::OrgId;
 use rollcall_domain::model::Timestamp;
@@ -19,10 +19,16 @@ pub(crate) const MAX_SCANNED: usize = 1000;
 /// Appends `event`, on condition that its id is new ([`Conflict::Stale`]).
 pub(crate) fn append(tx: &WriteTransaction, event: &AuditEvent) -> StoreResult<()> {
     let key = keys::join(event.org_id.as_str(), event.id.as_str());
-    if db::exists(tx, keys::AUDIT_EVENTS, &key)? {
+    let value = db::encode(event)?;
+    // One open of the table for the check and the insert: this runs with every write.
+    let mut table = tx.open_table(keys::AUDIT_EVENTS).map_err(db::db_err)?;
+    if table.get(key.as_str()).map_err(db::db_err)?.is_some() {
         return Err(StoreError::Conflict(Conflict::Stale));
     }
-    db::put(tx, keys::AUDIT_EVENTS, &key, event)
+    table
+        .insert(key.as_str(), value.as_slice())
+        .map_err(db::db_err)?;
+    Ok(())
 }
 
 /// A page of `org`'s entries matching `filter` and unexpired at `now`, newest first.
