@@ -1020,6 +1020,21 @@ fn ses_events_reach_the_mail_events_function_with_least_privilege() {
         }
     }
     assert_eq!(permissions(&f), want, "{id}");
+    // And on invitation items only (the invitation and its token copy): no other item, the
+    // audit log above all, can be read or overwritten by it.
+    let statements: Vec<Value> = f["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+        .collect();
+    for st in statements.iter().filter(|s| s["Effect"] == "Allow") {
+        assert_eq!(
+            st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["INV#*", "TOKEN#INV#*"]),
+            "{id}: {st}"
+        );
+    }
 
     // Built and configured like the others, with its own log group and alarms.
     assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");

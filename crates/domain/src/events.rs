@@ -72,13 +72,22 @@ pub fn events_of(entry: &AuditEvent) -> Vec<ProductEvent> {
                 json!({ "email": d["email"], "assignments": d["assignments"], "via": "invite_link", "invite_link_id": d["invite_link_id"] }),
             ),
         )),
-        AuditAction::MemberProvisioned => out.push((
-            "member.joined",
-            member(
-                &json!(target),
-                json!({ "email": d["email"], "assignments": d["assignments"], "via": "scim", "status": d["status"] }),
-            ),
-        )),
+        AuditAction::MemberProvisioned => {
+            // Provisioning accepts the address's pending invitation in the same write.
+            if d["accepted_invitation_id"].is_string() {
+                out.push((
+                    "invitation.accepted",
+                    json!({ "invitation_id": d["accepted_invitation_id"], "email": d["email"], "user_id": target }),
+                ));
+            }
+            out.push((
+                "member.joined",
+                member(
+                    &json!(target),
+                    json!({ "email": d["email"], "assignments": d["assignments"], "via": "scim", "status": d["status"] }),
+                ),
+            ));
+        }
         AuditAction::InvitationAccepted => {
             out.push((
                 "invitation.accepted",
@@ -236,6 +245,23 @@ mod tests {
         assert_eq!(events[0].kind, "member.roles_changed");
         assert_eq!(events[0].data["user_id"], json!("usr_a"));
         assert_eq!(events[0].data["group_id"], json!("grp_1"));
+    }
+
+    #[test]
+    fn a_provisioning_that_accepts_an_invitation_is_both_events() {
+        let e = entry(
+            AuditAction::MemberProvisioned,
+            "usr_1",
+            json!({ "email": "a@x.test", "accepted_invitation_id": "inv_1", "assignments": [] }),
+        );
+        let kinds: Vec<&str> = events_of(&e).iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["invitation.accepted", "member.joined"]);
+        let plain = entry(
+            AuditAction::MemberProvisioned,
+            "usr_2",
+            json!({ "email": "b@x.test", "accepted_invitation_id": null, "assignments": [] }),
+        );
+        assert_eq!(events_of(&plain).len(), 1);
     }
 
     #[test]

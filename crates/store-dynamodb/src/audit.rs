@@ -12,7 +12,7 @@ use rollcall_domain::audit::{AuditEvent, AuditEventId, AuditFilter};
 use rollcall_domain::ids::OrgId;
 use rollcall_domain::model::Timestamp;
 use rollcall_domain::page::{MAX_LIMIT, Page, PageRequest};
-use rollcall_domain::ports::StoreResult;
+use rollcall_domain::ports::{StoreError, StoreResult};
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Items one Query of a filtered page reads (before the filter).
@@ -117,12 +117,6 @@ impl DynamoStore {
             sk_prefix: AuditEventId::PREFIX,
         };
         let limit = req.limit.clamp(1, MAX_LIMIT);
-        let mut start = req
-            .cursor
-            .as_deref()
-            .map(|c| cursor::decode(&scope, c))
-            .transpose()?;
-        let mut e = Expr::new();
         let lo = filter
             .since
             .map(AuditEventId::lower_bound)
@@ -131,6 +125,19 @@ impl DynamoStore {
             .until
             .map(|u| AuditEventId::lower_bound(u).to_string())
             .unwrap_or_else(|| format!("{}g", AuditEventId::PREFIX));
+        // A cursor of another time range would start the Query outside its key range (which
+        // DynamoDB refuses): it is not a cursor of this list.
+        let mut start = match req.cursor.as_deref() {
+            Some(c) => {
+                let key = cursor::decode(&scope, c)?;
+                match crate::item::get_s(&key, keys::SK) {
+                    Some(sk) if sk >= lo.as_str() && sk <= hi.as_str() => Some(key),
+                    _ => return Err(StoreError::InvalidCursor),
+                }
+            }
+            None => None,
+        };
+        let mut e = Expr::new();
         let kc = format!(
             "{} = {} AND {} BETWEEN {} AND {}",
             e.name(keys::PK),
@@ -185,28 +192,38 @@ impl DynamoStore {
                         Some(last) => Some(cursor::encode(&scope, &scope.key_of(last))?),
                         None => None,
                     };
-                    return decode_page(&items, next);
+                    return decode_page(&items, filter, next);
                 }
             }
             match r.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
-                _ => return decode_page(&items, None),
+                _ => return decode_page(&items, filter, None),
             }
         }
         let next = match start {
             Some(k) => Some(cursor::encode(&scope, &k)?),
             None => None,
         };
-        decode_page(&items, next)
+        decode_page(&items, filter, next)
     }
 }
 
-fn decode_page(items: &[Item], next_cursor: Option<String>) -> StoreResult<Page<AuditEvent>> {
+/// The page's entries; the key range holds whole milliseconds, so entries of the bounds'
+/// milliseconds outside `since`..`until` are left out here (as the embedded store does).
+fn decode_page(
+    items: &[Item],
+    filter: &AuditFilter,
+    next_cursor: Option<String>,
+) -> StoreResult<Page<AuditEvent>> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let e: AuditEvent = crate::item::from_item(item)?;
+        if e.matches(filter) {
+            out.push(e);
+        }
+    }
     Ok(Page {
-        items: items
-            .iter()
-            .map(crate::item::from_item)
-            .collect::<StoreResult<_>>()?,
+        items: out,
         next_cursor,
     })
 }

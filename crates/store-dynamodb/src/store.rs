@@ -845,8 +845,9 @@ impl Store for DynamoStore {
         if let Some(current) = self.get_as::<User>(keys::sub(&user.sub)).await? {
             return self.refresh_user(current, user).await;
         }
+        // A user belongs to no organization: never an audit entry.
         let created = self
-            .run(vec![
+            .run_step(vec![
                 Action::put(item::sub_item(user)?).if_absent(),
                 Action::put(item::user_item(user)?).if_absent(),
             ])

@@ -48,6 +48,18 @@ pub(crate) fn list(
         .as_deref()
         .map(|c| keys::decode_cursor(c, ListKind::AuditEvents, scope))
         .transpose()?;
+    // A cursor outside this time range is another list's (as DynamoDB refuses it).
+    if let Some(last) = &after {
+        let outside = filter
+            .since
+            .is_some_and(|s| last.as_str() < AuditEventId::lower_bound(s).as_str())
+            || filter
+                .until
+                .is_some_and(|u| last.as_str() > AuditEventId::lower_bound(u).as_str());
+        if outside {
+            return Err(StoreError::InvalidCursor);
+        }
+    }
     let hi = match (&after, filter.until) {
         (Some(last), _) => Bound::Excluded(format!("{prefix}{last}")),
         (None, Some(until)) => Bound::Excluded(key(&AuditEventId::lower_bound(until))),

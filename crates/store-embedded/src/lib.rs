@@ -32,8 +32,8 @@ use rollcall_domain::org_domain::{DomainClaim, OrgDomain};
 use rollcall_domain::page::{Page, PageRequest};
 use rollcall_domain::ports::GroupMemberChange;
 use rollcall_domain::ports::{
-    Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, Store, StoreError,
-    StoreResult,
+    Conflict, Handover, InvitationFilter, InviteLimits, MemberFilter, MembershipWrite, Store,
+    StoreError, StoreResult,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -495,8 +495,18 @@ impl Store for EmbeddedStore {
 
     async fn delete_scim_token(&self, org: &OrgId, id: &ScimTokenId) -> StoreResult<bool> {
         let (org, id) = (org.clone(), id.clone());
-        self.write(move |tx| ops::delete_scim_token(tx, &org, &id))
-            .await
+        // No token, nothing written (and no audit entry): the transaction is aborted.
+        let deleted = self
+            .write(move |tx| match ops::delete_scim_token(tx, &org, &id)? {
+                true => Ok(()),
+                false => Err(StoreError::Conflict(Conflict::Stale)),
+            })
+            .await;
+        match deleted {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(Conflict::Stale)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn record_scim_token_use(&self, token: &ScimToken, at: Timestamp) -> StoreResult<()> {

@@ -94,6 +94,24 @@ pub async fn audit_entry_is_written_with_the_change(store: Arc<dyn Store>) {
             .len(),
         2
     );
+    // A delete of nothing writes nothing, its entry neither.
+    let none = store
+        .audited(audit_entry(
+            fx.id(),
+            now(),
+            AuditAction::ScimTokenRevoked,
+            &owner,
+            Target::new(TargetKind::ScimToken, "sct_x"),
+        ))
+        .delete_scim_token(fx.id(), &ScimTokenId::from_uuid(uuid()))
+        .await;
+    assert_eq!(none, Ok(false));
+    assert_eq!(
+        entries(&store, fx.id(), &AuditFilter::default())
+            .await
+            .len(),
+        2
+    );
     // Plain writes write no entry.
     add_pool(&store, &fx.root, "Plain", &owner).await;
     assert_eq!(
@@ -242,6 +260,17 @@ pub async fn audit_list_filters_pages_and_isolates(store: Arc<dyn Store>) {
     assert_eq!(
         store
             .list_audit_events(other.id(), &AuditFilter::default(), now(), &page)
+            .await,
+        Err(StoreError::InvalidCursor)
+    );
+    // And a cursor of the newest entries for a range that ends before them.
+    let earlier = AuditFilter {
+        until: Some(t0 + Duration::hours(1)),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_audit_events(fx.id(), &earlier, now(), &page)
             .await,
         Err(StoreError::InvalidCursor)
     );

@@ -96,12 +96,12 @@ impl DynamoStore {
             e.set_all(&it, &[])
         });
         action.cond = Some(is_claim(&mut action.expr, &claim)?);
-        self.run(vec![action]).await
+        self.run_step(vec![action]).await
     }
 
     pub(super) async fn idempotency_release(&self, claim: &IdempotencyRecord) -> StoreResult<()> {
         let mut action = Action::delete(key(keys::idempotency(claim.scope.as_str())));
         action.cond = Some(is_claim(&mut action.expr, claim)?);
-        self.run(vec![action]).await
+        self.run_step(vec![action]).await
     }
 }
