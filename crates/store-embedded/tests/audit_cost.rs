@@ -81,7 +81,7 @@ fn entry(org: &OrgId, i: usize) -> AuditEvent {
         &origin,
         Utc::now(),
         365,
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             AuditAction::OrganizationUpdated
         } else {
             AuditAction::PoolUpdated

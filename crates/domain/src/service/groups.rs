@@ -318,11 +318,14 @@ impl Service {
         let plan = Plan::of(&[MemberOp::Add(members)])?;
         // Resolve members before creating, so a bad member creates nothing.
         let refs: Vec<UserId> = plan.wanted.keys().cloned().collect();
-        let resolved = self.resolve_member_refs(&org.org_id, &refs).await?;
+        // The organization (its audit retention) is read alongside: no extra round trip.
+        let (resolved, organization) = futures_util::try_join!(
+            self.resolve_member_refs(&org.org_id, &refs),
+            self.scim_organization(org)
+        )?;
         if let Some(bad) = refs.iter().find(|r| !resolved.contains_key(*r)) {
             return Err(not_a_member(bad.as_str()));
         }
-        let organization = self.scim_organization(org).await?;
         let origin = org.origin();
         let now = self.clock.now();
         let group = Group {
@@ -378,8 +381,8 @@ impl Service {
         if let Some(e) = &attrs.external_id {
             check_external_id(e.as_deref())?;
         }
-        let mut group = self.group(&org.org_id, id).await?;
-        let organization = self.scim_organization(org).await?;
+        let (mut group, organization) =
+            futures_util::try_join!(self.group(&org.org_id, id), self.scim_organization(org))?;
         let origin = org.origin();
         // Members first resolved and checked: a bad member changes nothing.
         let refs: Vec<UserId> = plan
@@ -444,8 +447,8 @@ impl Service {
     /// Deletes a group (SCIM DELETE): its members leave it in batches (their roles from it go),
     /// then the group goes.
     pub async fn scim_delete_group(&self, org: &ScimOrg, id: &str) -> Result<()> {
-        let group = self.group(&org.org_id, id).await?;
-        let organization = self.scim_organization(org).await?;
+        let (group, organization) =
+            futures_util::try_join!(self.group(&org.org_id, id), self.scim_organization(org))?;
         let origin = org.origin();
         let plan = Plan {
             wanted: BTreeMap::new(),

@@ -15,6 +15,9 @@
 //! - a key lookup ([`Service::scim_find`]: `userName`, `externalId`, email): one or two key
 //!   lookups; a scan ([`Service::scim_scan`]) reads every member (2 calls per 200) and is refused
 //!   when the organization has more than [`MAX_FILTER_SCAN`] members.
+//! - a write (update, removal; and for groups create, update, delete): one more key lookup, the
+//!   organization (whose `audit_retention_days` the write's audit entry is kept for), in
+//!   parallel with the first read of the member or group, so it adds no round trip.
 
 use std::collections::HashMap;
 
@@ -407,9 +410,15 @@ impl Service {
         omitted: Omitted,
         next: impl Fn(&ScimMember) -> std::result::Result<ScimMemberCommand, E>,
     ) -> std::result::Result<ScimMember, E> {
-        let organization = self.scim_organization(org).await?;
+        // The organization (its audit retention) is read with the member: no extra round trip.
+        let (organization, first) =
+            futures_util::try_join!(self.scim_organization(org), self.scim_member(org, id))?;
+        let mut first = Some(first);
         for _ in 0..RETRIES {
-            let current = self.scim_member(org, id).await?;
+            let current = match first.take() {
+                Some(member) => member,
+                None => self.scim_member(org, id).await?,
+            };
             let command = next(&current)?;
             if let Some(done) = self
                 .scim_write(org, &organization, current, &command, omitted)
@@ -570,9 +579,15 @@ impl Service {
     /// and pending invitations to another active organization manager (as
     /// [`Service::remove_member`] does); 409 `last_organization_manager` when there is none.
     pub async fn scim_remove(&self, org: &ScimOrg, id: &str) -> Result<RemovedMember> {
-        let organization = self.scim_organization(org).await?;
+        let (organization, first) =
+            futures_util::try_join!(self.scim_organization(org), self.scim_member(org, id))?;
+        let mut first = Some(first);
         for _ in 0..RETRIES {
-            let member = self.scim_member(org, id).await?.membership;
+            let member = match first.take() {
+                Some(member) => member,
+                None => self.scim_member(org, id).await?,
+            }
+            .membership;
             let user = member.user_id.clone();
             let successor = self
                 .other_org_manager(&org.org_id, &user)
