@@ -653,6 +653,27 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The emulator copies every table on each transaction: a table left behind slows every
+        // later test on the shared emulator, so the server's table goes with it.
+        if let (Backend::Emulated { endpoint }, Some(table)) = (&self.backend, self.table.take()) {
+            let endpoint = endpoint.clone();
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    let _ = rollcall_store_dynamodb::emulator_client(&endpoint)
+                        .delete_table()
+                        .table_name(&table)
+                        .send()
+                        .await;
+                });
+            })
+            .join();
+        }
     }
 }
 
