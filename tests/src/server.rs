@@ -147,6 +147,8 @@ impl TestServer {
             let mut create = Command::new(&bin);
             create.arg("create-table").env("ROLLCALL_TABLE", &name);
             aws_env(&mut create, endpoint);
+            // The table is made where the server will look for it (e.g. another region).
+            create.envs(env.iter().copied());
             let out = create.output().expect("run create-table");
             assert!(
                 out.status.success(),
