@@ -149,7 +149,12 @@ impl TestServer {
             aws_env(&mut create, endpoint);
             // The table is made where the server will look for it (e.g. another region).
             create.envs(env.iter().copied());
-            let out = create.output().expect("run create-table");
+            // Off the runtime: the overrides may point at a proxy served by this very runtime
+            // (a blocking wait here would deadlock a current-thread test runtime).
+            let out = tokio::task::spawn_blocking(move || create.output())
+                .await
+                .expect("create-table task")
+                .expect("run create-table");
             assert!(
                 out.status.success(),
                 "create-table failed: {}",
