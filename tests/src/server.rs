@@ -660,8 +660,8 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        // The emulator copies every table on each transaction: a table left behind slows every
-        // later test on the shared emulator, so the server's table goes with it.
+        // The server's table goes with it: the shared emulator keeps every table in memory for
+        // the rest of the run.
         if let (Backend::Emulated { endpoint }, Some(table)) = (&self.backend, self.table.take()) {
             let endpoint = endpoint.clone();
             let _ = std::thread::spawn(move || {

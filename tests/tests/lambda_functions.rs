@@ -1387,7 +1387,7 @@ mod events {
             stats.peak_rss_kib,
         );
 
-        // Clean up: moto copies every table on each transaction.
+        // Clean up: the shared emulator keeps everything for the rest of the run.
         eventbridge(
             &endpoint,
             "RemoveTargets",

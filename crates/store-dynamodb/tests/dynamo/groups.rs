@@ -784,8 +784,8 @@ async fn a_ten_thousand_member_group_lists_in_two_queries() {
         )
         .await
         .unwrap();
-    // The emulator copies every table for each transaction it runs: a table of 10,000 items left
-    // behind would slow every later test on the same emulator. Drop it before asserting.
+    // The emulator copies a table before each transaction on it and holds every other request
+    // meanwhile: drop this table of 10,000 items before asserting, so nothing writes to it again.
     s.client()
         .delete_table()
         .table_name(s.table())
