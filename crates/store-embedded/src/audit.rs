@@ -10,6 +10,8 @@ use rollcall_domain::ids::OrgId;
 use rollcall_domain::model::Timestamp;
 use rollcall_domain::page::{MAX_LIMIT, Page, PageRequest};
 use rollcall_domain::ports::{Conflict, StoreError, StoreResult};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::ops::Bound;
 
 /// Most entries one filtered page reads before it returns what it has and a cursor (as a
@@ -97,21 +99,70 @@ pub(crate) fn list(
     Ok(Page { items, next_cursor })
 }
 
-/// The newest `limit` entries of every organization, oldest first (a scan of the whole log: for
-/// the local server's event list, never on a request path of the API).
+/// The newest `limit` entries of every organization, oldest first (for the local server's event
+/// list, never on a request path of the API). Each organization's entries are walked newest
+/// first and left as soon as they are older than the `limit` newest seen so far; only those are
+/// decoded, so the cost follows `limit` and the number of organizations, not the log's length.
 pub(crate) fn recent(r: &impl Reader, limit: usize) -> StoreResult<Vec<AuditEvent>> {
-    let mut all: Vec<AuditEvent> = Vec::new();
-    r.visit(
-        keys::AUDIT_EVENTS,
-        Bound::Unbounded,
-        Bound::Unbounded,
-        false,
-        &mut |_, v| {
-            all.push(decode(v)?);
-            Ok(true)
-        },
-    )?;
-    all.sort_by(|a, b| a.id.cmp(&b.id));
-    let skip = all.len().saturating_sub(limit);
-    Ok(all.split_off(skip))
+    // The newest entries seen so far, as a min-heap on the id (ids sort by time).
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut newest: BinaryHeap<Reverse<Newest>> = BinaryHeap::with_capacity(limit + 1);
+    // The walk goes backwards over the whole table; `hi` moves below an organization once the
+    // rest of its entries are too old.
+    let mut hi: Option<String> = None;
+    loop {
+        let mut skip_below = None;
+        r.visit(
+            keys::AUDIT_EVENTS,
+            Bound::Unbounded,
+            hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+            true,
+            &mut |k, v| {
+                let (org, id) = k.split_once('/').unwrap_or((k, ""));
+                let full = newest.len() == limit;
+                if full
+                    && newest
+                        .peek()
+                        .is_some_and(|Reverse(min)| id <= min.0.id.as_str())
+                {
+                    skip_below = Some(keys::prefix(org));
+                    return Ok(false);
+                }
+                newest.push(Reverse(Newest(decode(v)?)));
+                if newest.len() > limit {
+                    newest.pop();
+                }
+                Ok(true)
+            },
+        )?;
+        match skip_below {
+            Some(prefix) => hi = Some(prefix),
+            None => break,
+        }
+    }
+    let mut events: Vec<AuditEvent> = newest.into_iter().map(|Reverse(n)| n.0).collect();
+    events.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(events)
+}
+
+/// An entry ordered by its (time-ordered) id.
+struct Newest(AuditEvent);
+
+impl PartialEq for Newest {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+impl Eq for Newest {}
+impl PartialOrd for Newest {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Newest {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.id.as_str().cmp(other.0.id.as_str())
+    }
 }

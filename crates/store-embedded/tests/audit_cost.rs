@@ -1,6 +1,6 @@
 //! What the audit log costs on the embedded store: the same write with and without its entry,
-//! one at a time and 16 at once (group commit), and reading pages of a large log. A benchmark
-//! that prints figures, not a check of them:
+//! one at a time and 16 at once (group commit), reading pages of a large log and the local event
+//! list's walk of it. A benchmark that prints figures, not a check of them:
 //!
 //! ```sh
 //! cargo test --release -p rollcall-store-embedded --test audit_cost -- --ignored --nocapture
@@ -119,12 +119,39 @@ async fn writes(
     started.elapsed()
 }
 
+/// The local event list's walk: the newest entries of every organization together, oldest
+/// first, whatever the interleaving of the organizations' writes.
+#[tokio::test]
+async fn recent_entries_are_the_newest_of_every_organization() {
+    let embedded = Arc::new(EmbeddedStore::in_memory().unwrap());
+    let store: Arc<dyn Store> = embedded.clone();
+    let orgs = [org(&store).await, org(&store).await, org(&store).await];
+    // Runs of different lengths per organization, so that the newest entries of one
+    // organization sit between older ones of another in key order.
+    let mut written = Vec::new();
+    for (round, run) in [(0, 30), (1, 5), (0, 10), (2, 20), (1, 3), (0, 2)] {
+        let org = &orgs[round];
+        for i in 0..run {
+            let e = entry(&org.id, i);
+            written.push(e.id.clone());
+            store.audited(e).update_org(org).await.unwrap();
+        }
+    }
+    let ids = |events: Vec<AuditEvent>| events.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    for limit in [1, 4, 25, 69, 70, 1000] {
+        let recent = ids(embedded.recent_audit_events(limit).await.unwrap());
+        let skip = written.len().saturating_sub(limit);
+        assert_eq!(recent, written[skip..], "limit {limit}");
+    }
+    assert!(embedded.recent_audit_events(0).await.unwrap().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a benchmark: run with --release --ignored --nocapture"]
 async fn audit_cost_on_the_embedded_store() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> =
-        Arc::new(EmbeddedStore::open(&dir.path().join("bench.redb")).unwrap());
+    let embedded = Arc::new(EmbeddedStore::open(&dir.path().join("bench.redb")).unwrap());
+    let store: Arc<dyn Store> = embedded.clone();
     let org = org(&store).await;
     println!("{WRITES} updates of an organization on a file store:");
     for concurrency in [1, 16] {
@@ -177,5 +204,18 @@ async fn audit_cost_on_the_embedded_store() {
     println!(
         "  filtered page of 50 (every other entry): p50 {:?}, p99 {:?}",
         times[100], times[197]
+    );
+    // The local event list: the newest 1,000 entries of the log.
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        let recent = embedded.recent_audit_events(1000).await.unwrap();
+        times.push(started.elapsed());
+        assert_eq!(recent.len(), 1000);
+    }
+    times.sort();
+    println!(
+        "  newest 1000 of 4000 entries (local event list): p50 {:?}, p99 {:?}",
+        times[25], times[48]
     );
 }
