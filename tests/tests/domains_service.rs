@@ -9,14 +9,13 @@ use rollcall_domain::Email;
 use rollcall_domain::ErrorKind;
 use rollcall_domain::model::Timestamp;
 use rollcall_domain::org_domain::DomainState;
-use rollcall_domain::ports::{
-    Clock, DnsError, DnsTxt, InvitationEmail, MailError, Mailer, OsRandomness, SentMail,
-};
+use rollcall_domain::ports::{Clock, DnsError, DnsTxt, OsRandomness};
 use rollcall_domain::service::{
     AddDomainRequest, Caller, Claims, DOMAIN_PENDING_DAYS, MAX_DOMAIN_CHECKS, Service,
     ServiceConfig,
 };
 use rollcall_store_embedded::EmbeddedStore;
+use rollcall_tests::mail::NoMail;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -49,17 +48,6 @@ struct TestClock(Mutex<Timestamp>);
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
         *self.0.lock().unwrap()
-    }
-}
-
-struct NoMail;
-
-#[async_trait]
-impl Mailer for NoMail {
-    async fn send_invitation(&self, _email: &InvitationEmail) -> Result<SentMail, MailError> {
-        Ok(SentMail {
-            message_id: "test".into(),
-        })
     }
 }
 

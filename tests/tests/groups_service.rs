@@ -3,32 +3,19 @@
 //! organization managed while the identity provider's request succeeds; one organization's SCIM
 //! never reaches another's members or groups.
 
-use async_trait::async_trait;
 use rollcall_domain::ids::{OrgId, PoolId, ScimTokenId};
 use rollcall_domain::model::{Group, Membership};
-use rollcall_domain::ports::{
-    InvitationEmail, MailError, Mailer, OsRandomness, SentMail, SystemClock,
-};
+use rollcall_domain::ports::{OsRandomness, SystemClock};
 use rollcall_domain::service::{
     Caller, Claims, CreatePoolRequest, GroupAttributes, MemberOp, ScimMemberCommand, ScimOrg,
     Service, ServiceConfig,
 };
 use rollcall_domain::{Assignment, Email, ErrorCode, ErrorKind, Role};
 use rollcall_store_embedded::EmbeddedStore;
+use rollcall_tests::mail::NoMail;
 use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
-
-struct NoMail;
-
-#[async_trait]
-impl Mailer for NoMail {
-    async fn send_invitation(&self, _email: &InvitationEmail) -> Result<SentMail, MailError> {
-        Ok(SentMail {
-            message_id: "test".into(),
-        })
-    }
-}
 
 struct World {
     service: Service,

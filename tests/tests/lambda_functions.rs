@@ -982,20 +982,7 @@ async fn the_functions_retry_failing_calls_and_answer_503_within_their_timeout()
 mod events {
     use super::*;
 
-    /// A mailer for the use cases that run here without sending mail.
-    struct NoMail;
-
-    #[async_trait::async_trait]
-    impl rollcall_domain::ports::Mailer for NoMail {
-        async fn send_invitation(
-            &self,
-            _email: &rollcall_domain::ports::InvitationEmail,
-        ) -> Result<rollcall_domain::ports::SentMail, rollcall_domain::ports::MailError> {
-            Ok(rollcall_domain::ports::SentMail {
-                message_id: "no-mail".into(),
-            })
-        }
-    }
+    use rollcall_tests::mail::NoMail;
 
     /// One call of an AWS JSON protocol (DynamoDB, EventBridge, SQS) on the emulator, unsigned (moto
     /// reads the region from the credential scope).
