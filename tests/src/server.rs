@@ -192,6 +192,11 @@ impl TestServer {
         self.restart();
     }
 
+    /// The store the server runs on.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -211,6 +216,17 @@ impl TestServer {
         let (child, base) = spawn_and_wait(&mut cmd);
         self.child = child;
         self.base = base;
+    }
+
+    /// Kills the server and starts it again on the same data (and table) with its clock `secs`
+    /// seconds ahead (`ROLLCALL_LOCAL_CLOCK_OFFSET_SECS`), to meet what expires.
+    pub fn restart_later(&mut self, secs: i64) {
+        self.crash();
+        const OFFSET: &str = "ROLLCALL_LOCAL_CLOCK_OFFSET_SECS";
+        let env = &mut self.cmd.2;
+        env.retain(|(k, _)| k != OFFSET);
+        env.push((OFFSET.to_owned(), secs.to_string()));
+        self.restart();
     }
 
     /// A bearer token for an identity, signed with the server's data-directory key exactly as

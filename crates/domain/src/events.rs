@@ -28,6 +28,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "invitation.accepted",
     "invitation.declined",
     "invitation.revoked",
+    "invitation.expired",
 ];
 
 /// One event: EventBridge's `detail-type` is `type`, its `detail` the whole value.
@@ -165,6 +166,10 @@ pub fn events_of(entry: &AuditEvent) -> Vec<ProductEvent> {
             "invitation.revoked",
             json!({ "invitation_id": target, "email": d["email"] }),
         )),
+        AuditAction::InvitationExpired => out.push((
+            "invitation.expired",
+            json!({ "invitation_id": target, "email": d["email"], "expires_at": d["expires_at"] }),
+        )),
         _ => {}
     }
     out.into_iter()
@@ -262,6 +267,23 @@ mod tests {
             json!({ "email": "b@x.test", "accepted_invitation_id": null, "assignments": [] }),
         );
         assert_eq!(events_of(&plain).len(), 1);
+    }
+
+    #[test]
+    fn a_recorded_expiry_is_an_expired_invitation() {
+        let e = entry(
+            AuditAction::InvitationExpired,
+            "inv_1",
+            json!({ "email": "a@x.test", "expires_at": "2026-12-01T00:00:00Z" }),
+        );
+        let events = events_of(&e);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "invitation.expired");
+        assert_eq!(
+            events[0].data,
+            json!({ "invitation_id": "inv_1", "email": "a@x.test", "expires_at": "2026-12-01T00:00:00Z" })
+        );
+        assert!(EVENT_TYPES.contains(&events[0].kind));
     }
 
     #[test]

@@ -2071,6 +2071,7 @@ export interface components {
          *     - `invitation.revoked`: A manager revoked a pending invitation.
          *     - `invitation.accepted`: The invitee accepted: they became a member or gained the invitation's roles (details: member, assignments).
          *     - `invitation.declined`: The invitee declined.
+         *     - `invitation.expired`: A pending invitation was found past its expiry and closed as expired (actor: the system; request: the read or action that found it; details: expires_at).
          *     - `invite_link.created`: An invite link was created (details: assignments, limits).
          *     - `invite_link.revoked`: An invite link was revoked.
          *     - `member.joined`: Someone joined with an invite link (details: link, assignments).
@@ -2096,7 +2097,7 @@ export interface components {
          *     - `group.deleted`: The identity provider deleted a group.
          * @enum {string}
          */
-        AuditAction: "organization.created" | "organization.updated" | "pool.created" | "pool.updated" | "pool.deleted" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "invitation.declined" | "invite_link.created" | "invite_link.revoked" | "member.joined" | "member.roles_changed" | "member.provisioned" | "member.updated" | "member.suspended" | "member.reactivated" | "member.removed" | "member.linked" | "member.link_declined" | "scim_token.created" | "scim_token.revoked" | "domain.added" | "domain.verified" | "domain.verification_failed" | "domain.updated" | "domain.removed" | "group.created" | "group.updated" | "group.members_changed" | "group.assignments_changed" | "group.deleted";
+        AuditAction: "organization.created" | "organization.updated" | "pool.created" | "pool.updated" | "pool.deleted" | "invitation.created" | "invitation.resent" | "invitation.revoked" | "invitation.accepted" | "invitation.declined" | "invitation.expired" | "invite_link.created" | "invite_link.revoked" | "member.joined" | "member.roles_changed" | "member.provisioned" | "member.updated" | "member.suspended" | "member.reactivated" | "member.removed" | "member.linked" | "member.link_declined" | "scim_token.created" | "scim_token.revoked" | "domain.added" | "domain.verified" | "domain.verification_failed" | "domain.updated" | "domain.removed" | "group.created" | "group.updated" | "group.members_changed" | "group.assignments_changed" | "group.deleted";
         /** @description One audit entry: written in the same transaction as the change it records, never updated. */
         AuditEvent: {
             /** @description Time-ordered id: `aud_`, 12 hex digits of the Unix millisecond of `at`, a per-writer counter and random digits. */
@@ -2142,7 +2143,7 @@ export interface components {
             /** @description `<audit entry id>.<position>`: stable, for dropping duplicates. */
             id: string;
             /** @enum {string} */
-            type: "member.joined" | "member.removed" | "member.roles_changed" | "member.suspended" | "member.reactivated" | "member.linked" | "invitation.created" | "invitation.resent" | "invitation.accepted" | "invitation.declined" | "invitation.revoked";
+            type: "member.joined" | "member.removed" | "member.roles_changed" | "member.suspended" | "member.reactivated" | "member.linked" | "invitation.created" | "invitation.resent" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "invitation.expired";
             /** @enum {string} */
             version: "1";
             org_id: components["schemas"]["OrgId"];

@@ -17,6 +17,7 @@ export const ACTION_LABELS: Record<AuditAction, string> = {
   'invitation.revoked': 'Invitation revoked',
   'invitation.accepted': 'Invitation accepted',
   'invitation.declined': 'Invitation declined',
+  'invitation.expired': 'Invitation expired',
   'invite_link.created': 'Invite link created',
   'invite_link.revoked': 'Invite link revoked',
   'member.joined': 'Joined with a link',

@@ -9,7 +9,7 @@ export interface NumberSetting {
 
 export const NUMBER_SETTINGS: NumberSetting[] = [
   { key: 'invitation_expiry_days', label: 'Invitation validity (days)', min: 1, max: 30, help: 'How long a new invitation stays valid when the inviter gives no expiry.' },
-  { key: 'max_pending_invitations', label: 'Most pending invitations', min: 1, max: 10000, help: 'Invitations waiting for an answer at once (expired ones count until revoked or replaced).' },
+  { key: 'max_pending_invitations', label: 'Most pending invitations', min: 1, max: 10000, help: 'Invitations waiting for an answer at once (an expired one stops counting once the invitation list or its invitee meets it).' },
   { key: 'invitations_per_hour', label: 'Invitations per hour', min: 1, max: 10000, help: 'New invitations per UTC clock hour.' },
   { key: 'emails_per_recipient_per_day', label: 'Emails per recipient per day', min: 1, max: 100, help: 'Invitation emails to one address per UTC day (new, re-invite and resend).' },
   { key: 'audit_retention_days', label: 'Audit log retention (days)', min: 30, max: 2555, help: 'How long the audit log keeps an entry; entries already written keep the retention they were written with.' },

@@ -1,6 +1,6 @@
 //! The invitee's side: public preview, accept, decline, and my pending invitations.
 
-use super::invitations::{invitation_not_found, not_pending};
+use super::invitations::invitation_not_found;
 use super::{Caller, RETRIES, Service, require_allowed_domain};
 use crate::audit::{AuditAction, Target, TargetKind};
 use crate::error::{Error, ErrorCode, ErrorKind, Result};
@@ -158,21 +158,20 @@ impl Service {
     /// Accepts `inv` for the caller: verified matching email, pending, unexpired; atomic and single-use.
     async fn accept(&self, caller: &Caller, mut inv: Invitation) -> Result<Membership> {
         check_invitee(caller, &inv)?;
-        let now = self.clock.now();
-        if !inv.is_open(now) {
-            return Err(not_pending(&inv, now));
-        }
-        // The organization may have limited its domains since it invited: refused, kept pending.
         let org = self
             .store
             .get_org(&inv.org_id)
             .await?
             .ok_or_else(invitation_not_found)?;
+        if !inv.is_open(self.clock.now()) {
+            return Err(self.refuse_closed(&caller.origin(), &org, &inv).await);
+        }
+        // The organization may have limited its domains since it invited: refused, kept pending.
         require_allowed_domain(&org, &inv.email)?;
         for _ in 0..RETRIES {
             let now = self.clock.now();
             if !inv.is_open(now) {
-                return Err(not_pending(&inv, now));
+                return Err(self.refuse_closed(&caller.origin(), &org, &inv).await);
             }
             let pools = self.store.list_pools(&inv.org_id).await?;
             let (kept, required) = super::pools::on_existing_pools(&inv.assignments, &pools);
@@ -234,7 +233,9 @@ impl Service {
                     // Answered by what it became (accepted, declined, revoked, expired).
                     match self.store.get_invitation(&inv.id).await? {
                         Some(current) if current.is_open(now) => inv = current,
-                        Some(current) => return Err(not_pending(&current, now)),
+                        Some(current) => {
+                            return Err(self.refuse_closed(&caller.origin(), &org, &current).await);
+                        }
                         None => return Err(invitation_not_found()),
                     }
                 }
@@ -250,15 +251,14 @@ impl Service {
     /// Declines `inv` for the caller.
     async fn decline(&self, caller: &Caller, inv: Invitation) -> Result<Invitation> {
         check_invitee(caller, &inv)?;
-        let now = self.clock.now();
-        if !inv.is_open(now) {
-            return Err(not_pending(&inv, now));
-        }
         let org = self
             .store
             .get_org(&inv.org_id)
             .await?
             .ok_or_else(invitation_not_found)?;
+        if !inv.is_open(self.clock.now()) {
+            return Err(self.refuse_closed(&caller.origin(), &org, &inv).await);
+        }
         self.close_as(&caller.origin(), &org, &inv, InvitationStatus::Declined)
             .await
     }

@@ -503,7 +503,9 @@ impl Service {
         let before = self.manageable_invitation(&ctx, id, &pools).await?;
         let now = self.clock.now();
         if !before.is_open(now) {
-            return Err(not_pending(&before, now));
+            return Err(self
+                .refuse_closed(&caller.origin(), &ctx.org, &before)
+                .await);
         }
         // Made before the organization limited its domains: kept pending, not sent again.
         require_allowed_domain(&ctx.org, &before.email)?;
@@ -596,16 +598,19 @@ impl Service {
             .store
             .list_invitations(org_id, &filter, self.clock.now(), page)
             .await?;
-        if crate::permissions::is_org_manager(&ctx.me) {
-            return Ok(page);
-        }
-        let pools = self.pool_map(org_id).await?;
-        Ok(Page {
-            items: page
-                .items
+        let items = if crate::permissions::is_org_manager(&ctx.me) {
+            page.items
+        } else {
+            let pools = self.pool_map(org_id).await?;
+            page.items
                 .into_iter()
                 .filter(|i| can_manage_invitation(&ctx.me, &ctx.org.settings, i, &pools))
-                .collect(),
+                .collect()
+        };
+        Ok(Page {
+            items: self
+                .record_expiries(&caller.origin(), &ctx.org, items)
+                .await,
             next_cursor: page.next_cursor,
         })
     }
@@ -721,7 +726,75 @@ fn rate_limited_entry(limit: RateLimit) -> Error {
     Error::rate_limited(limit)
 }
 
+/// How many expiries one list records at once (each is one transaction).
+const EXPIRY_WRITES_AT_ONCE: usize = 8;
+
 impl Service {
+    /// Records, once, that an invitation still stored as pending is past its expiry: it is closed
+    /// as `expired` (its address's slot released, no longer counted as pending) with an
+    /// `invitation.expired` entry, the system acting within the request that found it. Returns
+    /// the invitation as it now stands. A write that fails or loses a race (another request
+    /// recorded it, a resend renewed it) is left for the next read: what is shown is the same
+    /// either way, so the request that found it never fails for it.
+    pub(crate) async fn record_expiry(
+        &self,
+        origin: &Origin,
+        org: &Organization,
+        inv: Invitation,
+    ) -> Invitation {
+        let now = self.clock.now();
+        if inv.status != InvitationStatus::Pending || inv.is_open(now) {
+            return inv;
+        }
+        let after = Invitation {
+            status: InvitationStatus::Expired,
+            updated_at: now,
+            version: inv.version + 1,
+            ..inv.clone()
+        };
+        let recorded = self.audited(
+            &origin.as_system(),
+            org,
+            AuditAction::InvitationExpired,
+            Target::new(TargetKind::Invitation, &inv.id),
+            json!({ "email": inv.email.to_string(), "expires_at": inv.expires_at }),
+        );
+        match recorded.close_invitation(&inv, &after).await {
+            Ok(()) => after,
+            Err(e) => {
+                tracing::warn!(invitation = %inv.id, error = %e, "expiry not recorded; the next read tries again");
+                inv
+            }
+        }
+    }
+
+    /// [`Service::record_expiry`] for every invitation of a page that needs it, a few at a time.
+    async fn record_expiries(
+        &self,
+        origin: &Origin,
+        org: &Organization,
+        invitations: Vec<Invitation>,
+    ) -> Vec<Invitation> {
+        use futures_util::StreamExt;
+        futures_util::stream::iter(invitations)
+            .map(|inv| self.record_expiry(origin, org, inv))
+            .buffered(EXPIRY_WRITES_AT_ONCE)
+            .collect()
+            .await
+    }
+
+    /// The error for acting on an invitation that is no longer open ([`not_pending`]), once its
+    /// expiry is recorded if that is why ([`Service::record_expiry`]).
+    pub(crate) async fn refuse_closed(
+        &self,
+        origin: &Origin,
+        org: &Organization,
+        inv: &Invitation,
+    ) -> Error {
+        let inv = self.record_expiry(origin, org, inv.clone()).await;
+        not_pending(&inv, self.clock.now())
+    }
+
     /// Closes a pending invitation as `status` (declined, revoked); if it closed meanwhile, the
     /// error of what it became ([`not_pending`]: accepted, declined or revoked, expired).
     pub(crate) async fn close_as(
@@ -754,7 +827,9 @@ impl Service {
             Err(StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale)) => {
                 let now = self.clock.now();
                 match self.store.get_invitation(&before.id).await? {
-                    Some(current) if !current.is_open(now) => Err(not_pending(&current, now)),
+                    Some(current) if !current.is_open(now) => {
+                        Err(self.refuse_closed(origin, org, &current).await)
+                    }
                     // Still pending but changed meanwhile (a resend): not closed.
                     _ => Err(Error::conflict(
                         ErrorCode::InvitationNotPending,

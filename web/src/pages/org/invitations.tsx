@@ -226,7 +226,7 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
                     </div>
                   )}
                   {undeliverable !== inv.id &&
-                    (inv.status === 'pending' || inv.status === 'expired') &&
+                    inv.status === 'pending' &&
                     (confirm === inv.id ? (
                       <Confirm
                         question={`Revoke the invitation to ${inv.email}?`}
@@ -237,11 +237,9 @@ function Invitations({ initialStatus }: { initialStatus: string }) {
                       />
                     ) : (
                       <>
-                        {inv.status === 'pending' && (
-                          <button type="button" disabled={busy} onClick={() => resend(inv)} aria-label={`Resend to ${inv.email}`}>
-                            Resend
-                          </button>
-                        )}
+                        <button type="button" disabled={busy} onClick={() => resend(inv)} aria-label={`Resend to ${inv.email}`}>
+                          Resend
+                        </button>
                         <button type="button" disabled={busy} onClick={() => setConfirm(inv.id)} aria-label={`Revoke invitation to ${inv.email}`}>
                           Revoke
                         </button>
