@@ -322,4 +322,23 @@ test('an expired link: the invitee signs in and is told it expired', async () =>
   await screenshot(page, 'accept-expired');
   assertNoProblems(page);
   await page.context().close();
+
+  // The list recorded the expiry once: one invitation.expired entry, by the system; the console
+  // offers no action on the expired row.
+  const log = await api(server.base, owner, 'GET', `/orgs/${org.id}/audit-events?action=invitation.expired`);
+  assert.equal(log.status, 200);
+  assert.deepEqual(log.body.items.map((e) => [e.details.email, e.actor.type]), [['nora@acme.test', 'system']]);
+  const consolePage = await newPage(browser);
+  await signIn(consolePage, server.base, 'olivia@acme.test', 'Olivia Owner');
+  await consolePage.goto(`${server.base}/console/orgs/${org.id}/invitations?status=expired`);
+  const row = consolePage.getByRole('row', { name: /nora@acme\.test/ });
+  await row.waitFor();
+  assert.match(await row.innerText(), /expired/);
+  assert.equal(await row.getByRole('button').count(), 0, 'no Resend or Revoke on an expired invitation');
+  await consolePage.getByRole('navigation', { name: 'Organization' }).getByRole('link', { name: 'Audit log', exact: true }).click();
+  await consolePage.getByRole('row', { name: /Invitation expired/ }).waitFor();
+  await checkA11y(consolePage, 'audit-expired');
+  await screenshot(consolePage, 'audit-expired');
+  assertNoProblems(consolePage);
+  await consolePage.context().close();
 });
