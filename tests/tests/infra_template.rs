@@ -1060,6 +1060,33 @@ fn ses_events_reach_the_mail_events_function_with_least_privilege() {
         f["Properties"]["EventInvokeConfig"]["MaximumRetryAttempts"], 2,
         "{id}: a failed event (not yet recorded, store down) is retried"
     );
+    // Then kept: the event goes to an encrypted dead-letter queue, watched by an alarm.
+    assert_eq!(
+        f["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"],
+        json!({"Type": "SQS", "Destination": {"Fn::GetAtt": ["MailEventsDeadLetterQueue", "Arn"]}}),
+        "{id}: events given up on are kept"
+    );
+    let dlq = resource(&t, "MailEventsDeadLetterQueue", "AWS::SQS::Queue");
+    assert_eq!(dlq["Properties"]["SqsManagedSseEnabled"], true, "encrypted");
+    assert_eq!(
+        dlq["Properties"]["MessageRetentionPeriod"], 1_209_600,
+        "14 days"
+    );
+    let watched = t["Resources"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .any(|(_, a)| {
+            a["Type"] == "AWS::CloudWatch::Alarm"
+                && a["Properties"]["Namespace"] == "AWS/SQS"
+                && a["Properties"]["Dimensions"][0]["Value"]
+                    == json!({"Fn::GetAtt": ["MailEventsDeadLetterQueue", "QueueName"]})
+        });
+    assert!(watched, "no alarm on the mail-events dead-letter queue");
+    assert_eq!(
+        t["Outputs"]["MailEventsDeadLetterQueueUrl"]["Value"],
+        json!({"Ref": "MailEventsDeadLetterQueue"})
+    );
 
     // The invite function sends through the set (and may: SES v2 checks the set's ARN too).
     let (invite, inv) = function(&t, "invite");
