@@ -304,6 +304,20 @@ impl TestServer {
         (status, json)
     }
 
+    /// Creates an organization as `owner` (a bearer token) and returns it (201 asserted).
+    pub async fn create_org(&self, owner: &str, name: &str) -> Value {
+        let (status, org) = self
+            .call(
+                Method::POST,
+                "/orgs",
+                Some(owner),
+                Some(serde_json::json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "create org {name}: {org}");
+        org
+    }
+
     /// Sends a request with extra headers (e.g. `x-request-id`, `User-Agent`); returns status and
     /// JSON body (`Value::Null` for an empty body). A body is sent as `application/scim+json` on
     /// a `/scim/` path, else as `application/json`.

@@ -76,14 +76,7 @@ async fn ok(s: &TestServer, method: Method, path: &str, token: &str, body: Optio
 
 async fn create_org(s: &TestServer, manager_email: &str, name: &str) -> Org {
     let manager = person(s, manager_email).await;
-    let org = ok(
-        s,
-        Method::POST,
-        "/orgs",
-        &manager.token,
-        Some(json!({ "name": name })),
-    )
-    .await;
+    let org = s.create_org(&manager.token, name).await;
     Org {
         id: org["id"].as_str().expect("org id").to_owned(),
         manager,

@@ -31,16 +31,7 @@ struct Api<'a> {
 impl Api<'_> {
     async fn create_org(&self, owner_email: &str, name: &str) -> Org {
         let manager = self.s.token(owner_email, Some("Owner"), true);
-        let (st, org) = self
-            .s
-            .call(
-                Method::POST,
-                "/orgs",
-                Some(&manager),
-                Some(json!({"name": name})),
-            )
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{org}");
+        let org = self.s.create_org(&manager, name).await;
         Org {
             id: org["id"].as_str().unwrap().to_owned(),
             manager,

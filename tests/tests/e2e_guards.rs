@@ -36,15 +36,7 @@ struct Tenant {
 
 async fn tenant(s: &TestServer, who: &str) -> Tenant {
     let token = s.token(&format!("{who}@{who}.test"), Some(who), true);
-    let (st, org) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(&token),
-            Some(json!({"name": who})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{org}");
+    let org = s.create_org(&token, who).await;
     let org = org["id"].as_str().unwrap().to_owned();
     let (_, pool) = s
         .call(
@@ -665,14 +657,7 @@ async fn org_with_invitation(
     name: &str,
     email: &str,
 ) -> (String, String) {
-    let (_, org) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(owner),
-            Some(json!({"name": name})),
-        )
-        .await;
+    let org = s.create_org(owner, name).await;
     let org = org["id"].as_str().unwrap().to_owned();
     let (_, res) = s
         .call(
@@ -780,15 +765,7 @@ async fn racing_accepts_and_declines_answer_by_the_final_state() {
 async fn a_look_alike_address_does_not_take_an_invitation() {
     for s in servers().await {
         let owner = s.token("owner@kelvin.test", Some("Owner"), true);
-        let (st, org) = s
-            .call(
-                Method::POST,
-                "/orgs",
-                Some(&owner),
-                Some(json!({"name": "Kelvin"})),
-            )
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{org}");
+        let org = s.create_org(&owner, "Kelvin").await;
         let org = org["id"].as_str().unwrap().to_owned();
         let (st, r) = s
             .call(

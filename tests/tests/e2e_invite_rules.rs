@@ -27,15 +27,7 @@ struct Org {
 
 async fn create_org(s: &TestServer, owner_email: &str, name: &str) -> Org {
     let owner = s.token(owner_email, Some("Owner"), true);
-    let (st, org) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(&owner),
-            Some(json!({"name": name})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{org}");
+    let org = s.create_org(&owner, name).await;
     Org {
         id: org["id"].as_str().unwrap().to_owned(),
         root: org["root_pool_id"].as_str().unwrap().to_owned(),

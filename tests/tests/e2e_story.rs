@@ -47,15 +47,7 @@ async fn story(s: &TestServer) {
     assert_eq!(me["user"]["email"], "cli@acme.test");
 
     // Create the organization; the creator is its organization manager.
-    let (st, org) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(&owner),
-            Some(json!({"name": "Acme"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{org}");
+    let org = s.create_org(&owner, "Acme").await;
     let org_id = id(&org);
     let root = org["root_pool_id"].as_str().unwrap().to_owned();
     let (st, me) = s.call(Method::GET, "/me", Some(&owner), None).await;

@@ -134,15 +134,7 @@ async fn another_orgs_scim_cannot_take_over_a_provisioned_membership() {
 async fn provisioning_an_existing_accounts_address_reveals_and_joins_nothing() {
     for s in servers().await {
         let victor = s.token_with_subject("idp|victor", "victor@v.test", true);
-        let (st, own) = s
-            .call(
-                Method::POST,
-                "/orgs",
-                Some(&victor),
-                Some(json!({"name": "Victor's"})),
-            )
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{own}");
+        let own = s.create_org(&victor, "Victor's").await;
         let victor_id = my_id(&s, &victor).await;
 
         let b = s.scim_org("mallory@b-org.test", "B").await;

@@ -17,15 +17,7 @@ struct Org {
 
 async fn org(s: &TestServer) -> Org {
     let owner = s.token("owner@expiry.test", Some("Owner"), true);
-    let (st, org) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(&owner),
-            Some(json!({"name": "Expiry"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{org}");
+    let org = s.create_org(&owner, "Expiry").await;
     Org {
         id: org["id"].as_str().unwrap().to_owned(),
         owner,

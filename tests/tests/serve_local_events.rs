@@ -20,15 +20,7 @@ async fn every_membership_change_is_an_event_in_order() {
     let s = TestServer::start(Backend::Embedded).await;
     assert!(events(&s).await.is_empty());
     let owner = s.token("owner@events.test", Some("Owner"), true);
-    let (st, org) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(&owner),
-            Some(json!({"name": "Events"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{org}");
+    let org = s.create_org(&owner, "Events").await;
     let org = org["id"].as_str().unwrap().to_owned();
     // Creating an organization or a pool is no product event.
     assert!(events(&s).await.is_empty());

@@ -29,15 +29,7 @@ async fn settled_status(s: &TestServer, token: &str, org: &str, email: &str) -> 
 async fn the_outbox_simulates_bounces_and_complaints() {
     let s = TestServer::start(Backend::Embedded).await;
     let owner = s.token("olivia@acme.test", Some("Olivia"), true);
-    let (st, org) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(&owner),
-            Some(json!({"name": "Acme"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{org}");
+    let org = s.create_org(&owner, "Acme").await;
     let org = org["id"].as_str().unwrap().to_owned();
 
     // Register the outcomes; bad input is a 400.

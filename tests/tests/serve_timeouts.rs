@@ -68,15 +68,7 @@ fn json_body(raw: &str) -> Value {
 /// The server still serves after the stalled clients are gone.
 async fn still_serves(s: &TestServer) {
     let owner = s.token("after@timeouts.test", None, true);
-    let (st, body) = s
-        .call(
-            Method::POST,
-            "/orgs",
-            Some(&owner),
-            Some(json!({"name": "After"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::CREATED, "{body}");
+    s.create_org(&owner, "After").await;
 }
 
 #[tokio::test]
