@@ -3,7 +3,7 @@
 //! tests/fixtures/scim and replayed step by step, checking each answer and the group's members.
 
 use reqwest::{Method, StatusCode};
-use rollcall_tests::server::{Backend, ScimOrgSetup, TestServer, emulator_endpoint};
+use rollcall_tests::server::{Backend, ScimOrgSetup, TestServer, emulator_endpoint, url_encode};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -137,5 +137,117 @@ async fn okta_group_push_sequence() {
 async fn entra_group_sequence() {
     for s in servers().await {
         replay(&s, "entra-groups.json").await;
+    }
+}
+
+/// Searches by member (the key condition, alone or with others) and a list page that asks for
+/// members: the right groups, in id order, each with its own members.
+#[tokio::test]
+async fn groups_are_found_by_member_and_listed_with_their_members() {
+    for s in servers().await {
+        let t = s.scim_org("owner@search.test", "Search org").await;
+        let mut ids = BTreeMap::new();
+        for name in ["ann", "ben", "cat"] {
+            ids.insert(name, provision(&s, &t, name, "search.test").await);
+        }
+        for (name, members) in [
+            ("Alpha", vec!["ann", "ben"]),
+            ("Beta", vec!["ben"]),
+            ("Gamma", vec!["cat"]),
+            ("Delta", vec![]),
+        ] {
+            let members: Vec<Value> = members.iter().map(|m| json!({"value": ids[m]})).collect();
+            let r = s
+                .scim(
+                    Method::POST,
+                    "/Groups",
+                    Some(&t.scim_token),
+                    Some(json!({
+                        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName": name,
+                        "members": members,
+                    })),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        }
+        let search = async |filter: &str| -> Vec<String> {
+            let r = s
+                .scim(
+                    Method::GET,
+                    &format!("/Groups?filter={}", url_encode(filter)),
+                    Some(&t.scim_token),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{filter}: {}", r.body);
+            let names: Vec<String> = r.body["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["displayName"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(r.body["totalResults"], names.len(), "{filter}");
+            names
+        };
+        let ben = &ids["ben"];
+        assert_eq!(
+            search(&format!(r#"members[value eq "{ben}"]"#)).await,
+            ["Alpha", "Beta"]
+        );
+        assert_eq!(
+            search(&format!(
+                r#"members[value eq "{ben}"] and displayName eq "Beta""#
+            ))
+            .await,
+            ["Beta"]
+        );
+        let ann = &ids["ann"];
+        assert_eq!(
+            search(&format!(
+                r#"members[value eq "{ben}"] and members[value eq "{ann}"]"#
+            ))
+            .await,
+            ["Alpha"]
+        );
+        assert!(search(r#"members[value eq "usr_nobody"]"#).await.is_empty());
+
+        // A page that asks for members: every group, in id order (creation order), each with its
+        // own members.
+        let r = s
+            .scim(
+                Method::GET,
+                "/Groups?attributes=displayName,members",
+                Some(&t.scim_token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let names: BTreeMap<&str, &str> = ids.iter().map(|(n, id)| (id.as_str(), *n)).collect();
+        let listed: Vec<(String, Vec<String>)> = r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                let mut members: Vec<String> = g["members"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| names[m["value"].as_str().unwrap()].to_owned())
+                    .collect();
+                members.sort();
+                (g["displayName"].as_str().unwrap().to_owned(), members)
+            })
+            .collect();
+        let want: Vec<(String, Vec<String>)> = [
+            ("Alpha", vec!["ann", "ben"]),
+            ("Beta", vec!["ben"]),
+            ("Gamma", vec!["cat"]),
+            ("Delta", vec![]),
+        ]
+        .into_iter()
+        .map(|(g, m)| (g.to_owned(), m.into_iter().map(str::to_owned).collect()))
+        .collect();
+        assert_eq!(listed, want);
     }
 }

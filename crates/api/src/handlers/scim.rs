@@ -10,6 +10,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::{StreamExt, stream};
 use rollcall_domain::ErrorKind;
 use rollcall_domain::model::Group;
 use rollcall_domain::service::MemberOp;
@@ -25,6 +26,9 @@ use rollcall_scim::{
 };
 use serde_json::Value;
 use std::borrow::Cow;
+
+/// How many groups of a list page have their members read at once.
+const GROUP_READS_AT_ONCE: usize = 8;
 
 /// The media type of every SCIM response.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
@@ -277,7 +281,8 @@ impl Scim {
         let service = &self.state.service;
         let org = &self.org.org_id;
         let fail = |e: rollcall_domain::Error| ScimFailure(ScimError::from(e));
-        let candidates = match filter.and_then(GroupFilter::key) {
+        let key = filter.and_then(GroupFilter::key);
+        let candidates = match key {
             Some(GroupCondition::Id(v)) => match service.group(org, v).await {
                 Ok(g) => vec![g],
                 Err(e) if e.kind == ErrorKind::NotFound => Vec::new(),
@@ -300,10 +305,17 @@ impl Scim {
         let Some(filter) = filter else {
             return Ok(candidates);
         };
-        // Each member named by the filter: the ids of their groups (one read per member).
+        // Each member named by the filter: the ids of their groups (one read per member; the
+        // key member's groups are the candidates, already read).
         let mut member_groups = std::collections::HashMap::new();
+        if let Some(GroupCondition::Member(v)) = key {
+            let ids: Vec<String> = candidates.iter().map(|g| g.id.to_string()).collect();
+            member_groups.insert(v.clone(), ids);
+        }
         for c in &filter.0 {
-            if let GroupCondition::Member(v) = c {
+            if let GroupCondition::Member(v) = c
+                && !member_groups.contains_key(v)
+            {
                 let ids: Vec<String> = service
                     .scim_groups_of_member(&self.org, v)
                     .await
@@ -352,13 +364,18 @@ impl Scim {
         let total = found.len();
         let start = query.start_index.saturating_sub(1).min(total);
         let end = start.saturating_add(query.count).min(total);
-        let mut page = Vec::with_capacity(end - start);
-        for g in &found[start..end] {
-            page.push(
-                self.group_resource(g, query.projection.asks_members())
-                    .await?,
-            );
-        }
+        // Members (when asked for) are read for a few groups at once, the page kept in order.
+        let with_members = query.projection.asks_members();
+        let reads: Vec<_> = found[start..end]
+            .iter()
+            .map(|g| self.group_resource(g, with_members))
+            .collect();
+        let page: Vec<Value> = stream::iter(reads)
+            .buffered(GROUP_READS_AT_ONCE)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<ScimResult<_>>()?;
         Ok(query.response(page, total))
     }
 }
