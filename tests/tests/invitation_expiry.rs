@@ -1,12 +1,15 @@
 //! An invitation past its expiry is recorded by the first request that meets it, on both stores:
 //! an accept, decline or resend of it, or the organization's invitation list. It is closed as
 //! `expired` with one `invitation.expired` audit entry (the system acting, with that request's id),
-//! once; its address is free again; a revoke before any request met it still revokes it. The
-//! server is restarted with its clock two days ahead to meet the expiry.
+//! once, even when two lists meet it at once; its address is free again and it no longer counts
+//! toward `max_pending_invitations`; a revoke before any request met it still revokes it. One whose
+//! mail bounced stays pending, so its address stays guarded. The server is restarted with its
+//! clock two days ahead to meet the expiry.
 
 use reqwest::{Method, StatusCode};
 use rollcall_tests::server::{Backend, TestServer, emulator_endpoint};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const DAY: i64 = 86_400;
 
@@ -22,6 +25,19 @@ async fn org(s: &TestServer) -> Org {
         id: org["id"].as_str().unwrap().to_owned(),
         owner,
     }
+}
+
+/// Sets the organization's `max_pending_invitations`.
+async fn limit_pending(s: &TestServer, org: &Org, max: usize) {
+    let (st, res) = s
+        .call(
+            Method::PATCH,
+            &format!("/orgs/{}", org.id),
+            Some(&org.owner),
+            Some(json!({"settings": {"max_pending_invitations": max}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{res}");
 }
 
 /// Invites `emails` for one day without mail; returns (invitation id, token) per address.
@@ -76,6 +92,10 @@ fn targets(entries: &[Value]) -> Vec<&str> {
 
 async fn expiry_is_recorded_once_by_the_request_that_meets_it(mut s: TestServer) {
     let org = org(&s).await;
+    let embedded = matches!(s.backend(), Backend::Embedded);
+    // Every invitation of the organization is pending: six here, and on the embedded store one
+    // more to an address whose mail bounces (the outbox simulates it).
+    limit_pending(&s, &org, if embedded { 7 } else { 6 }).await;
     let invited = invite(
         &s,
         &org,
@@ -85,10 +105,14 @@ async fn expiry_is_recorded_once_by_the_request_that_meets_it(mut s: TestServer)
             "cat@expiry.test",
             "dan@expiry.test",
             "eve@expiry.test",
+            "fay@expiry.test",
         ],
     )
     .await;
-    let [ann, ben, cat, dan, eve] = [0, 1, 2, 3, 4].map(|i| invited[i].clone());
+    let [ann, ben, cat, dan, eve, fay] = [0, 1, 2, 3, 4, 5].map(|i| invited[i].clone());
+    if embedded {
+        bounced_invitation(&s, &org, "gus@expiry.test").await;
+    }
     s.restart_later(2 * DAY);
     // Nothing is recorded until a request meets an expired invitation.
     assert!(expiries(&s, &org).await.is_empty());
@@ -130,7 +154,7 @@ async fn expiry_is_recorded_once_by_the_request_that_meets_it(mut s: TestServer)
     assert_eq!(st, StatusCode::GONE);
     assert_eq!(expiries(&s, &org).await.len(), 1);
 
-    // A decline meets another one the same way.
+    // A decline meets another one the same way, and so does a resend.
     let eve_bearer = s.token("eve@expiry.test", Some("Eve"), true);
     let (st, err) = s
         .call(
@@ -141,6 +165,19 @@ async fn expiry_is_recorded_once_by_the_request_that_meets_it(mut s: TestServer)
         )
         .await;
     assert_eq!(st, StatusCode::GONE, "{err}");
+    let (st, err) = s
+        .call(
+            Method::POST,
+            &format!("/orgs/{}/invitations/{}/resend", org.id, fay.0),
+            Some(&org.owner),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::GONE, "{err}");
+    assert_eq!(err["error"]["code"], "invitation_expired");
+    let mut want = vec![cat.0.as_str(), eve.0.as_str(), fay.0.as_str()];
+    want.sort();
+    assert_eq!(targets(&expiries(&s, &org).await), want);
 
     // A revoke before any request met it still revokes it (and records no expiry).
     let (st, res) = s
@@ -178,32 +215,52 @@ async fn expiry_is_recorded_once_by_the_request_that_meets_it(mut s: TestServer)
         statuses.sort();
         statuses
     };
-    let expected: Vec<(String, String)> = [
+    let mut expected: Vec<(String, String)> = [
         ("ann", "expired"),
         ("ben", "expired"),
         ("cat", "expired"),
         ("dan", "revoked"),
         ("eve", "expired"),
+        ("fay", "expired"),
     ]
     .iter()
     .map(|(who, status)| (format!("{who}@expiry.test"), (*status).to_owned()))
     .collect();
-    assert_eq!(list().await, expected);
-    let recorded = expiries(&s, &org).await;
+    if embedded {
+        expected.push(("gus@expiry.test".into(), "expired".into()));
+        expected.sort();
+    }
+    // Two lists at once: each shows them expired, and each expiry is recorded once.
+    let (first, second) = tokio::join!(list(), list());
+    assert_eq!(first, expected);
+    assert_eq!(second, expected);
     let mut want = vec![
         ann.0.as_str(),
         ben.0.as_str(),
         cat.0.as_str(),
         eve.0.as_str(),
+        fay.0.as_str(),
     ];
     want.sort();
-    assert_eq!(targets(&recorded), want);
+    assert_eq!(
+        targets(&expiries(&s, &org).await),
+        want,
+        "once each; the bounced one is left pending"
+    );
     assert_eq!(list().await, expected);
     assert_eq!(
         expiries(&s, &org).await.len(),
-        4,
-        "a second list records nothing"
+        5,
+        "a later list records nothing"
     );
+
+    // They no longer count as pending: three new invitations fit under the limit again.
+    invite(
+        &s,
+        &org,
+        &["hal@expiry.test", "ivy@expiry.test", "jon@expiry.test"],
+    )
+    .await;
 
     // Recorded expired: a revoke or resend is refused as expired, and nothing more is written.
     let (st, err) = s
@@ -225,7 +282,7 @@ async fn expiry_is_recorded_once_by_the_request_that_meets_it(mut s: TestServer)
         .await;
     assert_eq!(st, StatusCode::GONE, "{err}");
     assert_eq!(err["error"]["code"], "invitation_expired");
-    assert_eq!(expiries(&s, &org).await.len(), 4);
+    assert_eq!(expiries(&s, &org).await.len(), 5);
 
     // The address is free: a new invitation, which replaces nothing (the old one is closed).
     let (st, res) = s
@@ -252,8 +309,25 @@ async fn expiry_is_recorded_once_by_the_request_that_meets_it(mut s: TestServer)
     assert_eq!(st, StatusCode::OK, "{page}");
     assert_eq!(page["items"][0]["details"]["replaced"], Value::Null);
 
+    // The bounced address stays guarded: a new invitation is not mailed there unless asked.
+    if embedded {
+        let (st, res) = s
+            .call(
+                Method::POST,
+                &format!("/orgs/{}/invitations", org.id),
+                Some(&org.owner),
+                Some(json!({"invitations": [{"email": "gus@expiry.test"}]})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{res}");
+        assert_eq!(
+            res["results"][0]["error"]["code"], "email_undeliverable",
+            "{res}"
+        );
+    }
+
     // Locally, each recorded expiry is an `invitation.expired` event.
-    if let Backend::Embedded = s.backend() {
+    if embedded {
         let (st, events) = s.call(Method::GET, "/_local/events", None, None).await;
         assert_eq!(st, StatusCode::OK, "{events}");
         let mut expired: Vec<&str> = events
@@ -285,4 +359,42 @@ async fn expiry_is_recorded_once_on_dynamodb() {
         TestServer::start(Backend::Emulated { endpoint }).await,
     )
     .await;
+}
+
+/// Invites `email` with mail that the local outbox bounces, and waits for the bounce report.
+async fn bounced_invitation(s: &TestServer, org: &Org, email: &str) {
+    let (st, body) = s
+        .call(
+            Method::POST,
+            "/_local/outbox/bounces",
+            None,
+            Some(json!({"email": email, "kind": "bounce"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (st, res) = s
+        .call(
+            Method::POST,
+            &format!("/orgs/{}/invitations", org.id),
+            Some(&org.owner),
+            Some(json!({"invitations": [{"email": email}], "expires_in_days": 1})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{res}");
+    for _ in 0..100 {
+        let (st, page) = s
+            .call(
+                Method::GET,
+                &format!("/orgs/{}/invitations?email={email}", org.id),
+                Some(&org.owner),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{page}");
+        if page["items"][0]["email_status"] == "bounced" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the bounce of {email} was not reported");
 }

@@ -133,7 +133,7 @@ route_defs! {
     GET "/orgs" => List, Jwt, orgs::list_mine;
     GET "/orgs/{org}" => List, Jwt, orgs::get;
     GET "/orgs/{org}/pools" => List, Jwt, pools::list;
-    GET "/orgs/{org}/invitations" => List, Jwt, invitations::list;
+    GET "/orgs/{org}/invitations" => List, Jwt, invitations::list, [InvitationExpired];
     GET "/me" => List, Jwt, orgs::me;
     GET "/me/invitations" => List, Jwt, accept::mine, [InvitationCreated];
     GET "/orgs/{org}/invite-links" => List, Jwt, links::list;
@@ -154,15 +154,15 @@ route_defs! {
     DELETE "/orgs/{org}/domains/{domain}" => Delete, Jwt, domains::delete, [DomainRemoved];
 
     POST "/orgs/{org}/invitations" => Invite, Jwt, invitations::bulk_invite, [InvitationCreated, InvitationResent];
-    POST "/orgs/{org}/invitations/{inv}/resend" => Invite, Jwt, invitations::resend, [InvitationResent];
+    POST "/orgs/{org}/invitations/{inv}/resend" => Invite, Jwt, invitations::resend, [InvitationResent, InvitationExpired];
     POST "/orgs/{org}/invite-links" => Invite, Jwt, links::create, [InviteLinkCreated];
 
     GET "/invitations/{token}" => Accept, Public, accept::preview;
     GET "/invite-links/{token}" => Accept, Public, accept::preview_link;
-    POST "/invitations/accept" => Accept, Jwt, accept::accept_by_token, [InvitationAccepted];
-    POST "/invitations/decline" => Accept, Jwt, accept::decline_by_token, [InvitationDeclined];
-    POST "/me/invitations/{inv}/accept" => Accept, Jwt, accept::accept_by_id, [InvitationAccepted, MemberLinked];
-    POST "/me/invitations/{inv}/decline" => Accept, Jwt, accept::decline_by_id, [InvitationDeclined, MemberLinkDeclined];
+    POST "/invitations/accept" => Accept, Jwt, accept::accept_by_token, [InvitationAccepted, InvitationExpired];
+    POST "/invitations/decline" => Accept, Jwt, accept::decline_by_token, [InvitationDeclined, InvitationExpired];
+    POST "/me/invitations/{inv}/accept" => Accept, Jwt, accept::accept_by_id, [InvitationAccepted, MemberLinked, InvitationExpired];
+    POST "/me/invitations/{inv}/decline" => Accept, Jwt, accept::decline_by_id, [InvitationDeclined, MemberLinkDeclined, InvitationExpired];
     POST "/join" => Accept, Jwt, accept::join, [MemberJoined];
 
     // SCIM: no JWT; every handler authenticates the organization's SCIM token.

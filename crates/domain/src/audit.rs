@@ -294,7 +294,7 @@ audit_actions! {
     InvitationRevoked => "invitation.revoked", "A manager revoked a pending invitation.";
     InvitationAccepted => "invitation.accepted", "The invitee accepted: they became a member or gained the invitation's roles (details: member, assignments).";
     InvitationDeclined => "invitation.declined", "The invitee declined.";
-    InvitationExpired => "invitation.expired", "A pending invitation was found past its expiry and closed as expired (actor: the system; request: the read or action that found it; details: expires_at).";
+    InvitationExpired => "invitation.expired", "A pending invitation was found past its expiry and closed as expired (actor: the system; request: the read or action that found it; details: email, expires_at).";
     InviteLinkCreated => "invite_link.created", "An invite link was created (details: assignments, limits).";
     InviteLinkRevoked => "invite_link.revoked", "An invite link was revoked.";
     MemberJoined => "member.joined", "Someone joined with an invite link (details: link, assignments).";

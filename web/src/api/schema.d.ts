@@ -2071,7 +2071,7 @@ export interface components {
          *     - `invitation.revoked`: A manager revoked a pending invitation.
          *     - `invitation.accepted`: The invitee accepted: they became a member or gained the invitation's roles (details: member, assignments).
          *     - `invitation.declined`: The invitee declined.
-         *     - `invitation.expired`: A pending invitation was found past its expiry and closed as expired (actor: the system; request: the read or action that found it; details: expires_at).
+         *     - `invitation.expired`: A pending invitation was found past its expiry and closed as expired (actor: the system; request: the read or action that found it; details: email, expires_at).
          *     - `invite_link.created`: An invite link was created (details: assignments, limits).
          *     - `invite_link.revoked`: An invite link was revoked.
          *     - `member.joined`: Someone joined with an invite link (details: link, assignments).

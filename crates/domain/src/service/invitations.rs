@@ -726,16 +726,31 @@ fn rate_limited_entry(limit: RateLimit) -> Error {
     Error::rate_limited(limit)
 }
 
-/// How many expiries one list records at once (each is one transaction).
-const EXPIRY_WRITES_AT_ONCE: usize = 8;
+/// Most expiries one request records, one after another (each is one transaction that also
+/// updates the organization's pending count, so they are not run at once); the rest are left
+/// for the next request.
+const EXPIRIES_PER_REQUEST: usize = 10;
+
+/// No expiry is started after this much of a request's time has gone to recording them.
+const EXPIRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether `inv` is past its expiry and still stored as pending, so that the request meeting it
+/// records the expiry. Not one whose last mail bounced or drew a complaint: kept pending, it
+/// keeps its address guarded (a new invitation is not mailed there unless a manager asks), and
+/// its expiry is recorded when a new invitation replaces it.
+fn expiry_due(inv: &Invitation, now: Timestamp) -> bool {
+    inv.status == InvitationStatus::Pending
+        && !inv.is_open(now)
+        && !inv.email_status.is_undeliverable()
+}
 
 impl Service {
-    /// Records, once, that an invitation still stored as pending is past its expiry: it is closed
-    /// as `expired` (its address's slot released, no longer counted as pending) with an
-    /// `invitation.expired` entry, the system acting within the request that found it. Returns
-    /// the invitation as it now stands. A write that fails or loses a race (another request
-    /// recorded it, a resend renewed it) is left for the next read: what is shown is the same
-    /// either way, so the request that found it never fails for it.
+    /// Records, once, that an invitation still stored as pending is past its expiry
+    /// ([`expiry_due`]): it is closed as `expired` (its address's slot released, no longer
+    /// counted as pending) with an `invitation.expired` entry, the system acting within the
+    /// request that met it. Returns the invitation as it now stands. A write that fails or
+    /// loses a race (another request recorded it, a resend renewed it) is left for the next
+    /// request: what is shown is the same either way, so the request never fails for it.
     pub(crate) async fn record_expiry(
         &self,
         origin: &Origin,
@@ -743,7 +758,7 @@ impl Service {
         inv: Invitation,
     ) -> Invitation {
         let now = self.clock.now();
-        if inv.status != InvitationStatus::Pending || inv.is_open(now) {
+        if !expiry_due(&inv, now) {
             return inv;
         }
         let after = Invitation {
@@ -761,26 +776,40 @@ impl Service {
         );
         match recorded.close_invitation(&inv, &after).await {
             Ok(()) => after,
+            Err(StoreError::Conflict(c)) => {
+                tracing::debug!(invitation = %inv.id, conflict = ?c, "expiry recorded or renewed meanwhile");
+                inv
+            }
             Err(e) => {
-                tracing::warn!(invitation = %inv.id, error = %e, "expiry not recorded; the next read tries again");
+                tracing::warn!(invitation = %inv.id, error = %e, "expiry not recorded; the next request tries again");
                 inv
             }
         }
     }
 
-    /// [`Service::record_expiry`] for every invitation of a page that needs it, a few at a time.
+    /// [`Service::record_expiry`] for the invitations of a page that need it, one after another,
+    /// within [`EXPIRIES_PER_REQUEST`] and [`EXPIRY_BUDGET`].
     async fn record_expiries(
         &self,
         origin: &Origin,
         org: &Organization,
         invitations: Vec<Invitation>,
     ) -> Vec<Invitation> {
-        use futures_util::StreamExt;
-        futures_util::stream::iter(invitations)
-            .map(|inv| self.record_expiry(origin, org, inv))
-            .buffered(EXPIRY_WRITES_AT_ONCE)
-            .collect()
-            .await
+        let started = std::time::Instant::now();
+        let mut recorded = 0;
+        let mut out = Vec::with_capacity(invitations.len());
+        for inv in invitations {
+            if recorded < EXPIRIES_PER_REQUEST
+                && started.elapsed() < EXPIRY_BUDGET
+                && expiry_due(&inv, self.clock.now())
+            {
+                recorded += 1;
+                out.push(self.record_expiry(origin, org, inv).await);
+            } else {
+                out.push(inv);
+            }
+        }
+        out
     }
 
     /// The error for acting on an invitation that is no longer open ([`not_pending`]), once its
@@ -795,8 +824,10 @@ impl Service {
         not_pending(&inv, self.clock.now())
     }
 
-    /// Closes a pending invitation as `status` (declined, revoked); if it closed meanwhile, the
-    /// error of what it became ([`not_pending`]: accepted, declined or revoked, expired).
+    /// Closes a pending invitation as `status` (declined, revoked). One that changed meanwhile
+    /// but is still pending (a resend, a delivery report) is closed as it now is — for a revoke
+    /// also when it has expired; one that closed meanwhile answers the error of what it became
+    /// ([`not_pending`]: accepted, declined or revoked, expired).
     pub(crate) async fn close_as(
         &self,
         origin: &Origin,
@@ -804,41 +835,51 @@ impl Service {
         before: &Invitation,
         status: InvitationStatus,
     ) -> Result<Invitation> {
-        let now = self.clock.now();
-        let after = Invitation {
-            status,
-            updated_at: now,
-            version: before.version + 1,
-            ..before.clone()
-        };
         let action = match status {
             InvitationStatus::Declined => AuditAction::InvitationDeclined,
             _ => AuditAction::InvitationRevoked,
         };
-        let recorded = self.audited(
-            origin,
-            org,
-            action,
-            Target::new(TargetKind::Invitation, &before.id),
-            json!({ "email": before.email.to_string(), "assignments": before.assignments }),
-        );
-        match recorded.close_invitation(before, &after).await {
-            Ok(()) => Ok(after),
-            Err(StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale)) => {
-                let now = self.clock.now();
-                match self.store.get_invitation(&before.id).await? {
-                    Some(current) if !current.is_open(now) => {
-                        Err(self.refuse_closed(origin, org, &current).await)
+        let mut before = before.clone();
+        for _ in 0..RETRIES {
+            let now = self.clock.now();
+            let after = Invitation {
+                status,
+                updated_at: now,
+                version: before.version + 1,
+                ..before.clone()
+            };
+            let recorded = self.audited(
+                origin,
+                org,
+                action,
+                Target::new(TargetKind::Invitation, &before.id),
+                json!({ "email": before.email.to_string(), "assignments": before.assignments }),
+            );
+            match recorded.close_invitation(&before, &after).await {
+                Ok(()) => return Ok(after),
+                Err(StoreError::Conflict(Conflict::InvitationNotPending | Conflict::Stale)) => {
+                    let now = self.clock.now();
+                    match self.store.get_invitation(&before.id).await? {
+                        Some(current)
+                            if current.is_open(now)
+                                || (status == InvitationStatus::Revoked
+                                    && current.status == InvitationStatus::Pending) =>
+                        {
+                            before = current;
+                        }
+                        Some(current) => {
+                            return Err(self.refuse_closed(origin, org, &current).await);
+                        }
+                        None => return Err(invitation_not_found()),
                     }
-                    // Still pending but changed meanwhile (a resend): not closed.
-                    _ => Err(Error::conflict(
-                        ErrorCode::InvitationNotPending,
-                        "The invitation changed while it was being closed",
-                    )),
                 }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => Err(e.into()),
         }
+        Err(Error::conflict(
+            ErrorCode::InvitationNotPending,
+            "The invitation kept changing while it was being closed; try again",
+        ))
     }
 }
 
