@@ -103,4 +103,32 @@ async fn every_membership_change_is_an_event_in_order() {
     // The same list on every read: ids are stable.
     let again = events(&s).await;
     assert_eq!(again, all);
+
+    // Creating a pool is no event; deleting it is one, for every assignment that went with it.
+    let (st, pool) = s
+        .call(
+            Method::POST,
+            &format!("/orgs/{org}/pools"),
+            Some(&owner),
+            Some(json!({"name": "Short-lived"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{pool}");
+    let pool = pool["id"].as_str().unwrap().to_owned();
+    assert_eq!(events(&s).await, all);
+    let (st, body) = s
+        .call(
+            Method::DELETE,
+            &format!("/orgs/{org}/pools/{pool}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    let after = events(&s).await;
+    assert_eq!(after.len(), all.len() + 1);
+    let last = &after[all.len()];
+    assert_eq!(last["type"], "pool.deleted", "{last}");
+    assert_eq!(last["data"]["pool_id"], json!(pool), "{last}");
+    assert_eq!(last["data"]["name"], "Short-lived", "{last}");
 }

@@ -29,6 +29,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "invitation.declined",
     "invitation.revoked",
     "invitation.expired",
+    "pool.deleted",
 ];
 
 /// One event: EventBridge's `detail-type` is `type`, its `detail` the whole value.
@@ -166,6 +167,12 @@ pub fn events_of(entry: &AuditEvent) -> Vec<ProductEvent> {
             "invitation.revoked",
             json!({ "invitation_id": target, "email": d["email"] }),
         )),
+        // Every assignment on the pool went with it, for any number of members: one event for
+        // the pool rather than a `member.roles_changed` per member.
+        AuditAction::PoolDeleted => out.push((
+            "pool.deleted",
+            json!({ "pool_id": target, "name": d["name"], "parent_id": d["parent_id"] }),
+        )),
         AuditAction::InvitationExpired => out.push((
             "invitation.expired",
             json!({ "invitation_id": target, "email": d["email"], "expires_at": d["expires_at"] }),
@@ -284,6 +291,22 @@ mod tests {
             json!({ "invitation_id": "inv_1", "email": "a@x.test", "expires_at": "2026-12-01T00:00:00Z" })
         );
         assert!(EVENT_TYPES.contains(&events[0].kind));
+    }
+
+    #[test]
+    fn a_pool_deletion_is_one_event_for_all_its_assignments() {
+        let e = entry(
+            AuditAction::PoolDeleted,
+            "pool_1",
+            json!({ "name": "Research", "parent_id": "pool_0" }),
+        );
+        let events = events_of(&e);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "pool.deleted");
+        assert_eq!(
+            events[0].data,
+            json!({ "pool_id": "pool_1", "name": "Research", "parent_id": "pool_0" })
+        );
     }
 
     #[test]

@@ -2143,7 +2143,7 @@ export interface components {
             /** @description `<audit entry id>.<position>`: stable, for dropping duplicates. */
             id: string;
             /** @enum {string} */
-            type: "member.joined" | "member.removed" | "member.roles_changed" | "member.suspended" | "member.reactivated" | "member.linked" | "invitation.created" | "invitation.resent" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "invitation.expired";
+            type: "member.joined" | "member.removed" | "member.roles_changed" | "member.suspended" | "member.reactivated" | "member.linked" | "invitation.created" | "invitation.resent" | "invitation.accepted" | "invitation.declined" | "invitation.revoked" | "invitation.expired" | "pool.deleted";
             /** @enum {string} */
             version: "1";
             org_id: components["schemas"]["OrgId"];
