@@ -231,7 +231,9 @@ async fn expiry_is_recorded_once_by_the_request_that_meets_it(mut s: TestServer)
         expected.sort();
     }
     // Two lists at once: each shows them expired, and each expiry is recorded once.
+    let started = std::time::Instant::now();
     let (first, second) = tokio::join!(list(), list());
+    let recording = started.elapsed();
     assert_eq!(first, expected);
     assert_eq!(second, expected);
     let mut want = vec![
@@ -247,7 +249,17 @@ async fn expiry_is_recorded_once_by_the_request_that_meets_it(mut s: TestServer)
         want,
         "once each; the bounced one is left pending"
     );
+    let started = std::time::Instant::now();
     assert_eq!(list().await, expected);
+    let plain = started.elapsed();
+    let store = if embedded {
+        "embedded"
+    } else {
+        "dynamodb (moto)"
+    };
+    println!(
+        "{store}: two lists at once that record 2 expiries {recording:?}; a list with none to record {plain:?}"
+    );
     assert_eq!(
         expiries(&s, &org).await.len(),
         5,
