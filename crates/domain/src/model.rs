@@ -556,6 +556,16 @@ impl Invitation {
         self.effective_status(now) == InvitationStatus::Pending
     }
 
+    /// The invitation closed as `status` (declined, revoked, expired) at `now` (the next version).
+    pub fn closed(&self, status: InvitationStatus, now: Timestamp) -> Invitation {
+        Invitation {
+            status,
+            updated_at: now,
+            version: self.version + 1,
+            ..self.clone()
+        }
+    }
+
     /// The invitation as accepted by `user` at `now` (the next version).
     pub fn accepted(&self, user: &UserId, now: Timestamp) -> Invitation {
         Invitation {

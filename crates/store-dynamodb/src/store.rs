@@ -1389,12 +1389,7 @@ impl Store for DynamoStore {
         let mut actions = vec![org_exists(org), slot.or_inspect(slot_conflict)];
         if let Some(r) = replaces {
             let v = r.version;
-            let closed = Invitation {
-                status: InvitationStatus::Expired,
-                version: r.version + 1,
-                updated_at: limits.now,
-                ..r.clone()
-            };
+            let closed = r.closed(InvitationStatus::Expired, limits.now);
             actions
                 .push(Action::put(item::invitation_item(&closed)?).when(|e| pending_version(e, v)));
             actions.push(Action::put(item::invitation_token_item(&closed)?));

@@ -761,12 +761,7 @@ impl Service {
         if !expiry_due(&inv, now) {
             return inv;
         }
-        let after = Invitation {
-            status: InvitationStatus::Expired,
-            updated_at: now,
-            version: inv.version + 1,
-            ..inv.clone()
-        };
+        let after = inv.closed(InvitationStatus::Expired, now);
         let recorded = self.audited(
             &origin.as_system(),
             org,
@@ -841,13 +836,7 @@ impl Service {
         };
         let mut before = before.clone();
         for _ in 0..RETRIES {
-            let now = self.clock.now();
-            let after = Invitation {
-                status,
-                updated_at: now,
-                version: before.version + 1,
-                ..before.clone()
-            };
+            let after = before.closed(status, self.clock.now());
             let recorded = self.audited(
                 origin,
                 org,
