@@ -335,6 +335,8 @@ test('an expired link: the invitee signs in and is told it expired', async () =>
   await row.waitFor();
   assert.match(await row.innerText(), /expired/);
   assert.equal(await row.getByRole('button').count(), 0, 'no Resend or Revoke on an expired invitation');
+  await checkA11y(consolePage, 'invitations-expired');
+  await screenshot(consolePage, 'invitations-expired');
   await consolePage.getByRole('navigation', { name: 'Organization' }).getByRole('link', { name: 'Audit log', exact: true }).click();
   await consolePage.getByRole('row', { name: /Invitation expired/ }).waitFor();
   await checkA11y(consolePage, 'audit-expired');
